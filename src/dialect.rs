@@ -1,0 +1,104 @@
+//! The database family a plan targets, and how that family spells identifiers.
+//!
+//! This module knows no driver: it is what the planner needs to produce SQL
+//! text for an engine (quoting, the `sqlparser` dialect to read the plan's
+//! statements with). The drivers live in `engine`.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// The database family of a plan (`engine:` in the plan file).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EngineKind {
+    Postgres,
+    Mysql,
+    Sqlite,
+}
+
+impl EngineKind {
+    pub const ALL: [EngineKind; 3] = [EngineKind::Postgres, EngineKind::Mysql, EngineKind::Sqlite];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            EngineKind::Postgres => "postgres",
+            EngineKind::Mysql => "mysql",
+            EngineKind::Sqlite => "sqlite",
+        }
+    }
+
+    /// The `sqlparser` dialect the plan's statements are read with. The
+    /// dialect does not police the syntax (see NOTES.md); the per-engine
+    /// rules in `classify` reject what the engine itself would not accept.
+    pub fn sql_dialect(self) -> Box<dyn sqlparser::dialect::Dialect> {
+        match self {
+            EngineKind::Postgres => Box::new(sqlparser::dialect::PostgreSqlDialect {}),
+            EngineKind::Mysql => Box::new(sqlparser::dialect::MySqlDialect {}),
+            EngineKind::Sqlite => Box::new(sqlparser::dialect::SQLiteDialect {}),
+        }
+    }
+
+    /// Quote an identifier for this engine. Every identifier zerodown writes
+    /// into SQL goes through here, so no name is ever pasted as written.
+    pub fn quote_ident(self, ident: &str) -> String {
+        let q = match self {
+            EngineKind::Postgres | EngineKind::Sqlite => '"',
+            EngineKind::Mysql => '`',
+        };
+        let mut out = String::with_capacity(ident.len() + 2);
+        out.push(q);
+        for ch in ident.chars() {
+            if ch == q {
+                out.push(q);
+            }
+            out.push(ch);
+        }
+        out.push(q);
+        out
+    }
+
+    /// Quote a string literal for this engine (used for catalog look-ups the
+    /// planner writes into gate queries, never for user data).
+    pub fn quote_literal(self, value: &str) -> String {
+        let mut out = String::with_capacity(value.len() + 2);
+        out.push('\'');
+        for ch in value.chars() {
+            match ch {
+                '\'' => out.push_str("''"),
+                '\\' if self == EngineKind::Mysql => out.push_str("\\\\"),
+                _ => out.push(ch),
+            }
+        }
+        out.push('\'');
+        out
+    }
+
+    /// Quote a list of identifiers, comma separated.
+    pub fn quote_list<S: AsRef<str>>(self, idents: &[S]) -> String {
+        idents
+            .iter()
+            .map(|i| self.quote_ident(i.as_ref()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+impl fmt::Display for EngineKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_doubles_the_quote_character() {
+        assert_eq!(EngineKind::Postgres.quote_ident("a\"b"), "\"a\"\"b\"");
+        assert_eq!(EngineKind::Mysql.quote_ident("a`b"), "`a``b`");
+        assert_eq!(EngineKind::Mysql.quote_literal("it's\\"), "'it''s\\\\'");
+        assert_eq!(EngineKind::Postgres.quote_literal("it's\\"), "'it''s\\'");
+    }
+}

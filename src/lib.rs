@@ -1,0 +1,13 @@
+//! zerodown: upgrade a database and the application fleet that uses it
+//! without downtime. See ARCHITECTURE.md for the map.
+
+pub mod classify;
+pub mod compat;
+pub mod diagnostic;
+pub mod dialect;
+pub mod graph;
+pub mod ops;
+pub mod plan;
+pub mod planner;
+pub mod render;
+pub mod schema;

@@ -1,0 +1,1 @@
+//! Actions for this kind of operation (to be written).

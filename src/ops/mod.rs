@@ -1,0 +1,245 @@
+//! The closed set of operations a plan can contain, and the actions each one
+//! yields per engine.
+//!
+//! A change in a plan is parsed (`parse`) into one `Operation`. The operation
+//! is then classified per engine (`crate::classify`) and decomposed into
+//! `Action`s: data with a stable key, a phase, the exact SQL for the plan's
+//! engine, the catalog effect that shows it is done (so the executor can make
+//! every task idempotent), and the objects it creates, needs and removes (so
+//! the graph can order it). Adding a variant here is a compile error in every
+//! `match` that does not handle it yet: that is the point.
+
+mod action;
+pub mod column;
+pub mod constraint;
+pub mod index;
+pub mod parse;
+pub mod raw;
+pub mod table;
+pub mod view;
+
+pub use action::*;
+
+use serde::Serialize;
+
+use crate::plan::Phase;
+
+/// A column as an operation carries it: everything needed to create it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ColumnSpec {
+    pub name: String,
+    /// The type as the engine spells it, rendered from the parsed statement.
+    pub data_type: String,
+    pub nullable: bool,
+    /// The default expression as SQL, rendered from the parsed statement.
+    pub default: Option<DefaultExpr>,
+    /// Other column options kept verbatim (e.g. `COLLATE`), rendered from
+    /// the parsed statement.
+    pub extra: Vec<String>,
+}
+
+/// A default expression and whether the engine must evaluate it per row.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DefaultExpr {
+    pub sql: String,
+    /// Volatile: evaluated per row (`random()`, `gen_random_uuid()`,
+    /// `clock_timestamp()`, a sequence). Adding a column with such a default
+    /// rewrites every row under the strongest lock.
+    pub volatile: bool,
+}
+
+/// A foreign key reference.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ForeignKeySpec {
+    pub columns: Vec<String>,
+    pub ref_table: String,
+    pub ref_columns: Vec<String>,
+    /// `ON DELETE …` / `ON UPDATE …` clauses, rendered from the statement.
+    pub actions: Vec<String>,
+}
+
+/// The operations zerodown understands. Anything else is refused, or goes
+/// through the raw-SQL escape hatch with an explicit phase.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Operation {
+    CreateTable {
+        table: String,
+        columns: Vec<ColumnSpec>,
+        primary_key: Vec<String>,
+        /// The whole statement, rendered from the parsed form.
+        sql: String,
+        if_not_exists: bool,
+    },
+    DropTable {
+        table: String,
+    },
+    RenameTable {
+        from: String,
+        to: String,
+    },
+    AddColumn {
+        table: String,
+        column: ColumnSpec,
+    },
+    DropColumn {
+        table: String,
+        column: String,
+    },
+    RenameColumn {
+        table: String,
+        from: String,
+        to: String,
+    },
+    /// `ALTER COLUMN … TYPE`, MySQL `MODIFY` / `CHANGE` that changes the type.
+    AlterColumnType {
+        table: String,
+        column: String,
+        new_type: String,
+        /// PostgreSQL `USING` expression, rendered from the statement.
+        using: Option<String>,
+        /// How the statement was written (`ALTER COLUMN TYPE`, `MODIFY`, `CHANGE`).
+        written_as: String,
+    },
+    SetNotNull {
+        table: String,
+        column: String,
+    },
+    DropNotNull {
+        table: String,
+        column: String,
+    },
+    SetDefault {
+        table: String,
+        column: String,
+        default: DefaultExpr,
+    },
+    DropDefault {
+        table: String,
+        column: String,
+    },
+    CreateIndex {
+        name: String,
+        table: String,
+        /// Index key expressions, rendered from the statement (usually
+        /// quoted column names).
+        keys: Vec<String>,
+        /// The plain column names among the keys, for dependency tracking.
+        columns: Vec<String>,
+        unique: bool,
+        concurrently: bool,
+        /// `USING method`, if written.
+        method: Option<String>,
+        /// Partial index predicate, rendered from the statement.
+        predicate: Option<String>,
+    },
+    DropIndex {
+        name: String,
+        /// MySQL names the table (`DROP INDEX i ON t`); PostgreSQL and
+        /// SQLite do not, and the table is found in the schema model.
+        table: Option<String>,
+    },
+    AddForeignKey {
+        table: String,
+        name: String,
+        fk: ForeignKeySpec,
+        not_valid: bool,
+    },
+    AddCheck {
+        table: String,
+        name: String,
+        expr: String,
+        not_valid: bool,
+    },
+    AddUnique {
+        table: String,
+        name: String,
+        columns: Vec<String>,
+    },
+    AddPrimaryKey {
+        table: String,
+        name: Option<String>,
+        columns: Vec<String>,
+    },
+    ValidateConstraint {
+        table: String,
+        name: String,
+    },
+    DropConstraint {
+        table: String,
+        name: String,
+    },
+    CreateView {
+        name: String,
+        or_replace: bool,
+        /// The whole statement, rendered from the parsed form.
+        sql: String,
+    },
+    DropView {
+        name: String,
+    },
+    /// The escape hatch: SQL the classifier does not interpret, run in the
+    /// phase the user chose.
+    Raw {
+        id: String,
+        sql: String,
+        phase: Phase,
+    },
+}
+
+impl Operation {
+    /// A short kebab-case name of the kind of operation, used in task IDs
+    /// and rule IDs.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Operation::CreateTable { .. } => "create-table",
+            Operation::DropTable { .. } => "drop-table",
+            Operation::RenameTable { .. } => "rename-table",
+            Operation::AddColumn { .. } => "add-column",
+            Operation::DropColumn { .. } => "drop-column",
+            Operation::RenameColumn { .. } => "rename-column",
+            Operation::AlterColumnType { .. } => "alter-column-type",
+            Operation::SetNotNull { .. } => "set-not-null",
+            Operation::DropNotNull { .. } => "drop-not-null",
+            Operation::SetDefault { .. } => "set-default",
+            Operation::DropDefault { .. } => "drop-default",
+            Operation::CreateIndex { .. } => "create-index",
+            Operation::DropIndex { .. } => "drop-index",
+            Operation::AddForeignKey { .. } => "add-foreign-key",
+            Operation::AddCheck { .. } => "add-check",
+            Operation::AddUnique { .. } => "add-unique",
+            Operation::AddPrimaryKey { .. } => "add-primary-key",
+            Operation::ValidateConstraint { .. } => "validate-constraint",
+            Operation::DropConstraint { .. } => "drop-constraint",
+            Operation::CreateView { .. } => "create-view",
+            Operation::DropView { .. } => "drop-view",
+            Operation::Raw { .. } => "raw",
+        }
+    }
+
+    /// The object the operation is about, as `table`, `table.column` or an
+    /// index / constraint / view name: the stable part of its task IDs.
+    pub fn subject(&self) -> String {
+        match self {
+            Operation::CreateTable { table, .. } | Operation::DropTable { table } => table.clone(),
+            Operation::RenameTable { from, to } => format!("{from}->{to}"),
+            Operation::AddColumn { table, column } => format!("{table}.{}", column.name),
+            Operation::DropColumn { table, column }
+            | Operation::AlterColumnType { table, column, .. }
+            | Operation::SetNotNull { table, column }
+            | Operation::DropNotNull { table, column }
+            | Operation::SetDefault { table, column, .. }
+            | Operation::DropDefault { table, column } => format!("{table}.{column}"),
+            Operation::RenameColumn { table, from, to } => format!("{table}.{from}->{to}"),
+            Operation::CreateIndex { name, .. } | Operation::DropIndex { name, .. } => name.clone(),
+            Operation::AddForeignKey { table, name, .. }
+            | Operation::AddCheck { table, name, .. }
+            | Operation::AddUnique { table, name, .. }
+            | Operation::ValidateConstraint { table, name }
+            | Operation::DropConstraint { table, name } => format!("{table}.{name}"),
+            Operation::AddPrimaryKey { table, .. } => format!("{table}.primary-key"),
+            Operation::CreateView { name, .. } | Operation::DropView { name } => name.clone(),
+            Operation::Raw { id, .. } => id.clone(),
+        }
+    }
+}

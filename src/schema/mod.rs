@@ -1,0 +1,136 @@
+//! The in-memory schema model the planner checks each plan against.
+//!
+//! Built from SQL files (`schemas/0001.sql` is the schema at version 1) or
+//! `--schema FILE` (`load`), later by introspection; then every pending
+//! plan's operations are applied to it in order (`apply`), so each change is
+//! checked against exactly what it will find. Names are stored normalized
+//! (see `ops::parse::normalize_ident`).
+
+mod apply;
+mod load;
+
+pub use apply::SchemaError;
+pub use load::{load_schema_dir, load_schema_file, SchemaSource};
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+/// A column of the model.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Column {
+    pub name: String,
+    pub data_type: String,
+    pub nullable: bool,
+    pub default: Option<String>,
+    /// Kept for a later plan's contract (`contract_in`): still physically
+    /// there, dropped when that version contracts.
+    pub drop_at: Option<u32>,
+}
+
+/// What kind of constraint, with what it needs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ConstraintKind {
+    Check { expr: String },
+    ForeignKey { columns: Vec<String>, ref_table: String, ref_columns: Vec<String> },
+    Unique { columns: Vec<String> },
+    PrimaryKey { columns: Vec<String> },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Constraint {
+    pub name: String,
+    pub kind: ConstraintKind,
+    /// False for a constraint added `NOT VALID` and not yet validated.
+    pub validated: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Table {
+    pub name: String,
+    pub columns: Vec<Column>,
+    /// Empty when the table has none (backfills then refuse it).
+    pub primary_key: Vec<String>,
+    pub constraints: BTreeMap<String, Constraint>,
+    /// Kept for a later plan's contract (`contract_in`).
+    pub drop_at: Option<u32>,
+    /// Estimated rows, when known (introspection); drives lock-time
+    /// estimates in the plan output.
+    pub row_estimate: Option<u64>,
+}
+
+impl Table {
+    pub fn new(name: impl Into<String>) -> Self {
+        Table {
+            name: name.into(),
+            columns: Vec::new(),
+            primary_key: Vec::new(),
+            constraints: BTreeMap::new(),
+            drop_at: None,
+            row_estimate: None,
+        }
+    }
+
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+
+    pub fn column_mut(&mut self, name: &str) -> Option<&mut Column> {
+        self.columns.iter_mut().find(|c| c.name == name)
+    }
+
+    /// Column names, for "did you mean" help.
+    pub fn column_names(&self) -> Vec<&str> {
+        self.columns.iter().map(|c| c.name.as_str()).collect()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Index {
+    pub name: String,
+    pub table: String,
+    /// Key expressions as SQL.
+    pub keys: Vec<String>,
+    /// Plain columns among the keys.
+    pub columns: Vec<String>,
+    pub unique: bool,
+    pub predicate: Option<String>,
+    pub drop_at: Option<u32>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct View {
+    pub name: String,
+    pub sql: String,
+    pub drop_at: Option<u32>,
+}
+
+/// The schema at one version.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Schema {
+    pub version: u32,
+    pub tables: BTreeMap<String, Table>,
+    /// Indexes by name (PostgreSQL and SQLite name them per schema; MySQL
+    /// per table, which the names here also satisfy).
+    pub indexes: BTreeMap<String, Index>,
+    pub views: BTreeMap<String, View>,
+}
+
+impl Schema {
+    pub fn table(&self, name: &str) -> Option<&Table> {
+        self.tables.get(name)
+    }
+
+    pub fn column(&self, table: &str, column: &str) -> Option<&Column> {
+        self.tables.get(table)?.column(column)
+    }
+
+    /// Indexes of a table that use a column.
+    pub fn indexes_on(&self, table: &str, column: &str) -> Vec<&Index> {
+        self.indexes
+            .values()
+            .filter(|i| i.table == table && i.columns.iter().any(|c| c == column))
+            .collect()
+    }
+}
