@@ -11,6 +11,10 @@ pub mod mysql;
 pub mod postgres;
 pub mod sqlite;
 
+// Each engine module holds that engine's facts (lock names, online-DDL
+// clauses, volatile functions, sync-trigger SQL); the decompositions, one
+// file per kind of change, live in `crate::ops`.
+
 use serde::Serialize;
 
 use crate::dialect::EngineKind;
@@ -107,9 +111,27 @@ pub fn analyze(
     schema: &Schema,
     ctx: &Context<'_>,
 ) -> Result<Analysis, Refusal> {
-    match engine {
-        EngineKind::Postgres => postgres::analyze(op, schema, ctx),
-        EngineKind::Mysql => mysql::analyze(op, schema, ctx),
-        EngineKind::Sqlite => sqlite::analyze(op, schema, ctx),
+    use crate::ops::{column, constraint, index, raw, table, view};
+    match op {
+        Operation::CreateTable { .. } | Operation::DropTable { .. } | Operation::RenameTable { .. } => {
+            table::analyze(engine, op, schema, ctx)
+        }
+        Operation::AddColumn { .. }
+        | Operation::DropColumn { .. }
+        | Operation::RenameColumn { .. }
+        | Operation::AlterColumnType { .. }
+        | Operation::SetNotNull { .. }
+        | Operation::DropNotNull { .. }
+        | Operation::SetDefault { .. }
+        | Operation::DropDefault { .. } => column::analyze(engine, op, schema, ctx),
+        Operation::CreateIndex { .. } | Operation::DropIndex { .. } => index::analyze(engine, op, schema, ctx),
+        Operation::AddForeignKey { .. }
+        | Operation::AddCheck { .. }
+        | Operation::AddUnique { .. }
+        | Operation::AddPrimaryKey { .. }
+        | Operation::ValidateConstraint { .. }
+        | Operation::DropConstraint { .. } => constraint::analyze(engine, op, schema, ctx),
+        Operation::CreateView { .. } | Operation::DropView { .. } => view::analyze(engine, op, schema, ctx),
+        Operation::Raw { .. } => raw::analyze(engine, op, schema, ctx),
     }
 }

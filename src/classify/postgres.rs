@@ -1,10 +1,2 @@
-//! Rules for postgres.
-
-use crate::classify::{Analysis, Context, Refusal};
-use crate::ops::Operation;
-use crate::schema::Schema;
-
-pub fn analyze(op: &Operation, schema: &Schema, ctx: &Context<'_>) -> Result<Analysis, Refusal> {
-    let _ = (op, schema, ctx);
-    todo!("postgres rules")
-}
+//! Facts about postgres that the rules in `crate::ops` share: lock names,
+//! online-DDL clauses, volatile functions, sync-trigger SQL.

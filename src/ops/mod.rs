@@ -243,3 +243,44 @@ impl Operation {
         }
     }
 }
+
+/// A name zerodown gives to an object it creates (twin columns, sync
+/// triggers and their functions, NOT VALID check constraints), from its
+/// parts joined by `_` and prefixed `zd_`. Kept within the engine's limit
+/// (63 bytes on PostgreSQL, 64 on MySQL): a long name is cut and ends with a
+/// hash of the whole, so two long names never collide.
+pub fn generated_name(parts: &[&str]) -> String {
+    const LIMIT: usize = 63;
+    let full = format!("zd_{}", parts.join("_"));
+    if full.len() <= LIMIT {
+        return full;
+    }
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(full.as_bytes());
+    let hash: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
+    let mut cut = LIMIT - hash.len() - 1;
+    while !full.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}_{hash}", &full[..cut])
+}
+
+/// The twin column that carries a column's new type until contract swaps
+/// it in: `zd_new_<column>`.
+pub fn twin_column(column: &str) -> String {
+    generated_name(&["new", column])
+}
+
+#[cfg(test)]
+mod naming_tests {
+    use super::*;
+
+    #[test]
+    fn generated_names_stay_within_limits_and_distinct() {
+        assert_eq!(generated_name(&["sync", "users", "name"]), "zd_sync_users_name");
+        let a = generated_name(&["sync", &"a".repeat(40), &"b".repeat(40)]);
+        let b = generated_name(&["sync", &"a".repeat(40), &"c".repeat(40)]);
+        assert!(a.len() <= 63 && b.len() <= 63);
+        assert_ne!(a, b);
+    }
+}
