@@ -67,6 +67,11 @@ pub enum Operation {
         table: String,
         columns: Vec<ColumnSpec>,
         primary_key: Vec<String>,
+        /// Named or inline constraints (CHECK, UNIQUE, FOREIGN KEY; the
+        /// primary key too), for the schema model.
+        constraints: Vec<crate::schema::Constraint>,
+        /// Tables its foreign keys reference: they must exist first.
+        references: Vec<String>,
         /// The whole statement, rendered from the parsed form.
         sql: String,
         if_not_exists: bool,
