@@ -507,7 +507,8 @@ fn raw_hatch(sql: &str) -> String {
         "...".to_string()
     };
     format!(
-        "zerodown does not interpret it; run it as a raw change, in the phase where it is safe for the \
+        "zerodown does not interpret it; run it as a raw change, in the phase where it is \
+            safe for the \
          running code:\n  - raw: \"{shown}\"\n    phase: expand|migrate|contract"
     )
 }
@@ -1000,7 +1001,10 @@ fn plain_columns(
         .map(|c| match &c.column.expr {
             Expr::Identifier(ident) => Ok(normalize_ident(ident)),
             other => Err(Unsupported::new(
-                format!("{what} on {table} uses the expression `{other}`; a {what} constraint takes columns"),
+                format!(
+                    "{what} on {table} uses the expression `{other}`; a {what} \
+                    constraint takes columns"
+                ),
                 "use a unique index on the expression: `CREATE UNIQUE INDEX … ON t (expr)`",
             )),
         })
@@ -1035,10 +1039,15 @@ fn create_index(create: &CreateIndex, engine: EngineKind) -> Result<Operation, U
     let table = object_name(&create.table_name);
     if create.concurrently && engine != EngineKind::Postgres {
         return Err(Unsupported::new(
-            format!("`CREATE INDEX CONCURRENTLY` is PostgreSQL syntax; {} does not accept it", engine_title(engine)),
+            format!(
+                "`CREATE INDEX CONCURRENTLY` is PostgreSQL syntax; {} does not accept \
+                it",
+                engine_title(engine)
+            ),
             match engine {
                 EngineKind::Mysql => {
-                    "remove CONCURRENTLY: zerodown builds MySQL indexes online with ALGORITHM=INPLACE, LOCK=NONE"
+                    "remove CONCURRENTLY: zerodown builds MySQL indexes online with \
+                        ALGORITHM=INPLACE, LOCK=NONE"
                 }
                 _ => "remove CONCURRENTLY: SQLite builds an index under its single write lock",
             },
@@ -1095,7 +1104,8 @@ fn drop_object(
     if cascade {
         return Err(Unsupported::new(
             format!("`DROP {object_type} … CASCADE` also drops objects the plan does not show"),
-            "drop the dependent constraints and views first, each as its own change, then drop it without CASCADE",
+            "drop the dependent constraints and views first, each as its own change, then \
+                drop it without CASCADE",
         ));
     }
     let name = object_name(name);
@@ -1172,16 +1182,17 @@ fn alter_table(
             "remove the clause; the plan shows the algorithm and lock each step uses",
         ));
     }
-    let op =
-        match alter.operations.as_slice() {
-            [op] => op,
-            [] => return Err(not_classifiable("ALTER TABLE", stmt)),
-            ops => return Err(Unsupported::new(
+    let op = match alter.operations.as_slice() {
+        [op] => op,
+        [] => return Err(not_classifiable("ALTER TABLE", stmt)),
+        ops => {
+            return Err(Unsupported::new(
                 format!("`ALTER TABLE {table}` has {} operations", ops.len()),
-                "write one change per ALTER operation, so each is classified and phased on its own",
-            )),
-        };
-    let column_op = |column: &Ident| (table.clone(), normalize_ident(column));
+                "write one change per ALTER operation, \
+                 so each is classified and phased on its own",
+            ))
+        }
+    };
     match op {
         AlterTableOperation::AddColumn {
             column_keyword,
@@ -1194,8 +1205,14 @@ fn alter_table(
             let (column, constraints) = column_spec(&table, column_def, engine)?;
             if let Some(constraint) = constraints.first() {
                 return Err(Unsupported::new(
-                    format!("`ADD COLUMN {}` declares a {} inline", column.name, kind_title(&constraint.kind)),
-                    "add the column, then the constraint as its own change (`ALTER TABLE … ADD CONSTRAINT …`), \
+                    format!(
+                        "`ADD COLUMN {}` declares a {} \
+                        inline",
+                        column.name,
+                        kind_title(&constraint.kind)
+                    ),
+                    "add the column, then the constraint as its own change (`ALTER TABLE … \
+                        ADD CONSTRAINT …`), \
                      so it is built and validated online",
                 ));
             }
@@ -1234,8 +1251,7 @@ fn alter_table(
             })
         }
         AlterTableOperation::AlterColumn { column_name, op } => {
-            let (table, column) = column_op(column_name);
-            alter_column(table, column, op, engine)
+            alter_column(table, normalize_ident(column_name), op, engine)
         }
         AlterTableOperation::ModifyColumn {
             col_name,
@@ -1266,8 +1282,13 @@ fn alter_table(
         } => {
             if *not_valid && engine != EngineKind::Postgres {
                 return Err(Unsupported::new(
-                    format!("`NOT VALID` is PostgreSQL syntax; {} does not accept it", engine_title(engine)),
-                    "remove NOT VALID: zerodown checks the existing rows for violations itself before the \
+                    format!(
+                        "`NOT VALID` is PostgreSQL syntax; {} does not accept \
+                        it",
+                        engine_title(engine)
+                    ),
+                    "remove NOT VALID: zerodown checks the existing rows for violations \
+                        itself before the \
                      constraint is enforced",
                 ));
             }
@@ -1338,7 +1359,8 @@ fn reject_cascade(behavior: Option<&DropBehavior>, what: &str) -> Result<(), Uns
     if matches!(behavior, Some(DropBehavior::Cascade)) {
         return Err(Unsupported::new(
             format!("`{what} … CASCADE` also drops objects the plan does not show"),
-            "drop the dependent constraints and views first, each as its own change, then drop it without CASCADE",
+            "drop the dependent constraints and views first, each as its own change, then \
+                drop it without CASCADE",
         ));
     }
     Ok(())
@@ -1348,7 +1370,8 @@ fn reject_position(has_position: bool) -> Result<(), Unsupported> {
     if has_position {
         return Err(Unsupported::new(
             "`FIRST` / `AFTER` column positions are not kept",
-            "remove the position: zerodown adds columns at the end (code that names its columns does not \
+            "remove the position: zerodown adds columns at the end (code that names its \
+                columns does not \
              notice), or write the change as a raw change",
         ));
     }
@@ -1410,7 +1433,8 @@ fn alter_column(
         Unsupported::new(
             format!("MySQL has no `ALTER COLUMN … {what}`"),
             format!(
-                "use MODIFY COLUMN with the full definition: ALTER TABLE {} MODIFY COLUMN {} <type> [NOT NULL] \
+                "use MODIFY COLUMN with the full definition: ALTER TABLE {} MODIFY COLUMN {} \
+                    <type> [NOT NULL] \
                  [DEFAULT …]",
                 engine.quote_ident(&table),
                 engine.quote_ident(&column)
@@ -1418,23 +1442,38 @@ fn alter_column(
         )
     };
     match op {
-        AlterColumnOperation::SetNotNull if engine == EngineKind::Mysql => Err(mysql_full_definition("SET NOT NULL")),
+        AlterColumnOperation::SetNotNull if engine == EngineKind::Mysql => {
+            Err(mysql_full_definition("SET NOT NULL"))
+        }
         AlterColumnOperation::DropNotNull if engine == EngineKind::Mysql => {
             Err(mysql_full_definition("DROP NOT NULL"))
         }
-        AlterColumnOperation::SetDataType { .. } if engine == EngineKind::Mysql => Err(mysql_full_definition("TYPE")),
+        AlterColumnOperation::SetDataType { .. } if engine == EngineKind::Mysql => {
+            Err(mysql_full_definition("TYPE"))
+        }
         AlterColumnOperation::SetNotNull => Ok(Operation::SetNotNull { table, column }),
         AlterColumnOperation::DropNotNull => Ok(Operation::DropNotNull { table, column }),
         AlterColumnOperation::SetDefault { value } => match default_expr(value, engine) {
-            Some(default) => Ok(Operation::SetDefault { table, column, default }),
+            Some(default) => Ok(Operation::SetDefault {
+                table,
+                column,
+                default,
+            }),
             None => Ok(Operation::DropDefault { table, column }),
         },
         AlterColumnOperation::DropDefault => Ok(Operation::DropDefault { table, column }),
-        AlterColumnOperation::SetDataType { data_type, using, .. } => {
+        AlterColumnOperation::SetDataType {
+            data_type, using, ..
+        } => {
             if using.is_some() && engine != EngineKind::Postgres {
                 return Err(Unsupported::new(
-                    format!("`ALTER COLUMN … TYPE … USING` is PostgreSQL syntax; {} does not accept it", engine_title(engine)),
-                    "remove USING; to convert the values, add a new column, backfill it, and drop the old one, \
+                    format!(
+                        "`ALTER COLUMN … TYPE … USING` is PostgreSQL syntax; {} does not \
+                        accept it",
+                        engine_title(engine)
+                    ),
+                    "remove USING; to convert the values, add a new column, backfill it, and \
+                        drop the old one, \
                      each as its own change",
                 ));
             }
@@ -1447,7 +1486,10 @@ fn alter_column(
             })
         }
         AlterColumnOperation::AddGenerated { .. } => Err(Unsupported::new(
-            format!("`ALTER COLUMN {column} ADD GENERATED … AS IDENTITY` is not a change zerodown can classify"),
+            format!(
+                "`ALTER COLUMN {column} ADD GENERATED … AS IDENTITY` is not a change \
+                zerodown can classify"
+            ),
             "run it as a raw change (`- raw: \"…\"` with `phase: expand|migrate|contract`)",
         )),
     }
@@ -1469,8 +1511,13 @@ fn redefine_column(
 ) -> Result<Operation, Unsupported> {
     if engine != EngineKind::Mysql {
         return Err(Unsupported::new(
-            format!("`{written_as} COLUMN` is MySQL syntax; {} does not accept it", engine_title(engine)),
-            "write `ALTER TABLE t ALTER COLUMN c TYPE …`, `… SET NOT NULL` / `DROP NOT NULL`, `… SET DEFAULT …` \
+            format!(
+                "`{written_as} COLUMN` is MySQL syntax; {} does not accept \
+                it",
+                engine_title(engine)
+            ),
+            "write `ALTER TABLE t ALTER COLUMN c TYPE …`, `… SET NOT NULL` / `DROP NOT \
+                NULL`, `… SET DEFAULT …` \
              / `DROP DEFAULT`, or `RENAME COLUMN a TO b`, one per change",
         ));
     }
@@ -1490,7 +1537,8 @@ fn redefine_column(
             | ColumnOption::Check(_) => {
                 return Err(Unsupported::new(
                     format!("`{written_as} COLUMN {to}` declares a constraint (`{option}`) inline"),
-                    "change the column, then add the constraint as its own change (`ALTER TABLE … ADD CONSTRAINT …`)",
+                    "change the column, then add the constraint as its own change (`ALTER \
+                        TABLE … ADD CONSTRAINT …`)",
                 ))
             }
             other => extra.push(other.to_string()),
@@ -1556,7 +1604,11 @@ fn redefine_column(
             "remove the change: it changes nothing",
         )),
         [] => Err(Unsupported::new(
-            format!("`{written_as} COLUMN {from}` only changes column options ({})", extra.join(", ")),
+            format!(
+                "`{written_as} COLUMN {from}` only changes column options \
+                ({})",
+                extra.join(", ")
+            ),
             raw_hatch(&format!("ALTER TABLE {table} {written_as} COLUMN …")),
         )),
         [_] if renamed => Ok(Operation::RenameColumn { table, from, to }),
@@ -1567,19 +1619,44 @@ fn redefine_column(
             using: None,
             written_as: written_as.to_string(),
         }),
-        [_] if renullable && nullable => Ok(Operation::DropNotNull { table, column: from }),
-        [_] if renullable => Ok(Operation::SetNotNull { table, column: from }),
+        [_] if renullable && nullable => Ok(Operation::DropNotNull {
+            table,
+            column: from,
+        }),
+        [_] if renullable => Ok(Operation::SetNotNull {
+            table,
+            column: from,
+        }),
         [_] => Ok(match default {
-            Some(default) => Operation::SetDefault { table, column: from, default },
-            None => Operation::DropDefault { table, column: from },
+            Some(default) => Operation::SetDefault {
+                table,
+                column: from,
+                default,
+            },
+            None => Operation::DropDefault {
+                table,
+                column: from,
+            },
         }),
         _ => Err(Unsupported::new(
             format!(
-                "`{written_as} COLUMN {from}` changes {} of {table}.{from} at once (MODIFY and CHANGE restate \
+                "`{written_as} COLUMN {from}` changes {} of {table}.{from} at once (MODIFY \
+                    and CHANGE restate \
                  the whole column: what is left out is changed too)",
                 join_and(&aspects)
             ),
-            split_help(engine, &table, old, &to, &new_type, nullable, default.as_ref(), renamed, retyped, renullable),
+            split_help(
+                engine,
+                &table,
+                old,
+                &to,
+                &new_type,
+                nullable,
+                default.as_ref(),
+                renamed,
+                retyped,
+                renullable,
+            ),
         )),
     }
 }
@@ -1705,8 +1782,12 @@ fn add_constraint(
     };
     let not_valid_only_for = |what: &str| {
         Unsupported::new(
-            format!("`ADD {what} … NOT VALID`: PostgreSQL accepts NOT VALID only on foreign keys and CHECK constraints"),
-            "remove NOT VALID: zerodown checks the existing rows for duplicates before it adds the constraint",
+            format!(
+                "`ADD {what} … NOT VALID`: PostgreSQL accepts NOT VALID only on foreign \
+                keys and CHECK constraints"
+            ),
+            "remove NOT VALID: zerodown checks the existing rows for duplicates before it \
+                adds the constraint",
         )
     };
     match constraint {
@@ -1723,7 +1804,12 @@ fn add_constraint(
                     None,
                 ),
             };
-            Ok(Operation::AddForeignKey { table, name, fk: spec, not_valid })
+            Ok(Operation::AddForeignKey {
+                table,
+                name,
+                fk: spec,
+                not_valid,
+            })
         }
         TableConstraint::Check(check) => {
             check_supported(check)?;
@@ -1732,10 +1818,18 @@ fn add_constraint(
                 Some(name) => normalize_ident(name),
                 None => {
                     let refs = column_refs(&check.expr);
-                    default_name(&ConstraintKind::Check { expr: expr.clone() }, (refs.len() == 1).then(|| refs[0].as_str()))
+                    default_name(
+                        &ConstraintKind::Check { expr: expr.clone() },
+                        (refs.len() == 1).then(|| refs[0].as_str()),
+                    )
                 }
             };
-            Ok(Operation::AddCheck { table, name, expr, not_valid })
+            Ok(Operation::AddCheck {
+                table,
+                name,
+                expr,
+                not_valid,
+            })
         }
         TableConstraint::Unique(unique) => {
             if not_valid {
@@ -1744,20 +1838,38 @@ fn add_constraint(
             let columns = plain_columns(&unique.columns, &table, "UNIQUE")?;
             let name = match unique.name.as_ref().or(unique.index_name.as_ref()) {
                 Some(name) => normalize_ident(name),
-                None => default_name(&ConstraintKind::Unique { columns: columns.clone() }, None),
+                None => default_name(
+                    &ConstraintKind::Unique {
+                        columns: columns.clone(),
+                    },
+                    None,
+                ),
             };
-            Ok(Operation::AddUnique { table, name, columns })
+            Ok(Operation::AddUnique {
+                table,
+                name,
+                columns,
+            })
         }
         TableConstraint::PrimaryKey(pk) => {
             if not_valid {
                 return Err(not_valid_only_for("PRIMARY KEY"));
             }
             let columns = plain_columns(&pk.columns, &table, "PRIMARY KEY")?;
-            Ok(Operation::AddPrimaryKey { table, name: pk.name.as_ref().map(normalize_ident), columns })
+            Ok(Operation::AddPrimaryKey {
+                table,
+                name: pk.name.as_ref().map(normalize_ident),
+                columns,
+            })
         }
         TableConstraint::Index(index) if engine == EngineKind::Mysql => {
             let (keys, columns) = index_keys(&index.columns, engine);
-            let taken: Vec<String> = schema.indexes.values().filter(|i| i.table == table).map(|i| i.name.clone()).collect();
+            let taken: Vec<String> = schema
+                .indexes
+                .values()
+                .filter(|i| i.table == table)
+                .map(|i| i.name.clone())
+                .collect();
             let name = match &index.name {
                 Some(name) => normalize_ident(name),
                 None => mysql_index_name(&columns, &keys, &taken),
@@ -1773,12 +1885,21 @@ fn add_constraint(
                 predicate: None,
             })
         }
-        TableConstraint::PrimaryKeyUsingIndex(_) | TableConstraint::UniqueUsingIndex(_) => Err(Unsupported::new(
-            format!("`ADD {constraint}`: attaching an existing index is not a change zerodown classifies"),
-            "write `ADD CONSTRAINT <name> UNIQUE (<columns>)` (or PRIMARY KEY): zerodown builds the index \
+        TableConstraint::PrimaryKeyUsingIndex(_) | TableConstraint::UniqueUsingIndex(_) => {
+            Err(Unsupported::new(
+                format!(
+                    "`ADD {constraint}`: attaching an existing index is not a change \
+                zerodown classifies"
+                ),
+                "write `ADD CONSTRAINT <name> UNIQUE (<columns>)` (or PRIMARY KEY): zerodown \
+                builds the index \
              online and attaches it itself",
+            ))
+        }
+        other => Err(not_classifiable(
+            &format!("ALTER TABLE … ADD {other}"),
+            stmt,
         )),
-        other => Err(not_classifiable(&format!("ALTER TABLE … ADD {other}"), stmt)),
     }
 }
 

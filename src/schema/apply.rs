@@ -89,7 +89,10 @@ impl Schema {
                     .is_some_and(|t| t.primary_key.contains(column))
                 {
                     return Err(SchemaError::new(
-                        format!("column {table}.{column} is in the primary key, which keeps it NOT NULL"),
+                        format!(
+                            "column {table}.{column} is in the primary key, which keeps \
+                            it NOT NULL"
+                        ),
                         "drop or change the primary key first, as its own change",
                     ));
                 }
@@ -352,10 +355,14 @@ impl Schema {
                 format!("{what} {name} already exists{}", kept_until(drop_at)),
                 match drop_at {
                     Some(version) => format!(
-                        "the {what} is kept until version {version}'s contract; pick another name for the {kind}, \
+                        "the {what} is kept until version {version}'s contract; pick another \
+                            name for the {kind}, \
                          or create it in a plan after version {version}"
                     ),
-                    None => format!("pick another name for the {kind}, or drop the {what} first, as its own change"),
+                    None => format!(
+                        "pick another name for the {kind}, or drop the {what} \
+                        first, as its own change"
+                    ),
                 },
             )),
         }
@@ -460,7 +467,7 @@ impl Schema {
         {
             return Err(SchemaError::new(
                 format!("table {table} is referenced by foreign key {fk} on {other}"),
-                format!("drop that constraint first, as its own change: `ALTER TABLE {other} DROP CONSTRAINT {fk}`"),
+                format!("drop foreign key {fk} on {other} first, as its own change"),
             ));
         }
         match contract_in {
@@ -534,7 +541,10 @@ impl Schema {
                 ),
                 match existing.drop_at {
                     Some(version) => {
-                        format!("it is kept until version {version}'s contract; pick another name, or add it later")
+                        format!(
+                            "it is kept until version {version}'s contract; pick another \
+                            name, or add it later"
+                        )
                     }
                     None => format!(
                         "pick another name; {table} has columns: {}",
@@ -558,7 +568,7 @@ impl Schema {
         if let Some((other, fk)) = self.foreign_keys_to(table, Some(column)).into_iter().next() {
             return Err(SchemaError::new(
                 format!("column {table}.{column} is referenced by foreign key {fk} on {other}"),
-                format!("drop that constraint first, as its own change: `ALTER TABLE {other} DROP CONSTRAINT {fk}`"),
+                format!("drop foreign key {fk} on {other} first, as its own change"),
             ));
         }
         match contract_in {
@@ -782,8 +792,12 @@ impl Schema {
         let t = self.tables.get_mut(table).expect("checked above");
         if !t.primary_key.is_empty() {
             return Err(SchemaError::new(
-                format!("table {table} already has a primary key ({})", t.primary_key.join(", ")),
-                "drop the current primary key first, as its own change, or make these columns UNIQUE",
+                format!(
+                    "table {table} already has a primary key ({})",
+                    t.primary_key.join(", ")
+                ),
+                "drop the current primary key first, as its own change, or make these \
+                    columns UNIQUE",
             ));
         }
         let name = name
@@ -867,8 +881,15 @@ fn referenced_columns(
     let columns = if written.is_empty() {
         if target.primary_key.is_empty() {
             return Err(SchemaError::new(
-                format!("the foreign key on {table} references {} without naming columns, and it has no primary key", target.name),
-                format!("name the referenced columns: `REFERENCES {} (<columns>)`", target.name),
+                format!(
+                    "the foreign key on {table} references {} without naming columns, \
+                    and it has no primary key",
+                    target.name
+                ),
+                format!(
+                    "name the referenced columns: `REFERENCES {} (<columns>)`",
+                    target.name
+                ),
             ));
         }
         target.primary_key.clone()
@@ -881,7 +902,8 @@ fn referenced_columns(
     if columns.len() != count {
         return Err(SchemaError::new(
             format!(
-                "the foreign key on {table} has {count} column(s) but references {} column(s) of {}",
+                "the foreign key on {table} has {count} column(s) but references {} \
+                    column(s) of {}",
                 columns.len(),
                 target.name
             ),
@@ -911,7 +933,10 @@ fn kept_until(drop_at: Option<u32>) -> String {
 fn scheduled_twice(kind: &str, name: &str, drop_at: Option<u32>) -> Result<(), SchemaError> {
     match drop_at {
         Some(version) => Err(SchemaError::new(
-            format!("{kind} {name} is already dropped by an earlier change (kept until version {version}'s contract)"),
+            format!(
+                "{kind} {name} is already dropped by an earlier change (kept until \
+                version {version}'s contract)"
+            ),
             "remove this change: the earlier one removes it",
         )),
         None => Ok(()),
@@ -1158,9 +1183,9 @@ mod tests {
                 fk: ForeignKeySpec { columns: vec![s("user_id"), s("id")], ref_table: s("users"), ref_columns: vec![], actions: vec![] } },
                 "the foreign key on orders has 2 column(s) but references 1 column(s) of users", "as many columns"),
             (Operation::DropTable { table: s("users") }, "table users is referenced by foreign key orders_user_id_fkey on orders",
-                "ALTER TABLE orders DROP CONSTRAINT orders_user_id_fkey"),
+                "drop foreign key orders_user_id_fkey on orders first"),
             (Operation::DropColumn { table: s("users"), column: s("id") }, "column users.id is referenced by foreign key orders_user_id_fkey on orders",
-                "drop that constraint first"),
+                "drop foreign key orders_user_id_fkey on orders first"),
             (Operation::CreateView { name: s("adults"), or_replace: false, sql: String::new() }, "view adults already exists",
                 "pick another name for the view"),
             (Operation::DropView { name: s("adult") }, "unknown view adult", "did you mean adults?"),

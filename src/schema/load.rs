@@ -331,7 +331,8 @@ fn parse_diagnostic(path: &Path, text: &str, engine: EngineKind, err: &ParserErr
         .at(line, column)
         .with_source(text)
         .help(format!(
-            "the file is read as {engine} SQL; fix the statement, or move what the parser cannot read out of the \
+            "the file is read as {engine} SQL; fix the statement, or move what the parser \
+                cannot read out of the \
              schema file (it only needs the tables, columns, indexes, constraints and views)"
         ))
 }
