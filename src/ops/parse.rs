@@ -10,7 +10,7 @@ use sqlparser::ast::{
     AlterColumnOperation, AlterTable, AlterTableOperation, CheckConstraint, ColumnDef,
     ColumnOption, CreateIndex, CreateTable, CreateView, DataType, DropBehavior, Expr,
     ForeignKeyConstraint, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, IndexColumn,
-    ObjectName, ObjectType, RenameTableNameKind, Statement, TableConstraint,
+    NullsDistinctOption, ObjectName, ObjectType, RenameTableNameKind, Statement, TableConstraint,
 };
 
 use crate::dialect::EngineKind;
@@ -90,6 +90,13 @@ pub fn lower(
             )),
         },
         Statement::CreateView(view) => create_view(stmt, view),
+        Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_) => {
+            Err(Unsupported::new(
+                format!("`{}` changes data, not the schema", statement_kind(stmt)),
+                "data changes go in `backfills:` (batched, resumable, run in migrate), or in a \
+                 raw change: `- raw: \"…\"` with `phase: migrate`",
+            ))
+        }
         _ => Err(not_classifiable(&statement_kind(stmt), stmt)),
     }
 }
@@ -523,10 +530,11 @@ fn not_classifiable(kind: &str, stmt: &Statement) -> Unsupported {
 /// `CREATE FUNCTION`, `DROP SEQUENCE`, `INSERT`: the statement's kind, from
 /// its variant name (the rendered SQL can be long).
 fn statement_kind(stmt: &Statement) -> String {
-    if let Statement::Drop { object_type, .. } = stmt {
-        return format!("DROP {object_type}");
+    match stmt {
+        Statement::Drop { object_type, .. } => format!("DROP {object_type}"),
+        Statement::Query(_) => "SELECT".to_string(),
+        _ => variant_words(&format!("{stmt:?}")),
     }
-    variant_words(&format!("{stmt:?}"))
 }
 
 /// `CreateFunction(…)` → `CREATE FUNCTION`.
@@ -1037,6 +1045,14 @@ fn index_keys(columns: &[IndexColumn], engine: EngineKind) -> (Vec<String>, Vec<
 
 fn create_index(create: &CreateIndex, engine: EngineKind) -> Result<Operation, Unsupported> {
     let table = object_name(&create.table_name);
+    if !create.include.is_empty()
+        || create.nulls_distinct.is_some()
+        || !create.with.is_empty()
+        || !create.index_options.is_empty()
+        || !create.alter_options.is_empty()
+    {
+        return Err(options_not_kept("CREATE INDEX", &create.to_string()));
+    }
     if create.concurrently && engine != EngineKind::Postgres {
         return Err(Unsupported::new(
             format!(
@@ -1835,6 +1851,13 @@ fn add_constraint(
             if not_valid {
                 return Err(not_valid_only_for("UNIQUE"));
             }
+            if !unique.include.is_empty()
+                || unique.characteristics.is_some()
+                || unique.nulls_distinct != NullsDistinctOption::None
+                || !unique.index_options.is_empty()
+            {
+                return Err(options_not_kept("ADD UNIQUE", &stmt.to_string()));
+            }
             let columns = plain_columns(&unique.columns, &table, "UNIQUE")?;
             let name = match unique.name.as_ref().or(unique.index_name.as_ref()) {
                 Some(name) => normalize_ident(name),
@@ -1854,6 +1877,12 @@ fn add_constraint(
         TableConstraint::PrimaryKey(pk) => {
             if not_valid {
                 return Err(not_valid_only_for("PRIMARY KEY"));
+            }
+            if !pk.include.is_empty()
+                || pk.characteristics.is_some()
+                || !pk.index_options.is_empty()
+            {
+                return Err(options_not_kept("ADD PRIMARY KEY", &stmt.to_string()));
             }
             let columns = plain_columns(&pk.columns, &table, "PRIMARY KEY")?;
             Ok(Operation::AddPrimaryKey {
@@ -1901,6 +1930,19 @@ fn add_constraint(
             stmt,
         )),
     }
+}
+
+/// Clauses the operation has no place for (`INCLUDE`, `WITH (…)`, `NULLS
+/// NOT DISTINCT`, `DEFERRABLE`): refused rather than silently dropped from
+/// the SQL zerodown writes.
+fn options_not_kept(what: &str, sql: &str) -> Unsupported {
+    Unsupported::new(
+        format!(
+            "`{what}` with INCLUDE, WITH (…), NULLS [NOT] DISTINCT, DEFERRABLE or index \
+             options: zerodown would not keep them"
+        ),
+        raw_hatch(sql),
+    )
 }
 
 fn foreign_key_spec(fk: &ForeignKeyConstraint) -> ForeignKeySpec {
@@ -2203,12 +2245,19 @@ mod tests {
                 "zerodown builds the index online"),
             (Postgres, "CREATE FUNCTION f() RETURNS int AS $$ SELECT 1 $$ LANGUAGE sql",
                 "`CREATE FUNCTION` is not a change zerodown can classify", "phase: expand|migrate|contract"),
-            (Postgres, "INSERT INTO users (id) VALUES (1)", "`INSERT` is not a change zerodown can classify",
-                "- raw: \"INSERT INTO users (id) VALUES (1)\""),
+            (Postgres, "INSERT INTO users (id) VALUES (1)", "`INSERT` changes data, not the schema",
+                "data changes go in `backfills:`"),
+            (Mysql, "UPDATE users SET age = 0 WHERE age IS NULL", "`UPDATE` changes data", "`phase: migrate`"),
+            (Postgres, "SELECT 1", "`SELECT` is not a change zerodown can classify", "- raw: \"SELECT 1\""),
+            (Postgres, "TRUNCATE users", "`TRUNCATE` is not a change zerodown can classify", "- raw: \"TRUNCATE users\""),
             (Postgres, "DROP SEQUENCE users_id_seq", "`DROP SEQUENCE` is not a change", "- raw:"),
             (Postgres, "ALTER TABLE users RENAME CONSTRAINT a TO b", "`ALTER TABLE … RENAME CONSTRAINT` is not a change", "- raw:"),
             (Postgres, "CREATE TABLE copy AS SELECT * FROM users", "`CREATE TABLE … AS SELECT`", "- raw:"),
             (Postgres, "CREATE MATERIALIZED VIEW m AS SELECT 1", "`CREATE MATERIALIZED VIEW`", "- raw:"),
+            (Postgres, "CREATE INDEX i ON users (email) INCLUDE (name)", "zerodown would not keep them", "- raw:"),
+            (Postgres, "CREATE INDEX i ON users (email) WITH (fillfactor = 70)", "zerodown would not keep them", "- raw:"),
+            (Postgres, "ALTER TABLE users ADD CONSTRAINT u UNIQUE NULLS NOT DISTINCT (email)", "zerodown would not keep them", "- raw:"),
+            (Postgres, "ALTER TABLE users ADD CONSTRAINT u UNIQUE (email) DEFERRABLE", "zerodown would not keep them", "- raw:"),
             (Postgres, "CREATE TABLE t (a int PRIMARY KEY, b int, PRIMARY KEY (b))", "more than one primary key", "keep one"),
         ];
         for (engine, sql, message, help) in cases {

@@ -222,7 +222,20 @@ impl Schema {
                 Ok(())
             }
             Operation::DropConstraint { table, name } => {
-                self.constraint_mut_checked(table, name)?;
+                let key = match &self.constraint_mut_checked(table, name)?.kind {
+                    ConstraintKind::Unique { columns } | ConstraintKind::PrimaryKey { columns } => {
+                        Some(columns.clone())
+                    }
+                    _ => None,
+                };
+                // The engines refuse to drop the key a foreign key stands on.
+                if let Some((other, fk)) = key.and_then(|key| self.foreign_keys_on_key(table, &key))
+                {
+                    return Err(SchemaError::new(
+                        format!("constraint {name} on {table} is the key foreign key {fk} on {other} references"),
+                        format!("drop foreign key {fk} on {other} first, as its own change"),
+                    ));
+                }
                 let t = self.tables.get_mut(table).expect("checked above");
                 if let Some(Constraint {
                     kind: ConstraintKind::PrimaryKey { .. },
@@ -842,6 +855,26 @@ impl Schema {
             .collect()
     }
 
+    /// A foreign key that references exactly these columns of a table, as
+    /// `(table, constraint)`.
+    fn foreign_keys_on_key(&self, table: &str, key: &[String]) -> Option<(String, String)> {
+        self.tables.values().find_map(|t| {
+            t.constraints.values().find_map(|c| match &c.kind {
+                ConstraintKind::ForeignKey {
+                    ref_table,
+                    ref_columns,
+                    ..
+                } if ref_table == table
+                    && ref_columns.len() == key.len()
+                    && ref_columns.iter().all(|r| key.contains(r)) =>
+                {
+                    Some((t.name.clone(), c.name.clone()))
+                }
+                _ => None,
+            })
+        })
+    }
+
     // ------------------------------------------------------------ views
 
     fn create_view(&mut self, name: &str, or_replace: bool, sql: &str) -> Result<(), SchemaError> {
@@ -1189,6 +1222,9 @@ mod tests {
             (Operation::CreateView { name: s("adults"), or_replace: false, sql: String::new() }, "view adults already exists",
                 "pick another name for the view"),
             (Operation::DropView { name: s("adult") }, "unknown view adult", "did you mean adults?"),
+            (Operation::DropConstraint { table: s("users"), name: s("users_pkey") },
+                "constraint users_pkey on users is the key foreign key orders_user_id_fkey on orders references",
+                "drop foreign key orders_user_id_fkey on orders first"),
         ];
         for (op, message, help) in cases {
             let err = model().apply(&op, None).expect_err(&format!("{op:?}"));
@@ -1370,8 +1406,9 @@ mod tests {
             Operation::AddForeignKey { table: s("orders"), name: s("orders_user_fk2"), not_valid: true,
                 fk: ForeignKeySpec { columns: vec![s("user_id")], ref_table: s("users"), ref_columns: vec![], actions: vec![] } },
             Operation::AddUnique { table: s("users"), name: s("users_email_key"), columns: vec![s("email")] },
-            Operation::DropConstraint { table: s("users"), name: s("users_pkey") },
-            Operation::AddPrimaryKey { table: s("users"), name: None, columns: vec![s("email")] },
+            Operation::DropConstraint { table: s("users"), name: s("users_age_check") },
+            create_table("tags", vec![spec("label", "text", true)], &[], vec![]),
+            Operation::AddPrimaryKey { table: s("tags"), name: None, columns: vec![s("label")] },
             Operation::AlterColumnType { table: s("users"), column: s("age"), new_type: s("bigint"), using: None,
                 written_as: s("ALTER COLUMN TYPE") },
             Operation::SetDefault { table: s("users"), column: s("name"), default: DefaultExpr { sql: s("'x'"), volatile: false } },
@@ -1405,12 +1442,22 @@ mod tests {
             .unwrap();
         assert!(schema.tables["orders"].constraints["orders_user_fk2"].validated);
 
-        let users = &schema.tables["users"];
-        assert_eq!(users.primary_key, vec![s("email")]);
-        assert!(users.constraints.contains_key("users_pkey"));
+        let tags = &schema.tables["tags"];
+        assert_eq!(tags.primary_key, vec![s("label")]);
+        assert_eq!(
+            tags.constraints["tags_pkey"].kind,
+            ConstraintKind::PrimaryKey {
+                columns: vec![s("label")]
+            }
+        );
         assert!(
-            !users.column("email").unwrap().nullable,
+            !tags.column("label").unwrap().nullable,
             "a primary key column is NOT NULL"
+        );
+        let users = &schema.tables["users"];
+        assert_eq!(
+            users.constraints.keys().collect::<Vec<_>>(),
+            vec!["users_email_key", "users_pkey"]
         );
         assert_eq!(users.column("age").unwrap().data_type, "bigint");
         assert_eq!(users.column("age").unwrap().default, None);
@@ -1424,7 +1471,7 @@ mod tests {
         );
 
         let mut same = model();
-        same.apply(&ops[8], None).unwrap();
+        same.apply(&ops[9], None).unwrap();
         assert_eq!(same, model(), "raw SQL does not change the model");
     }
 

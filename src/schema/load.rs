@@ -228,7 +228,8 @@ fn shapes_schema(stmt: &Statement) -> bool {
 /// statement's own spans start at its name, or are empty for some kinds).
 /// Statements that never shape the model and that dumps write in forms
 /// sqlparser does not read (pg_dump's `CREATE SEQUENCE … AS integer START
-/// WITH …`, function bodies, SQLite triggers) are skipped unread.
+/// WITH …`, function bodies, SQLite triggers and pragmas) are skipped
+/// unread.
 fn parse_statements(
     text: &str,
     engine: EngineKind,
@@ -273,7 +274,12 @@ fn skipped_unread(parser: &Parser) -> bool {
         }
         [Keyword::CREATE, Keyword::OR, Keyword::REPLACE, object, _] => object,
         [Keyword::CREATE | Keyword::ALTER | Keyword::DROP, object, ..] => object,
-        [first, ..] => return matches!(first, Keyword::COMMENT | Keyword::GRANT | Keyword::REVOKE),
+        [first, ..] => {
+            return matches!(
+                first,
+                Keyword::COMMENT | Keyword::GRANT | Keyword::REVOKE | Keyword::PRAGMA
+            )
+        }
     };
     matches!(
         object,
@@ -562,7 +568,17 @@ CREATE TABLE `orders` (
     #[test]
     fn the_folder_gives_the_newest_snapshot_below_the_first_pending_plan() {
         let folder = Folder::new("dir");
-        folder.write("0001.sql", "CREATE TABLE one (id int);");
+        folder.write(
+            "0001.sql",
+            "PRAGMA foreign_keys = ON;
+CREATE TABLE one (id int, n int);
+CREATE TRIGGER one_n AFTER INSERT ON one BEGIN
+  UPDATE one SET n = CASE WHEN n IS NULL THEN 0 ELSE n END WHERE id = NEW.id;
+  SELECT 1;
+END;
+CREATE INDEX one_n_idx ON one (n);
+",
+        );
         folder.write(
             "0003_add_two.sql",
             "CREATE TABLE one (id int); CREATE TABLE two (id int);",
@@ -586,6 +602,14 @@ CREATE TABLE `orders` (
         };
         assert_eq!(pick(1), None);
         assert_eq!(pick(2), Some((1, 1, "0001.sql".to_string())));
+        let (first, _) = load_schema_dir(&folder.0, EngineKind::Sqlite, 2)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            first.indexes.keys().collect::<Vec<_>>(),
+            vec!["one_n_idx"],
+            "the statement after the trigger's BEGIN … END is read"
+        );
         assert_eq!(pick(3), Some((1, 1, "0001.sql".to_string())));
         assert_eq!(pick(4), Some((3, 2, "0003_add_two.sql".to_string())));
         assert_eq!(pick(u32::MAX), Some((3, 2, "0003_add_two.sql".to_string())));
