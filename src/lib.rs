@@ -2,6 +2,7 @@
 //! without downtime. See ARCHITECTURE.md for the map.
 
 pub mod classify;
+pub mod cli;
 pub mod compat;
 pub mod diagnostic;
 pub mod dialect;
