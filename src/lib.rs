@@ -6,6 +6,7 @@ pub mod cli;
 pub mod compat;
 pub mod diagnostic;
 pub mod dialect;
+pub mod engine;
 pub mod graph;
 pub mod ops;
 pub mod plan;
