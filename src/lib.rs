@@ -7,6 +7,7 @@ pub mod compat;
 pub mod diagnostic;
 pub mod dialect;
 pub mod engine;
+pub mod exec;
 pub mod graph;
 pub mod ops;
 pub mod plan;

@@ -293,10 +293,13 @@ fn stage_of(action: &Action) -> Stage {
 
 /// The tables an action touches, for per-table serialization.
 fn tables_of(action: &Action) -> Vec<String> {
+    // `needs` too: a check or a constraint on a table must wait for the
+    // backfill that cleans it, though it creates nothing there.
     let mut tables: Vec<String> = action
         .creates
         .iter()
         .chain(&action.removes)
+        .chain(&action.needs)
         .filter_map(ObjectRef::owning_table)
         .map(str::to_string)
         .collect();

@@ -348,9 +348,9 @@ fn is_plan_file(path: &Path) -> bool {
     is_yaml && name != RELEASES_FILE && name != "releases.yml"
 }
 
-fn read_dir_sorted(dir: &Path) -> Result<Vec<PathBuf>, Diagnostic> {
+fn read_dir_sorted(dir: &Path) -> Result<Vec<PathBuf>, Box<Diagnostic>> {
     let entries = std::fs::read_dir(dir)
-        .map_err(|e| Diagnostic::new(dir, format!("cannot read the directory: {e}")))?;
+        .map_err(|e| Box::new(Diagnostic::new(dir, format!("cannot read the directory: {e}"))))?;
     let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
     paths.sort();
     Ok(paths)
@@ -381,7 +381,7 @@ pub fn schema_dir_for(dir: &Path) -> Option<PathBuf> {
 fn load_set(dir: &Path, selected: Option<BTreeSet<u32>>) -> Result<PlanSet, Diagnostics> {
     let mut plans = Vec::new();
     let mut errors = Vec::new();
-    for path in read_dir_sorted(dir)? {
+    for path in read_dir_sorted(dir).map_err(|d| Diagnostics(vec![*d]))? {
         if path.is_file() && is_plan_file(&path) {
             match load_plan(&path) {
                 Ok(p) => plans.push(p),
@@ -450,7 +450,7 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<PlanSet>, Diagnostics> {
             let children = match read_dir_sorted(path) {
                 Ok(c) => c,
                 Err(d) => {
-                    errors.push(d);
+                    errors.push(*d);
                     continue;
                 }
             };
