@@ -8,16 +8,32 @@
 
 use crate::classify::{Analysis, ChangeClass, Classification, Context, Refusal};
 use crate::dialect::EngineKind;
-use crate::ops::{Action, CheckKind, CheckStep, Effect, ObjectRef, Operation, SqlStep, Step, Symbol};
+use crate::ops::{
+    Action, CheckKind, CheckStep, Effect, ObjectRef, Operation, SqlStep, Step, Symbol,
+};
 use crate::plan::Phase;
 use crate::schema::{ConstraintKind, Schema};
 
 /// How many duplicate keys the failed check shows.
 const DUPLICATE_SAMPLE: u32 = 10;
 
-pub fn analyze(engine: EngineKind, op: &Operation, schema: &Schema, _ctx: &Context<'_>) -> Result<Analysis, Refusal> {
+pub fn analyze(
+    engine: EngineKind,
+    op: &Operation,
+    schema: &Schema,
+    _ctx: &Context<'_>,
+) -> Result<Analysis, Refusal> {
     match op {
-        Operation::CreateIndex { name, table, keys, columns, unique, concurrently, method, predicate } => {
+        Operation::CreateIndex {
+            name,
+            table,
+            keys,
+            columns,
+            unique,
+            concurrently,
+            method,
+            predicate,
+        } => {
             let index = NewIndex {
                 name,
                 table,
@@ -30,7 +46,10 @@ pub fn analyze(engine: EngineKind, op: &Operation, schema: &Schema, _ctx: &Conte
             create_index(engine, &index, *concurrently)
         }
         Operation::DropIndex { name, table } => drop_index(engine, name, table.as_deref(), schema),
-        other => unreachable!("index::analyze dispatched a {} operation", other.kind_name()),
+        other => unreachable!(
+            "index::analyze dispatched a {} operation",
+            other.kind_name()
+        ),
     }
 }
 
@@ -64,11 +83,15 @@ impl NewIndex<'_> {
     }
 
     fn using(&self) -> String {
-        self.method.map(|m| format!(" USING {m}")).unwrap_or_default()
+        self.method
+            .map(|m| format!(" USING {m}"))
+            .unwrap_or_default()
     }
 
     fn where_clause(&self) -> String {
-        self.predicate.map(|p| format!(" WHERE {p}")).unwrap_or_default()
+        self.predicate
+            .map(|p| format!(" WHERE {p}"))
+            .unwrap_or_default()
     }
 
     /// PostgreSQL's `CREATE INDEX`, concurrent or not.
@@ -114,7 +137,11 @@ impl NewIndex<'_> {
 
     fn needs(&self) -> Vec<ObjectRef> {
         let mut needs = vec![ObjectRef::table(self.table)];
-        needs.extend(self.columns.iter().map(|c| ObjectRef::column(self.table, c)));
+        needs.extend(
+            self.columns
+                .iter()
+                .map(|c| ObjectRef::column(self.table, c)),
+        );
         needs
     }
 
@@ -124,11 +151,18 @@ impl NewIndex<'_> {
     fn duplicates_check(&self, engine: EngineKind) -> Action {
         let exprs: Vec<&str> = self.keys.iter().map(|k| key_expression(k)).collect();
         let grouped = exprs.join(", ");
-        let mut conds: Vec<String> = exprs.iter().map(|k| format!("{} IS NOT NULL", parenthesized(k))).collect();
+        let mut conds: Vec<String> = exprs
+            .iter()
+            .map(|k| format!("{} IS NOT NULL", parenthesized(k)))
+            .collect();
         if let Some(p) = self.predicate {
             conds.push(format!("({p})"));
         }
-        let from_where = format!("FROM {} WHERE {}", engine.quote_ident(self.table), conds.join(" AND "));
+        let from_where = format!(
+            "FROM {} WHERE {}",
+            engine.quote_ident(self.table),
+            conds.join(" AND ")
+        );
         let groups = format!("{from_where} GROUP BY {grouped} HAVING COUNT(*) > 1");
         let columns = self.columns.join(", ");
         Action {
@@ -154,16 +188,29 @@ impl NewIndex<'_> {
         let how = if self.unique { "unique index" } else { "index" };
         Action {
             key: "create-index".to_string(),
-            phase: if self.unique { Phase::Migrate } else { Phase::Expand },
+            phase: if self.unique {
+                Phase::Migrate
+            } else {
+                Phase::Expand
+            },
             symbol: Symbol::Add,
-            summary: format!("build {how} {} on {} ({})", self.name, self.table, self.keys.join(", ")),
+            summary: format!(
+                "build {how} {} on {} ({})",
+                self.name,
+                self.table,
+                self.keys.join(", ")
+            ),
             step: Step::Sql(SqlStep {
                 statements: vec![sql],
                 transactional,
                 lock: lock.to_string(),
-                effect: Effect::IndexValid { index: self.name.to_string() },
+                effect: Effect::IndexValid {
+                    index: self.name.to_string(),
+                },
             }),
-            creates: vec![ObjectRef::Index { name: self.name.to_string() }],
+            creates: vec![ObjectRef::Index {
+                name: self.name.to_string(),
+            }],
             needs: self.needs(),
             removes: Vec::new(),
         }
@@ -185,7 +232,10 @@ fn key_expression(key: &str) -> &str {
 
 /// An expression wrapped in parentheses unless it is a bare or quoted name.
 fn parenthesized(expr: &str) -> String {
-    let bare = !expr.is_empty() && expr.chars().all(|c| c.is_alphanumeric() || matches!(c, '_' | '$'));
+    let bare = !expr.is_empty()
+        && expr
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '_' | '$'));
     let quoted = expr.len() >= 2
         && ['"', '`'].iter().any(|&q| {
             expr.starts_with(q) && expr.ends_with(q) && !expr[1..expr.len() - 1].contains(q)
@@ -197,7 +247,11 @@ fn parenthesized(expr: &str) -> String {
     }
 }
 
-fn create_index(engine: EngineKind, index: &NewIndex<'_>, concurrently: bool) -> Result<Analysis, Refusal> {
+fn create_index(
+    engine: EngineKind,
+    index: &NewIndex<'_>,
+    concurrently: bool,
+) -> Result<Analysis, Refusal> {
     let variant = match (index.unique, concurrently) {
         (false, false) => "plain",
         (false, true) => "concurrently",
@@ -210,13 +264,14 @@ fn create_index(engine: EngineKind, index: &NewIndex<'_>, concurrently: bool) ->
     } else {
         ""
     };
-    let classification = |class: ChangeClass, lock: &str, reason: String, rewrite: Option<String>| Classification {
-        class,
-        rule: rule(engine, "create-index", variant),
-        lock: lock.to_string(),
-        reason: format!("{reason}{unique_note}"),
-        rewrite,
-    };
+    let classification =
+        |class: ChangeClass, lock: &str, reason: String, rewrite: Option<String>| Classification {
+            class,
+            rule: rule(engine, "create-index", variant),
+            lock: lock.to_string(),
+            reason: format!("{reason}{unique_note}"),
+            rewrite,
+        };
     let (classification, build) = match engine {
         EngineKind::Postgres => {
             let online = index.pg_sql(true);
@@ -247,9 +302,10 @@ fn create_index(engine: EngineKind, index: &NewIndex<'_>, concurrently: bool) ->
                 return Err(Refusal {
                     rule: rule(engine, "create-index", "concurrently"),
                     reason: "MySQL has no CREATE INDEX CONCURRENTLY".to_string(),
-                    help: "write CREATE INDEX without CONCURRENTLY: zerodown builds it online with \
+                    help:
+                        "write CREATE INDEX without CONCURRENTLY: zerodown builds it online with \
                            ALGORITHM=INPLACE, LOCK=NONE"
-                        .to_string(),
+                            .to_string(),
                 });
             }
             if index.predicate.is_some() {
@@ -309,10 +365,18 @@ fn create_index(engine: EngineKind, index: &NewIndex<'_>, concurrently: bool) ->
         actions.push(index.duplicates_check(engine));
     }
     actions.push(build);
-    Ok(Analysis { classification, actions })
+    Ok(Analysis {
+        classification,
+        actions,
+    })
 }
 
-fn drop_index(engine: EngineKind, name: &str, table: Option<&str>, schema: &Schema) -> Result<Analysis, Refusal> {
+fn drop_index(
+    engine: EngineKind,
+    name: &str,
+    table: Option<&str>,
+    schema: &Schema,
+) -> Result<Analysis, Refusal> {
     let modelled = schema.indexes.get(name);
     let table = table.or(modelled.map(|i| i.table.as_str()));
     if let Some(t) = table.and_then(|t| schema.table(t)) {
@@ -336,19 +400,25 @@ fn drop_index(engine: EngineKind, name: &str, table: Option<&str>, schema: &Sche
                 format!("unique constraint {}", c.name),
                 format!("ALTER TABLE {} DROP CONSTRAINT {}", t.name, c.name),
             )),
-            None if mysql_primary && !t.primary_key.is_empty() => Some(("primary key".to_string(), drop_primary(name))),
+            None if mysql_primary && !t.primary_key.is_empty() => {
+                Some(("primary key".to_string(), drop_primary(name)))
+            }
             None => None,
         };
         if let Some((what, instead)) = backs {
             return Err(Refusal {
                 rule: rule(engine, "drop-index", "backs-constraint"),
-                reason: format!("index {name} backs the {what} of table {}; dropping it alone would fail", t.name),
+                reason: format!(
+                    "index {name} backs the {what} of table {}; dropping it alone would fail",
+                    t.name
+                ),
                 help: format!("drop the constraint instead ({instead}), which drops its index"),
             });
         }
     }
     let q = |n: &str| engine.quote_ident(n);
-    let reason = "removes an index old releases may rely on for their query plans, so it runs in contract";
+    let reason =
+        "removes an index old releases may rely on for their query plans, so it runs in contract";
     let (lock, written_lock, sql, transactional, note) = match engine {
         EngineKind::Postgres => (
             "SHARE UPDATE EXCLUSIVE (reads and writes continue; waits for running transactions)",
@@ -392,11 +462,15 @@ fn drop_index(engine: EngineKind, name: &str, table: Option<&str>, schema: &Sche
             statements: vec![sql],
             transactional,
             lock: lock.to_string(),
-            effect: Effect::IndexAbsent { index: name.to_string() },
+            effect: Effect::IndexAbsent {
+                index: name.to_string(),
+            },
         }),
         creates: Vec::new(),
         needs: Vec::new(),
-        removes: vec![ObjectRef::Index { name: name.to_string() }],
+        removes: vec![ObjectRef::Index {
+            name: name.to_string(),
+        }],
     };
     let variant = match engine {
         EngineKind::Postgres => "concurrently",
@@ -423,7 +497,12 @@ mod tests {
     use crate::schema::{Constraint, Index, Table};
 
     fn ctx() -> Context<'static> {
-        Context { version: 2, soft_drop: false, backfill_exprs: &[], batch_size: 5000 }
+        Context {
+            version: 2,
+            soft_drop: false,
+            backfill_exprs: &[],
+            batch_size: 5000,
+        }
     }
 
     /// users(id, email) with primary key users_pkey and unique constraint
@@ -433,10 +512,27 @@ mod tests {
         let mut users = Table::new("users");
         users.primary_key = vec!["id".to_string()];
         for (name, kind) in [
-            ("users_pkey", ConstraintKind::PrimaryKey { columns: vec!["id".to_string()] }),
-            ("users_email_key", ConstraintKind::Unique { columns: vec!["email".to_string()] }),
+            (
+                "users_pkey",
+                ConstraintKind::PrimaryKey {
+                    columns: vec!["id".to_string()],
+                },
+            ),
+            (
+                "users_email_key",
+                ConstraintKind::Unique {
+                    columns: vec!["email".to_string()],
+                },
+            ),
         ] {
-            users.constraints.insert(name.to_string(), Constraint { name: name.to_string(), kind, validated: true });
+            users.constraints.insert(
+                name.to_string(),
+                Constraint {
+                    name: name.to_string(),
+                    kind,
+                    validated: true,
+                },
+            );
         }
         let index = |name: &str, table: &str, column: &str, unique: bool| Index {
             name: name.to_string(),
@@ -458,11 +554,20 @@ mod tests {
         let mut tables = BTreeMap::new();
         tables.insert("users".to_string(), users);
         tables.insert("orders".to_string(), Table::new("orders"));
-        Schema { version: 1, tables, indexes, ..Schema::default() }
+        Schema {
+            version: 1,
+            tables,
+            indexes,
+            ..Schema::default()
+        }
     }
 
     fn create(engine: EngineKind, unique: bool, concurrently: bool) -> Operation {
-        let (name, column) = if unique { ("orders_ref_key", "ref") } else { ("orders_created_idx", "created_at") };
+        let (name, column) = if unique {
+            ("orders_ref_key", "ref")
+        } else {
+            ("orders_created_idx", "created_at")
+        };
         Operation::CreateIndex {
             name: name.to_string(),
             table: "orders".to_string(),
@@ -476,7 +581,10 @@ mod tests {
     }
 
     fn drop(name: &str, table: Option<&str>) -> Operation {
-        Operation::DropIndex { name: name.to_string(), table: table.map(str::to_string) }
+        Operation::DropIndex {
+            name: name.to_string(),
+            table: table.map(str::to_string),
+        }
     }
 
     fn sql_of(a: &Action) -> &SqlStep {
@@ -494,21 +602,41 @@ mod tests {
     }
 
     /// (operation, class, rule, lock substring, [(phase, key)], rewrite?)
-    type Row = (Operation, ChangeClass, &'static str, &'static str, Vec<(Phase, &'static str)>, bool);
+    type Row = (
+        Operation,
+        ChangeClass,
+        &'static str,
+        &'static str,
+        Vec<(Phase, &'static str)>,
+        bool,
+    );
 
     fn check_rows(engine: EngineKind, rows: Vec<Row>) {
         let s = schema();
         for (op, class, rule, lock, actions, rewrite) in rows {
-            let a = analyze(engine, &op, &s, &ctx()).unwrap_or_else(|r| panic!("{op:?} refused: {r:?}"));
+            let a = analyze(engine, &op, &s, &ctx())
+                .unwrap_or_else(|r| panic!("{op:?} refused: {r:?}"));
             assert_eq!(a.classification.class, class, "{op:?}");
             assert_eq!(a.classification.rule, rule, "{op:?}");
-            assert!(a.classification.lock.contains(lock), "{op:?}: lock {}", a.classification.lock);
-            let got: Vec<(Phase, &str)> = a.actions.iter().map(|x| (x.phase, x.key.as_str())).collect();
+            assert!(
+                a.classification.lock.contains(lock),
+                "{op:?}: lock {}",
+                a.classification.lock
+            );
+            let got: Vec<(Phase, &str)> = a
+                .actions
+                .iter()
+                .map(|x| (x.phase, x.key.as_str()))
+                .collect();
             assert_eq!(got, actions, "{op:?}");
             assert_eq!(a.classification.rewrite.is_some(), rewrite, "{op:?}");
             if let Some(text) = &a.classification.rewrite {
                 let build = a.actions.last().unwrap();
-                assert_eq!(&sql_of(build).statements, &vec![text.clone()], "the rewrite is what runs");
+                assert_eq!(
+                    &sql_of(build).statements,
+                    &vec![text.clone()],
+                    "the rewrite is what runs"
+                );
             }
         }
     }
@@ -521,17 +649,46 @@ mod tests {
         check_rows(
             e,
             vec![
-                (create(e, false, false), Unsafe, "pg/create-index/plain", "SHARE on the table", vec![(Expand, "create-index")], true),
-                (create(e, false, true), Additive, "pg/create-index/concurrently", "SHARE UPDATE EXCLUSIVE", vec![(Expand, "create-index")], false),
-                (create(e, true, false), Unsafe, "pg/create-index/unique", "SHARE on the table", vec![
-                    (Migrate, "check-duplicates"),
-                    (Migrate, "create-index"),
-                ], true),
-                (create(e, true, true), Additive, "pg/create-index/unique-concurrently", "SHARE UPDATE EXCLUSIVE", vec![
-                    (Migrate, "check-duplicates"),
-                    (Migrate, "create-index"),
-                ], false),
-                (drop("orders_created_idx", None), Subtractive, "pg/drop-index/concurrently", "ACCESS EXCLUSIVE", vec![(Contract, "drop-index")], false),
+                (
+                    create(e, false, false),
+                    Unsafe,
+                    "pg/create-index/plain",
+                    "SHARE on the table",
+                    vec![(Expand, "create-index")],
+                    true,
+                ),
+                (
+                    create(e, false, true),
+                    Additive,
+                    "pg/create-index/concurrently",
+                    "SHARE UPDATE EXCLUSIVE",
+                    vec![(Expand, "create-index")],
+                    false,
+                ),
+                (
+                    create(e, true, false),
+                    Unsafe,
+                    "pg/create-index/unique",
+                    "SHARE on the table",
+                    vec![(Migrate, "check-duplicates"), (Migrate, "create-index")],
+                    true,
+                ),
+                (
+                    create(e, true, true),
+                    Additive,
+                    "pg/create-index/unique-concurrently",
+                    "SHARE UPDATE EXCLUSIVE",
+                    vec![(Migrate, "check-duplicates"), (Migrate, "create-index")],
+                    false,
+                ),
+                (
+                    drop("orders_created_idx", None),
+                    Subtractive,
+                    "pg/drop-index/concurrently",
+                    "ACCESS EXCLUSIVE",
+                    vec![(Contract, "drop-index")],
+                    false,
+                ),
             ],
         );
     }
@@ -544,12 +701,30 @@ mod tests {
         check_rows(
             e,
             vec![
-                (create(e, false, false), Unsafe, "mysql/create-index/plain", "table copy", vec![(Expand, "create-index")], true),
-                (create(e, true, false), Unsafe, "mysql/create-index/unique", "table copy", vec![
-                    (Migrate, "check-duplicates"),
-                    (Migrate, "create-index"),
-                ], true),
-                (drop("orders_created_idx", Some("orders")), Subtractive, "mysql/drop-index/inplace", "LOCK=NONE", vec![(Contract, "drop-index")], false),
+                (
+                    create(e, false, false),
+                    Unsafe,
+                    "mysql/create-index/plain",
+                    "table copy",
+                    vec![(Expand, "create-index")],
+                    true,
+                ),
+                (
+                    create(e, true, false),
+                    Unsafe,
+                    "mysql/create-index/unique",
+                    "table copy",
+                    vec![(Migrate, "check-duplicates"), (Migrate, "create-index")],
+                    true,
+                ),
+                (
+                    drop("orders_created_idx", Some("orders")),
+                    Subtractive,
+                    "mysql/drop-index/inplace",
+                    "LOCK=NONE",
+                    vec![(Contract, "drop-index")],
+                    false,
+                ),
             ],
         );
     }
@@ -562,12 +737,30 @@ mod tests {
         check_rows(
             e,
             vec![
-                (create(e, false, false), Additive, "sqlite/create-index/plain", "SQLite's write lock for the whole build", vec![(Expand, "create-index")], false),
-                (create(e, true, false), Additive, "sqlite/create-index/unique", "SQLite's write lock for the whole build", vec![
-                    (Migrate, "check-duplicates"),
-                    (Migrate, "create-index"),
-                ], false),
-                (drop("orders_created_idx", None), Subtractive, "sqlite/drop-index/plain", "write lock", vec![(Contract, "drop-index")], false),
+                (
+                    create(e, false, false),
+                    Additive,
+                    "sqlite/create-index/plain",
+                    "SQLite's write lock for the whole build",
+                    vec![(Expand, "create-index")],
+                    false,
+                ),
+                (
+                    create(e, true, false),
+                    Additive,
+                    "sqlite/create-index/unique",
+                    "SQLite's write lock for the whole build",
+                    vec![(Migrate, "check-duplicates"), (Migrate, "create-index")],
+                    false,
+                ),
+                (
+                    drop("orders_created_idx", None),
+                    Subtractive,
+                    "sqlite/drop-index/plain",
+                    "write lock",
+                    vec![(Contract, "drop-index")],
+                    false,
+                ),
             ],
         );
     }
@@ -599,11 +792,31 @@ mod tests {
             let step = sql_of(build);
             assert_eq!(step.statements, vec![sql.to_string()]);
             assert_eq!(step.transactional, transactional);
-            let name = if unique { "orders_ref_key" } else { "orders_created_idx" };
-            assert_eq!(step.effect, Effect::IndexValid { index: name.to_string() });
-            assert_eq!(build.creates, vec![ObjectRef::Index { name: name.to_string() }]);
+            let name = if unique {
+                "orders_ref_key"
+            } else {
+                "orders_created_idx"
+            };
+            assert_eq!(
+                step.effect,
+                Effect::IndexValid {
+                    index: name.to_string()
+                }
+            );
+            assert_eq!(
+                build.creates,
+                vec![ObjectRef::Index {
+                    name: name.to_string()
+                }]
+            );
             let column = if unique { "ref" } else { "created_at" };
-            assert_eq!(build.needs, vec![ObjectRef::table("orders"), ObjectRef::column("orders", column)]);
+            assert_eq!(
+                build.needs,
+                vec![
+                    ObjectRef::table("orders"),
+                    ObjectRef::column("orders", column)
+                ]
+            );
         }
     }
 
@@ -612,7 +825,10 @@ mod tests {
         let op = Operation::CreateIndex {
             name: "users_lower_email_key".to_string(),
             table: "users".to_string(),
-            keys: vec!["lower(\"email\")".to_string(), "\"tenant\" DESC".to_string()],
+            keys: vec![
+                "lower(\"email\")".to_string(),
+                "\"tenant\" DESC".to_string(),
+            ],
             columns: vec!["tenant".to_string()],
             unique: true,
             concurrently: false,
@@ -639,7 +855,13 @@ mod tests {
 
     #[test]
     fn duplicates_check_exact_sql() {
-        let a = analyze(EngineKind::Mysql, &create(EngineKind::Mysql, true, false), &schema(), &ctx()).unwrap();
+        let a = analyze(
+            EngineKind::Mysql,
+            &create(EngineKind::Mysql, true, false),
+            &schema(),
+            &ctx(),
+        )
+        .unwrap();
         let check = check_of(&a.actions[0]);
         assert_eq!(check.kind, CheckKind::Violations);
         assert_eq!(
@@ -654,7 +876,11 @@ mod tests {
                  ORDER BY COUNT(*) DESC LIMIT 10"
             )
         );
-        assert!(a.classification.reason.contains("duplicates"), "{}", a.classification.reason);
+        assert!(
+            a.classification.reason.contains("duplicates"),
+            "{}",
+            a.classification.reason
+        );
     }
 
     #[test]
@@ -680,17 +906,42 @@ mod tests {
             predicate: None,
         };
         let cases = [
-            (EngineKind::Mysql, create(EngineKind::Mysql, false, true), "mysql/create-index/concurrently"),
-            (EngineKind::Mysql, partial(EngineKind::Mysql), "mysql/create-index/partial"),
-            (EngineKind::Sqlite, create(EngineKind::Sqlite, true, true), "sqlite/create-index/concurrently"),
-            (EngineKind::Sqlite, with_method, "sqlite/create-index/method"),
+            (
+                EngineKind::Mysql,
+                create(EngineKind::Mysql, false, true),
+                "mysql/create-index/concurrently",
+            ),
+            (
+                EngineKind::Mysql,
+                partial(EngineKind::Mysql),
+                "mysql/create-index/partial",
+            ),
+            (
+                EngineKind::Sqlite,
+                create(EngineKind::Sqlite, true, true),
+                "sqlite/create-index/concurrently",
+            ),
+            (
+                EngineKind::Sqlite,
+                with_method,
+                "sqlite/create-index/method",
+            ),
         ];
         for (e, op, rule) in cases {
             assert_eq!(analyze(e, &op, &schema(), &ctx()).unwrap_err().rule, rule);
         }
         // SQLite has partial indexes.
-        let a = analyze(EngineKind::Sqlite, &partial(EngineKind::Sqlite), &schema(), &ctx()).unwrap();
-        assert_eq!(sql_of(&a.actions[0]).statements, vec!["CREATE INDEX \"i\" ON \"orders\" (\"a\") WHERE a > 0"]);
+        let a = analyze(
+            EngineKind::Sqlite,
+            &partial(EngineKind::Sqlite),
+            &schema(),
+            &ctx(),
+        )
+        .unwrap();
+        assert_eq!(
+            sql_of(&a.actions[0]).statements,
+            vec!["CREATE INDEX \"i\" ON \"orders\" (\"a\") WHERE a > 0"]
+        );
     }
 
     #[test]
@@ -708,8 +959,18 @@ mod tests {
             let step = sql_of(&a.actions[0]);
             assert_eq!(step.statements, vec![sql.to_string()]);
             assert_eq!(step.transactional, transactional);
-            assert_eq!(step.effect, Effect::IndexAbsent { index: "orders_created_idx".to_string() });
-            assert_eq!(a.actions[0].removes, vec![ObjectRef::Index { name: "orders_created_idx".to_string() }]);
+            assert_eq!(
+                step.effect,
+                Effect::IndexAbsent {
+                    index: "orders_created_idx".to_string()
+                }
+            );
+            assert_eq!(
+                a.actions[0].removes,
+                vec![ObjectRef::Index {
+                    name: "orders_created_idx".to_string()
+                }]
+            );
         }
         let r = analyze(EngineKind::Mysql, &drop("nowhere_idx", None), &s, &ctx()).unwrap_err();
         assert_eq!(r.rule, "mysql/drop-index/unknown-table");
@@ -719,11 +980,36 @@ mod tests {
     fn dropping_a_constraint_index_is_refused() {
         let s = schema();
         let cases = [
-            (EngineKind::Postgres, drop("users_email_key", None), "pg/drop-index/backs-constraint", "DROP CONSTRAINT users_email_key"),
-            (EngineKind::Postgres, drop("users_pkey", None), "pg/drop-index/backs-constraint", "DROP CONSTRAINT users_pkey"),
-            (EngineKind::Sqlite, drop("users_email_key", None), "sqlite/drop-index/backs-constraint", "DROP CONSTRAINT users_email_key"),
-            (EngineKind::Mysql, drop("users_email_key", Some("users")), "mysql/drop-index/backs-constraint", "DROP CONSTRAINT users_email_key"),
-            (EngineKind::Mysql, drop("PRIMARY", Some("users")), "mysql/drop-index/backs-constraint", "DROP PRIMARY KEY"),
+            (
+                EngineKind::Postgres,
+                drop("users_email_key", None),
+                "pg/drop-index/backs-constraint",
+                "DROP CONSTRAINT users_email_key",
+            ),
+            (
+                EngineKind::Postgres,
+                drop("users_pkey", None),
+                "pg/drop-index/backs-constraint",
+                "DROP CONSTRAINT users_pkey",
+            ),
+            (
+                EngineKind::Sqlite,
+                drop("users_email_key", None),
+                "sqlite/drop-index/backs-constraint",
+                "DROP CONSTRAINT users_email_key",
+            ),
+            (
+                EngineKind::Mysql,
+                drop("users_email_key", Some("users")),
+                "mysql/drop-index/backs-constraint",
+                "DROP CONSTRAINT users_email_key",
+            ),
+            (
+                EngineKind::Mysql,
+                drop("PRIMARY", Some("users")),
+                "mysql/drop-index/backs-constraint",
+                "DROP PRIMARY KEY",
+            ),
         ];
         for (e, op, rule, help) in cases {
             let r = analyze(e, &op, &s, &ctx()).unwrap_err();

@@ -7,7 +7,12 @@ use crate::ops::{Action, Effect, Operation, SqlStep, Step, Symbol};
 use crate::plan::Phase;
 use crate::schema::Schema;
 
-pub fn analyze(engine: EngineKind, op: &Operation, _schema: &Schema, _ctx: &Context<'_>) -> Result<Analysis, Refusal> {
+pub fn analyze(
+    engine: EngineKind,
+    op: &Operation,
+    _schema: &Schema,
+    _ctx: &Context<'_>,
+) -> Result<Analysis, Refusal> {
     let Operation::Raw { id, sql, phase } = op else {
         unreachable!("raw::analyze dispatched a {} operation", op.kind_name())
     };
@@ -18,7 +23,8 @@ pub fn analyze(engine: EngineKind, op: &Operation, _schema: &Schema, _ctx: &Cont
     };
     // MySQL commits DDL implicitly, and a concurrent index build or drop on
     // PostgreSQL cannot run inside a transaction block.
-    let transactional = engine != EngineKind::Mysql && !sql.to_ascii_uppercase().contains("CONCURRENTLY");
+    let transactional =
+        engine != EngineKind::Mysql && !sql.to_ascii_uppercase().contains("CONCURRENTLY");
     let lock = "unknown: raw SQL is not interpreted";
     let action = Action {
         key: "raw".to_string(),
@@ -56,11 +62,20 @@ mod tests {
     use super::*;
 
     fn ctx() -> Context<'static> {
-        Context { version: 2, soft_drop: false, backfill_exprs: &[], batch_size: 5000 }
+        Context {
+            version: 2,
+            soft_drop: false,
+            backfill_exprs: &[],
+            batch_size: 5000,
+        }
     }
 
     fn raw(sql: &str, phase: Phase) -> Operation {
-        Operation::Raw { id: "fix".to_string(), sql: sql.to_string(), phase }
+        Operation::Raw {
+            id: "fix".to_string(),
+            sql: sql.to_string(),
+            phase,
+        }
     }
 
     #[test]
@@ -69,25 +84,100 @@ mod tests {
         use Phase::*;
         // (engine, sql, phase, class, rule, symbol, transactional)
         let rows = [
-            (Postgres, "UPDATE t SET a = 1", Expand, ChangeClass::Additive, "raw/expand", Symbol::Add, true),
-            (Postgres, "UPDATE t SET a = 1", Migrate, ChangeClass::Transforming, "raw/migrate", Symbol::Change, true),
-            (Postgres, "DROP INDEX CONCURRENTLY i", Contract, ChangeClass::Subtractive, "raw/contract", Symbol::Remove, false),
-            (Postgres, "create index concurrently i on t (a)", Expand, ChangeClass::Additive, "raw/expand", Symbol::Add, false),
-            (Sqlite, "UPDATE t SET a = 1", Migrate, ChangeClass::Transforming, "raw/migrate", Symbol::Change, true),
-            (Sqlite, "DROP VIEW v", Contract, ChangeClass::Subtractive, "raw/contract", Symbol::Remove, true),
-            (Mysql, "OPTIMIZE TABLE t", Contract, ChangeClass::Subtractive, "raw/contract", Symbol::Remove, false),
-            (Mysql, "UPDATE t SET a = 1", Migrate, ChangeClass::Transforming, "raw/migrate", Symbol::Change, false),
+            (
+                Postgres,
+                "UPDATE t SET a = 1",
+                Expand,
+                ChangeClass::Additive,
+                "raw/expand",
+                Symbol::Add,
+                true,
+            ),
+            (
+                Postgres,
+                "UPDATE t SET a = 1",
+                Migrate,
+                ChangeClass::Transforming,
+                "raw/migrate",
+                Symbol::Change,
+                true,
+            ),
+            (
+                Postgres,
+                "DROP INDEX CONCURRENTLY i",
+                Contract,
+                ChangeClass::Subtractive,
+                "raw/contract",
+                Symbol::Remove,
+                false,
+            ),
+            (
+                Postgres,
+                "create index concurrently i on t (a)",
+                Expand,
+                ChangeClass::Additive,
+                "raw/expand",
+                Symbol::Add,
+                false,
+            ),
+            (
+                Sqlite,
+                "UPDATE t SET a = 1",
+                Migrate,
+                ChangeClass::Transforming,
+                "raw/migrate",
+                Symbol::Change,
+                true,
+            ),
+            (
+                Sqlite,
+                "DROP VIEW v",
+                Contract,
+                ChangeClass::Subtractive,
+                "raw/contract",
+                Symbol::Remove,
+                true,
+            ),
+            (
+                Mysql,
+                "OPTIMIZE TABLE t",
+                Contract,
+                ChangeClass::Subtractive,
+                "raw/contract",
+                Symbol::Remove,
+                false,
+            ),
+            (
+                Mysql,
+                "UPDATE t SET a = 1",
+                Migrate,
+                ChangeClass::Transforming,
+                "raw/migrate",
+                Symbol::Change,
+                false,
+            ),
         ];
         for (engine, sql, phase, class, rule, symbol, transactional) in rows {
             let a = analyze(engine, &raw(sql, phase), &Schema::default(), &ctx()).unwrap();
             assert_eq!(a.classification.class, class, "{engine} {sql}");
             assert_eq!(a.classification.rule, rule);
             assert_eq!(a.classification.lock, "unknown: raw SQL is not interpreted");
-            assert!(a.classification.reason.contains(&format!("in the {phase} phase")), "{}", a.classification.reason);
+            assert!(
+                a.classification
+                    .reason
+                    .contains(&format!("in the {phase} phase")),
+                "{}",
+                a.classification.reason
+            );
             assert_eq!(a.actions.len(), 1);
             let action = &a.actions[0];
-            assert_eq!((action.key.as_str(), action.phase, action.symbol), ("raw", phase, symbol));
-            let Step::Sql(step) = &action.step else { panic!("raw runs SQL") };
+            assert_eq!(
+                (action.key.as_str(), action.phase, action.symbol),
+                ("raw", phase, symbol)
+            );
+            let Step::Sql(step) = &action.step else {
+                panic!("raw runs SQL")
+            };
             assert_eq!(step.statements, vec![sql.to_string()]);
             assert_eq!(step.transactional, transactional, "{engine} {sql}");
             assert_eq!(step.effect, Effect::RecordedOnly);

@@ -8,9 +8,11 @@
 
 use crate::classify::{Analysis, ChangeClass, Classification, Context, Refusal};
 use crate::dialect::EngineKind;
-use crate::ops::{generated_name, Action, ColumnSpec, Effect, ObjectRef, Operation, SqlStep, Step, Symbol};
+use crate::ops::{
+    generated_name, Action, ColumnSpec, Effect, ObjectRef, Operation, SqlStep, Step, Symbol,
+};
 use crate::plan::Phase;
-use crate::schema::{ConstraintKind, Schema};
+use crate::schema::{Constraint, ConstraintKind, Schema};
 
 /// Where PostgreSQL and MySQL keep soft-dropped tables.
 const TRASH_SCHEMA: &str = "zerodown_trash";
@@ -18,9 +20,21 @@ const TRASH_SCHEMA: &str = "zerodown_trash";
 /// Identifier limit of PostgreSQL (63 bytes) and MySQL (64): the stricter.
 const NAME_LIMIT: usize = 63;
 
-pub fn analyze(engine: EngineKind, op: &Operation, schema: &Schema, ctx: &Context<'_>) -> Result<Analysis, Refusal> {
+pub fn analyze(
+    engine: EngineKind,
+    op: &Operation,
+    schema: &Schema,
+    ctx: &Context<'_>,
+) -> Result<Analysis, Refusal> {
     match op {
-        Operation::CreateTable { table, columns, constraints, references, sql, .. } => Ok(create_table(
+        Operation::CreateTable {
+            table,
+            columns,
+            constraints,
+            references,
+            sql,
+            ..
+        } => Ok(create_table(
             engine,
             table,
             columns,
@@ -30,7 +44,10 @@ pub fn analyze(engine: EngineKind, op: &Operation, schema: &Schema, ctx: &Contex
         )),
         Operation::DropTable { table } => drop_table(engine, table, schema, ctx),
         Operation::RenameTable { from, to } => rename_table(engine, from, to),
-        other => unreachable!("table::analyze dispatched a {} operation", other.kind_name()),
+        other => unreachable!(
+            "table::analyze dispatched a {} operation",
+            other.kind_name()
+        ),
     }
 }
 
@@ -53,7 +70,7 @@ fn create_table(
     engine: EngineKind,
     table: &str,
     columns: &[ColumnSpec],
-    constraints: &[crate::schema::Constraint],
+    constraints: &[Constraint],
     references: &[String],
     sql: &str,
 ) -> Analysis {
@@ -61,19 +78,23 @@ fn create_table(
     let lock = match (engine, referenced.is_empty()) {
         (EngineKind::Postgres, true) => "none on existing tables (a new, empty table)".to_string(),
         (EngineKind::Postgres, false) => {
-            "SHARE ROW EXCLUSIVE on the referenced tables (brief: the new table is empty)".to_string()
+            "SHARE ROW EXCLUSIVE on the referenced tables (brief: the new table is empty)"
+                .to_string()
         }
         (EngineKind::Mysql, true) => "none on existing tables (a new, empty table)".to_string(),
-        (EngineKind::Mysql, false) => "shared metadata lock on the referenced tables (brief)".to_string(),
-        (EngineKind::Sqlite, _) => "SQLite's write lock (brief: the new table is empty)".to_string(),
+        (EngineKind::Mysql, false) => {
+            "shared metadata lock on the referenced tables (brief)".to_string()
+        }
+        (EngineKind::Sqlite, _) => {
+            "SQLite's write lock (brief: the new table is empty)".to_string()
+        }
     };
     let mut creates = vec![ObjectRef::table(table)];
     creates.extend(columns.iter().map(|c| ObjectRef::column(table, &c.name)));
-    creates.extend(
-        constraints
-            .iter()
-            .map(|c| ObjectRef::Constraint { table: table.to_string(), name: c.name.clone() }),
-    );
+    creates.extend(constraints.iter().map(|c| ObjectRef::Constraint {
+        table: table.to_string(),
+        name: c.name.clone(),
+    }));
     let action = Action {
         key: "create-table".to_string(),
         phase: Phase::Expand,
@@ -83,7 +104,9 @@ fn create_table(
             statements: vec![sql.to_string()],
             transactional: ddl_transactional(engine),
             lock: lock.clone(),
-            effect: Effect::TableExists { table: table.to_string() },
+            effect: Effect::TableExists {
+                table: table.to_string(),
+            },
         }),
         creates,
         needs: referenced.iter().map(|r| ObjectRef::table(r)).collect(),
@@ -94,7 +117,8 @@ fn create_table(
             class: ChangeClass::Additive,
             rule: rule(engine, "create-table", "new"),
             lock,
-            reason: "a new table: no running release uses it yet, so it is created in expand".to_string(),
+            reason: "a new table: no running release uses it yet, so it is created in expand"
+                .to_string(),
             rewrite: None,
         },
         actions: vec![action],
@@ -130,14 +154,19 @@ fn trash_name(table: &str, version: u32) -> String {
     }
 }
 
-fn drop_table(engine: EngineKind, table: &str, schema: &Schema, ctx: &Context<'_>) -> Result<Analysis, Refusal> {
+fn drop_table(
+    engine: EngineKind,
+    table: &str,
+    schema: &Schema,
+    ctx: &Context<'_>,
+) -> Result<Analysis, Refusal> {
     let referencing = referencing_foreign_keys(schema, table);
     if !referencing.is_empty() {
         return Err(Refusal {
             rule: rule(engine, "drop-table", "referenced"),
             reason: format!(
                 "table {table} is referenced by foreign keys of other tables: {}; dropping it would fail \
-                 (or, moved to the trash, leave them pointing at a table no release uses)",
+                 (or, soft-dropped, keep enforcing them against the table in the trash)",
                 referencing.join(", ")
             ),
             help: format!(
@@ -148,7 +177,9 @@ fn drop_table(engine: EngineKind, table: &str, schema: &Schema, ctx: &Context<'_
     }
     let q = |name: &str| engine.quote_ident(name);
     let removes = vec![ObjectRef::table(table)];
-    let absent = Effect::TableAbsent { table: table.to_string() };
+    let absent = Effect::TableAbsent {
+        table: table.to_string(),
+    };
     let written_lock = match engine {
         EngineKind::Postgres => {
             "ACCESS EXCLUSIVE on the table and, for its foreign keys, on the tables they reference (brief; \
@@ -157,7 +188,8 @@ fn drop_table(engine: EngineKind, table: &str, schema: &Schema, ctx: &Context<'_
         EngineKind::Mysql => "exclusive metadata lock on the table (brief; waits for running transactions that used it)",
         EngineKind::Sqlite => "SQLite's write lock (brief)",
     };
-    let drop_reason = "removes a table old releases may still use, so it runs in contract, once no running \
+    let drop_reason =
+        "removes a table old releases may still use, so it runs in contract, once no running \
                        release supports a schema that has it";
     let classification = |variant: &str, extra: String| Classification {
         class: ChangeClass::Subtractive,
@@ -183,7 +215,10 @@ fn drop_table(engine: EngineKind, table: &str, schema: &Schema, ctx: &Context<'_
             needs: Vec::new(),
             removes,
         };
-        return Ok(Analysis { classification: classification("drop", String::new()), actions: vec![action] });
+        return Ok(Analysis {
+            classification: classification("drop", String::new()),
+            actions: vec![action],
+        });
     }
 
     let trashed = trash_name(table, ctx.version);
@@ -235,7 +270,12 @@ fn drop_table(engine: EngineKind, table: &str, schema: &Schema, ctx: &Context<'_
                 symbol: Symbol::Remove,
                 summary: format!("move table {table} to {TRASH_SCHEMA}.{trashed}"),
                 step: Step::Sql(SqlStep {
-                    statements: vec![format!("RENAME TABLE {} TO {}.{}", q(table), q(TRASH_SCHEMA), q(&trashed))],
+                    statements: vec![format!(
+                        "RENAME TABLE {} TO {}.{}",
+                        q(table),
+                        q(TRASH_SCHEMA),
+                        q(&trashed)
+                    )],
                     transactional: false,
                     lock: "exclusive metadata lock on the table (brief)".to_string(),
                     effect: absent,
@@ -244,7 +284,10 @@ fn drop_table(engine: EngineKind, table: &str, schema: &Schema, ctx: &Context<'_
                 needs: Vec::new(),
                 removes,
             };
-            (vec![create_trash, move_table], format!("database {TRASH_SCHEMA} as {trashed}"))
+            (
+                vec![create_trash, move_table],
+                format!("database {TRASH_SCHEMA} as {trashed}"),
+            )
         }
         EngineKind::Sqlite => {
             let trashed = generated_name(&["trash", &format!("{table}__v{}", ctx.version)]);
@@ -254,7 +297,11 @@ fn drop_table(engine: EngineKind, table: &str, schema: &Schema, ctx: &Context<'_
                 symbol: Symbol::Remove,
                 summary: format!("rename table {table} to {trashed} (trash)"),
                 step: Step::Sql(SqlStep {
-                    statements: vec![format!("ALTER TABLE {} RENAME TO {}", q(table), q(&trashed))],
+                    statements: vec![format!(
+                        "ALTER TABLE {} RENAME TO {}",
+                        q(table),
+                        q(&trashed)
+                    )],
                     transactional: true,
                     lock: "SQLite's write lock (brief)".to_string(),
                     effect: absent,
@@ -270,7 +317,10 @@ fn drop_table(engine: EngineKind, table: &str, schema: &Schema, ctx: &Context<'_
         "; soft drop: the table is moved to {whereto} instead of being dropped, its data kept until \
          `purge` deletes it (the history table records when it was moved)"
     );
-    Ok(Analysis { classification: classification("soft-drop", extra), actions })
+    Ok(Analysis {
+        classification: classification("soft-drop", extra),
+        actions,
+    })
 }
 
 fn rename_table(engine: EngineKind, from: &str, to: &str) -> Result<Analysis, Refusal> {
@@ -306,12 +356,20 @@ fn rename_table(engine: EngineKind, from: &str, to: &str) -> Result<Analysis, Re
                         format!("ALTER TABLE {} RENAME TO {}", q(from), q(to)),
                     ],
                     transactional: true,
-                    lock: "ACCESS EXCLUSIVE on the table and the view (catalog only, brief)".to_string(),
-                    effect: Effect::TableAbsent { table: from.to_string() },
+                    lock: "ACCESS EXCLUSIVE on the table and the view (catalog only, brief)"
+                        .to_string(),
+                    effect: Effect::TableAbsent {
+                        table: from.to_string(),
+                    },
                 }),
                 creates: vec![ObjectRef::table(to)],
                 needs: Vec::new(),
-                removes: vec![ObjectRef::View { name: to.to_string() }, ObjectRef::table(from)],
+                removes: vec![
+                    ObjectRef::View {
+                        name: to.to_string(),
+                    },
+                    ObjectRef::table(from),
+                ],
             };
             ("ACCESS EXCLUSIVE (catalog only, brief)", vec![swap])
         }
@@ -321,7 +379,9 @@ fn rename_table(engine: EngineKind, from: &str, to: &str) -> Result<Analysis, Re
                 key: "swap-view-for-table".to_string(),
                 phase: Phase::Contract,
                 symbol: Symbol::Change,
-                summary: format!("atomically move view {to} aside as {parked} and rename table {from} to {to}"),
+                summary: format!(
+                    "atomically move view {to} aside as {parked} and rename table {from} to {to}"
+                ),
                 step: Step::Sql(SqlStep {
                     statements: vec![format!(
                         "RENAME TABLE {} TO {}, {} TO {}",
@@ -332,11 +392,23 @@ fn rename_table(engine: EngineKind, from: &str, to: &str) -> Result<Analysis, Re
                     )],
                     transactional: false,
                     lock: "exclusive metadata lock on both names (brief)".to_string(),
-                    effect: Effect::TableAbsent { table: from.to_string() },
+                    effect: Effect::TableAbsent {
+                        table: from.to_string(),
+                    },
                 }),
-                creates: vec![ObjectRef::table(to), ObjectRef::View { name: parked.clone() }],
+                creates: vec![
+                    ObjectRef::table(to),
+                    ObjectRef::View {
+                        name: parked.clone(),
+                    },
+                ],
                 needs: Vec::new(),
-                removes: vec![ObjectRef::View { name: to.to_string() }, ObjectRef::table(from)],
+                removes: vec![
+                    ObjectRef::View {
+                        name: to.to_string(),
+                    },
+                    ObjectRef::table(from),
+                ],
             };
             let drop_parked = Action {
                 key: "drop-old-view".to_string(),
@@ -347,10 +419,14 @@ fn rename_table(engine: EngineKind, from: &str, to: &str) -> Result<Analysis, Re
                     statements: vec![format!("DROP VIEW {}", q(&parked))],
                     transactional: false,
                     lock: "exclusive metadata lock on the view (brief)".to_string(),
-                    effect: Effect::ViewAbsent { view: parked.clone() },
+                    effect: Effect::ViewAbsent {
+                        view: parked.clone(),
+                    },
                 }),
                 creates: Vec::new(),
-                needs: vec![ObjectRef::View { name: parked.clone() }],
+                needs: vec![ObjectRef::View {
+                    name: parked.clone(),
+                }],
                 removes: vec![ObjectRef::View { name: parked }],
             };
             ("exclusive metadata lock (brief)", vec![swap, drop_parked])
@@ -362,16 +438,26 @@ fn rename_table(engine: EngineKind, from: &str, to: &str) -> Result<Analysis, Re
         symbol: Symbol::Add,
         summary: format!("create view {to} over table {from} (new name, readable and writable)"),
         step: Step::Sql(SqlStep {
-            statements: vec![format!("CREATE VIEW {} AS SELECT * FROM {}", q(to), q(from))],
+            statements: vec![format!(
+                "CREATE VIEW {} AS SELECT * FROM {}",
+                q(to),
+                q(from)
+            )],
             transactional: ddl_transactional(engine),
             lock: match engine {
-                EngineKind::Mysql => "shared metadata lock on the table (brief; reads and writes continue)",
+                EngineKind::Mysql => {
+                    "shared metadata lock on the table (brief; reads and writes continue)"
+                }
                 _ => "ACCESS SHARE on the table (brief; reads and writes continue)",
             }
             .to_string(),
-            effect: Effect::ViewExists { view: to.to_string() },
+            effect: Effect::ViewExists {
+                view: to.to_string(),
+            },
         }),
-        creates: vec![ObjectRef::View { name: to.to_string() }],
+        creates: vec![ObjectRef::View {
+            name: to.to_string(),
+        }],
         needs: vec![ObjectRef::table(from)],
         removes: Vec::new(),
     };
@@ -399,10 +485,15 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::schema::{Column, Constraint, Table};
+    use crate::schema::{Column, Table};
 
     fn ctx(soft_drop: bool) -> Context<'static> {
-        Context { version: 2, soft_drop, backfill_exprs: &[], batch_size: 5000 }
+        Context {
+            version: 2,
+            soft_drop,
+            backfill_exprs: &[],
+            batch_size: 5000,
+        }
     }
 
     fn table(name: &str, columns: &[&str]) -> Table {
@@ -438,10 +529,18 @@ mod tests {
             },
         );
         let mut tables = BTreeMap::new();
-        for t in [table("users", &["id", "email"]), orders, table("legacy_sessions", &["id"])] {
+        for t in [
+            table("users", &["id", "email"]),
+            orders,
+            table("legacy_sessions", &["id"]),
+        ] {
             tables.insert(t.name.clone(), t);
         }
-        Schema { version: 1, tables, ..Schema::default() }
+        Schema {
+            version: 1,
+            tables,
+            ..Schema::default()
+        }
     }
 
     fn create_payments(engine: EngineKind) -> Operation {
@@ -459,7 +558,15 @@ mod tests {
                 })
                 .collect(),
             primary_key: vec!["id".to_string()],
-            constraints: Vec::new(),
+            constraints: vec![Constraint {
+                name: "payments_order_id_fkey".to_string(),
+                kind: ConstraintKind::ForeignKey {
+                    columns: vec!["order_id".to_string()],
+                    ref_table: "orders".to_string(),
+                    ref_columns: vec!["id".to_string()],
+                },
+                validated: true,
+            }],
             references: vec!["orders".to_string()],
             sql: format!(
                 "CREATE TABLE {} ({} integer PRIMARY KEY, {} integer REFERENCES {})",
@@ -473,11 +580,16 @@ mod tests {
     }
 
     fn drop_op(table: &str) -> Operation {
-        Operation::DropTable { table: table.to_string() }
+        Operation::DropTable {
+            table: table.to_string(),
+        }
     }
 
     fn rename_op() -> Operation {
-        Operation::RenameTable { from: "users".to_string(), to: "accounts".to_string() }
+        Operation::RenameTable {
+            from: "users".to_string(),
+            to: "accounts".to_string(),
+        }
     }
 
     fn sql_of(a: &Action) -> &SqlStep {
@@ -488,16 +600,32 @@ mod tests {
     }
 
     /// (operation, soft drop, class, rule, lock substring, [(phase, key)])
-    type Row = (Operation, bool, ChangeClass, &'static str, &'static str, Vec<(Phase, &'static str)>);
+    type Row = (
+        Operation,
+        bool,
+        ChangeClass,
+        &'static str,
+        &'static str,
+        Vec<(Phase, &'static str)>,
+    );
 
     fn check_rows(engine: EngineKind, rows: Vec<Row>) {
         let s = schema();
         for (op, soft, class, rule, lock, actions) in rows {
-            let a = analyze(engine, &op, &s, &ctx(soft)).unwrap_or_else(|r| panic!("{op:?} refused: {r:?}"));
+            let a = analyze(engine, &op, &s, &ctx(soft))
+                .unwrap_or_else(|r| panic!("{op:?} refused: {r:?}"));
             assert_eq!(a.classification.class, class, "{op:?}");
             assert_eq!(a.classification.rule, rule, "{op:?}");
-            assert!(a.classification.lock.contains(lock), "{op:?}: lock {}", a.classification.lock);
-            let got: Vec<(Phase, &str)> = a.actions.iter().map(|x| (x.phase, x.key.as_str())).collect();
+            assert!(
+                a.classification.lock.contains(lock),
+                "{op:?}: lock {}",
+                a.classification.lock
+            );
+            let got: Vec<(Phase, &str)> = a
+                .actions
+                .iter()
+                .map(|x| (x.phase, x.key.as_str()))
+                .collect();
             assert_eq!(got, actions, "{op:?}");
         }
     }
@@ -510,14 +638,22 @@ mod tests {
         check_rows(
             e,
             vec![
-                (create_payments(e), false, Additive, "pg/create-table/new", "SHARE ROW EXCLUSIVE", vec![(
-                    Expand,
-                    "create-table",
-                )]),
-                (drop_op("legacy_sessions"), false, Subtractive, "pg/drop-table/drop", "ACCESS EXCLUSIVE", vec![(
-                    Contract,
-                    "drop-table",
-                )]),
+                (
+                    create_payments(e),
+                    false,
+                    Additive,
+                    "pg/create-table/new",
+                    "SHARE ROW EXCLUSIVE",
+                    vec![(Expand, "create-table")],
+                ),
+                (
+                    drop_op("legacy_sessions"),
+                    false,
+                    Subtractive,
+                    "pg/drop-table/drop",
+                    "ACCESS EXCLUSIVE",
+                    vec![(Contract, "drop-table")],
+                ),
                 (
                     drop_op("legacy_sessions"),
                     true,
@@ -526,10 +662,14 @@ mod tests {
                     "ACCESS EXCLUSIVE",
                     vec![(Contract, "move-to-trash")],
                 ),
-                (rename_op(), false, Transforming, "pg/rename-table/view", "ACCESS EXCLUSIVE", vec![
-                    (Expand, "create-view"),
-                    (Contract, "swap-view-for-table"),
-                ]),
+                (
+                    rename_op(),
+                    false,
+                    Transforming,
+                    "pg/rename-table/view",
+                    "ACCESS EXCLUSIVE",
+                    vec![(Expand, "create-view"), (Contract, "swap-view-for-table")],
+                ),
             ],
         );
     }
@@ -542,22 +682,45 @@ mod tests {
         check_rows(
             e,
             vec![
-                (create_payments(e), false, Additive, "mysql/create-table/new", "metadata lock", vec![(
-                    Expand,
-                    "create-table",
-                )]),
-                (drop_op("legacy_sessions"), false, Subtractive, "mysql/drop-table/drop", "metadata lock", vec![
-                    (Contract, "drop-table"),
-                ]),
-                (drop_op("legacy_sessions"), true, Subtractive, "mysql/drop-table/soft-drop", "metadata lock", vec![
-                    (Contract, "create-trash-schema"),
-                    (Contract, "move-to-trash"),
-                ]),
-                (rename_op(), false, Transforming, "mysql/rename-table/view", "metadata lock", vec![
-                    (Expand, "create-view"),
-                    (Contract, "swap-view-for-table"),
-                    (Contract, "drop-old-view"),
-                ]),
+                (
+                    create_payments(e),
+                    false,
+                    Additive,
+                    "mysql/create-table/new",
+                    "metadata lock",
+                    vec![(Expand, "create-table")],
+                ),
+                (
+                    drop_op("legacy_sessions"),
+                    false,
+                    Subtractive,
+                    "mysql/drop-table/drop",
+                    "metadata lock",
+                    vec![(Contract, "drop-table")],
+                ),
+                (
+                    drop_op("legacy_sessions"),
+                    true,
+                    Subtractive,
+                    "mysql/drop-table/soft-drop",
+                    "metadata lock",
+                    vec![
+                        (Contract, "create-trash-schema"),
+                        (Contract, "move-to-trash"),
+                    ],
+                ),
+                (
+                    rename_op(),
+                    false,
+                    Transforming,
+                    "mysql/rename-table/view",
+                    "metadata lock",
+                    vec![
+                        (Expand, "create-view"),
+                        (Contract, "swap-view-for-table"),
+                        (Contract, "drop-old-view"),
+                    ],
+                ),
             ],
         );
     }
@@ -570,17 +733,30 @@ mod tests {
         check_rows(
             e,
             vec![
-                (create_payments(e), false, Additive, "sqlite/create-table/new", "write lock", vec![(
-                    Expand,
-                    "create-table",
-                )]),
-                (drop_op("legacy_sessions"), false, Subtractive, "sqlite/drop-table/drop", "write lock", vec![(
-                    Contract,
-                    "drop-table",
-                )]),
-                (drop_op("legacy_sessions"), true, Subtractive, "sqlite/drop-table/soft-drop", "write lock", vec![
-                    (Contract, "move-to-trash"),
-                ]),
+                (
+                    create_payments(e),
+                    false,
+                    Additive,
+                    "sqlite/create-table/new",
+                    "write lock",
+                    vec![(Expand, "create-table")],
+                ),
+                (
+                    drop_op("legacy_sessions"),
+                    false,
+                    Subtractive,
+                    "sqlite/drop-table/drop",
+                    "write lock",
+                    vec![(Contract, "drop-table")],
+                ),
+                (
+                    drop_op("legacy_sessions"),
+                    true,
+                    Subtractive,
+                    "sqlite/drop-table/soft-drop",
+                    "write lock",
+                    vec![(Contract, "move-to-trash")],
+                ),
             ],
         );
         let refusal = analyze(e, &rename_op(), &schema(), &ctx(false)).unwrap_err();
@@ -594,23 +770,40 @@ mod tests {
         for e in EngineKind::ALL {
             let op = create_payments(e);
             let a = analyze(e, &op, &schema(), &ctx(false)).unwrap();
-            let Operation::CreateTable { sql, .. } = &op else { unreachable!() };
+            let Operation::CreateTable { sql, .. } = &op else {
+                unreachable!()
+            };
             let step = sql_of(&a.actions[0]);
             assert_eq!(&step.statements, &vec![sql.clone()]);
             assert_eq!(step.transactional, e != EngineKind::Mysql);
-            assert_eq!(step.effect, Effect::TableExists { table: "payments".to_string() });
+            assert_eq!(
+                step.effect,
+                Effect::TableExists {
+                    table: "payments".to_string()
+                }
+            );
             assert_eq!(a.actions[0].needs, vec![ObjectRef::table("orders")]);
-            assert_eq!(a.actions[0].creates, vec![
-                ObjectRef::table("payments"),
-                ObjectRef::column("payments", "id"),
-                ObjectRef::column("payments", "order_id"),
-            ]);
+            assert_eq!(
+                a.actions[0].creates,
+                vec![
+                    ObjectRef::table("payments"),
+                    ObjectRef::column("payments", "id"),
+                    ObjectRef::column("payments", "order_id"),
+                    ObjectRef::Constraint {
+                        table: "payments".to_string(),
+                        name: "payments_order_id_fkey".to_string(),
+                    },
+                ]
+            );
         }
     }
 
     #[test]
     fn self_reference_is_not_a_dependency() {
-        let Operation::CreateTable { columns, sql, .. } = create_payments(EngineKind::Postgres) else { unreachable!() };
+        let Operation::CreateTable { columns, sql, .. } = create_payments(EngineKind::Postgres)
+        else {
+            unreachable!()
+        };
         let op = Operation::CreateTable {
             table: "payments".to_string(),
             columns,
@@ -622,7 +815,11 @@ mod tests {
         };
         let a = analyze(EngineKind::Postgres, &op, &schema(), &ctx(false)).unwrap();
         assert!(a.actions[0].needs.is_empty());
-        assert!(a.classification.lock.starts_with("none"), "{}", a.classification.lock);
+        assert!(
+            a.classification.lock.starts_with("none"),
+            "{}",
+            a.classification.lock
+        );
     }
 
     #[test]
@@ -637,40 +834,92 @@ mod tests {
             let step = sql_of(&a.actions[0]);
             assert_eq!(step.statements, vec![sql.to_string()]);
             assert_eq!(step.transactional, transactional);
-            assert_eq!(step.effect, Effect::TableAbsent { table: "legacy_sessions".to_string() });
-            assert_eq!(a.actions[0].removes, vec![ObjectRef::table("legacy_sessions")]);
+            assert_eq!(
+                step.effect,
+                Effect::TableAbsent {
+                    table: "legacy_sessions".to_string()
+                }
+            );
+            assert_eq!(
+                a.actions[0].removes,
+                vec![ObjectRef::table("legacy_sessions")]
+            );
         }
     }
 
     #[test]
     fn soft_drop_sql_postgres() {
-        let a = analyze(EngineKind::Postgres, &drop_op("legacy_sessions"), &schema(), &ctx(true)).unwrap();
+        let a = analyze(
+            EngineKind::Postgres,
+            &drop_op("legacy_sessions"),
+            &schema(),
+            &ctx(true),
+        )
+        .unwrap();
         let step = sql_of(&a.actions[0]);
-        assert_eq!(step.statements, vec![
-            "CREATE SCHEMA IF NOT EXISTS \"zerodown_trash\"",
-            "ALTER TABLE \"legacy_sessions\" RENAME TO \"legacy_sessions__v2\"",
-            "ALTER TABLE \"legacy_sessions__v2\" SET SCHEMA \"zerodown_trash\"",
-        ]);
+        assert_eq!(
+            step.statements,
+            vec![
+                "CREATE SCHEMA IF NOT EXISTS \"zerodown_trash\"",
+                "ALTER TABLE \"legacy_sessions\" RENAME TO \"legacy_sessions__v2\"",
+                "ALTER TABLE \"legacy_sessions__v2\" SET SCHEMA \"zerodown_trash\"",
+            ]
+        );
         assert!(step.transactional);
-        assert_eq!(step.effect, Effect::TableAbsent { table: "legacy_sessions".to_string() });
-        assert!(a.classification.reason.contains("purge"), "{}", a.classification.reason);
+        assert_eq!(
+            step.effect,
+            Effect::TableAbsent {
+                table: "legacy_sessions".to_string()
+            }
+        );
+        assert!(
+            a.classification.reason.contains("purge"),
+            "{}",
+            a.classification.reason
+        );
     }
 
     #[test]
     fn soft_drop_sql_mysql_is_two_steps() {
-        let a = analyze(EngineKind::Mysql, &drop_op("legacy_sessions"), &schema(), &ctx(true)).unwrap();
+        let a = analyze(
+            EngineKind::Mysql,
+            &drop_op("legacy_sessions"),
+            &schema(),
+            &ctx(true),
+        )
+        .unwrap();
         let steps: Vec<&SqlStep> = a.actions.iter().map(sql_of).collect();
-        assert_eq!(steps[0].statements, vec!["CREATE DATABASE IF NOT EXISTS `zerodown_trash`"]);
-        assert_eq!(steps[1].statements, vec!["RENAME TABLE `legacy_sessions` TO `zerodown_trash`.`legacy_sessions__v2`"]);
+        assert_eq!(
+            steps[0].statements,
+            vec!["CREATE DATABASE IF NOT EXISTS `zerodown_trash`"]
+        );
+        assert_eq!(
+            steps[1].statements,
+            vec!["RENAME TABLE `legacy_sessions` TO `zerodown_trash`.`legacy_sessions__v2`"]
+        );
         assert!(steps.iter().all(|s| !s.transactional));
-        assert_eq!(steps[1].effect, Effect::TableAbsent { table: "legacy_sessions".to_string() });
+        assert_eq!(
+            steps[1].effect,
+            Effect::TableAbsent {
+                table: "legacy_sessions".to_string()
+            }
+        );
     }
 
     #[test]
     fn soft_drop_sql_sqlite() {
-        let a = analyze(EngineKind::Sqlite, &drop_op("legacy_sessions"), &schema(), &ctx(true)).unwrap();
+        let a = analyze(
+            EngineKind::Sqlite,
+            &drop_op("legacy_sessions"),
+            &schema(),
+            &ctx(true),
+        )
+        .unwrap();
         let step = sql_of(&a.actions[0]);
-        assert_eq!(step.statements, vec!["ALTER TABLE \"legacy_sessions\" RENAME TO \"zd_trash_legacy_sessions__v2\""]);
+        assert_eq!(
+            step.statements,
+            vec!["ALTER TABLE \"legacy_sessions\" RENAME TO \"zd_trash_legacy_sessions__v2\""]
+        );
         assert!(step.transactional);
     }
 
@@ -685,11 +934,19 @@ mod tests {
 
     #[test]
     fn dropping_a_referenced_table_is_refused_naming_the_foreign_keys() {
-        for (e, prefix) in [(EngineKind::Postgres, "pg"), (EngineKind::Mysql, "mysql"), (EngineKind::Sqlite, "sqlite")] {
+        for (e, prefix) in [
+            (EngineKind::Postgres, "pg"),
+            (EngineKind::Mysql, "mysql"),
+            (EngineKind::Sqlite, "sqlite"),
+        ] {
             for soft in [false, true] {
                 let r = analyze(e, &drop_op("users"), &schema(), &ctx(soft)).unwrap_err();
                 assert_eq!(r.rule, format!("{prefix}/drop-table/referenced"));
-                assert!(r.reason.contains("orders.orders_user_id_fkey"), "{}", r.reason);
+                assert!(
+                    r.reason.contains("orders.orders_user_id_fkey"),
+                    "{}",
+                    r.reason
+                );
             }
         }
         // A table that references only itself can be dropped.
@@ -707,34 +964,76 @@ mod tests {
                 validated: true,
             },
         );
-        assert!(analyze(EngineKind::Postgres, &drop_op("legacy_sessions"), &s, &ctx(false)).is_ok());
+        assert!(analyze(
+            EngineKind::Postgres,
+            &drop_op("legacy_sessions"),
+            &s,
+            &ctx(false)
+        )
+        .is_ok());
     }
 
     #[test]
     fn rename_table_view_dance_postgres() {
         let a = analyze(EngineKind::Postgres, &rename_op(), &schema(), &ctx(false)).unwrap();
         let view = sql_of(&a.actions[0]);
-        assert_eq!(view.statements, vec!["CREATE VIEW \"accounts\" AS SELECT * FROM \"users\""]);
+        assert_eq!(
+            view.statements,
+            vec!["CREATE VIEW \"accounts\" AS SELECT * FROM \"users\""]
+        );
         assert!(view.transactional);
-        assert_eq!(view.effect, Effect::ViewExists { view: "accounts".to_string() });
+        assert_eq!(
+            view.effect,
+            Effect::ViewExists {
+                view: "accounts".to_string()
+            }
+        );
         assert_eq!(a.actions[0].needs, vec![ObjectRef::table("users")]);
         let swap = sql_of(&a.actions[1]);
-        assert_eq!(swap.statements, vec!["DROP VIEW \"accounts\"", "ALTER TABLE \"users\" RENAME TO \"accounts\""]);
+        assert_eq!(
+            swap.statements,
+            vec![
+                "DROP VIEW \"accounts\"",
+                "ALTER TABLE \"users\" RENAME TO \"accounts\""
+            ]
+        );
         assert!(swap.transactional);
-        assert_eq!(swap.effect, Effect::TableAbsent { table: "users".to_string() });
+        assert_eq!(
+            swap.effect,
+            Effect::TableAbsent {
+                table: "users".to_string()
+            }
+        );
         assert_eq!(a.actions[1].creates, vec![ObjectRef::table("accounts")]);
         let reason = &a.classification.reason;
-        assert!(reason.contains("no copy of the data") && reason.contains("no doubled writes"), "{reason}");
+        assert!(
+            reason.contains("no copy of the data") && reason.contains("no doubled writes"),
+            "{reason}"
+        );
     }
 
     #[test]
     fn rename_table_view_dance_mysql() {
         let a = analyze(EngineKind::Mysql, &rename_op(), &schema(), &ctx(false)).unwrap();
         let steps: Vec<&SqlStep> = a.actions.iter().map(sql_of).collect();
-        assert_eq!(steps[0].statements, vec!["CREATE VIEW `accounts` AS SELECT * FROM `users`"]);
-        assert_eq!(steps[1].statements, vec!["RENAME TABLE `accounts` TO `zd_rename_users_accounts`, `users` TO `accounts`"]);
-        assert_eq!(steps[2].statements, vec!["DROP VIEW `zd_rename_users_accounts`"]);
+        assert_eq!(
+            steps[0].statements,
+            vec!["CREATE VIEW `accounts` AS SELECT * FROM `users`"]
+        );
+        assert_eq!(
+            steps[1].statements,
+            vec!["RENAME TABLE `accounts` TO `zd_rename_users_accounts`, `users` TO `accounts`"]
+        );
+        assert_eq!(
+            steps[2].statements,
+            vec!["DROP VIEW `zd_rename_users_accounts`"]
+        );
         assert!(steps.iter().all(|s| !s.transactional));
-        assert_eq!(steps[2].effect, Effect::ViewAbsent { view: "zd_rename_users_accounts".to_string() });
+        assert_eq!(
+            steps[2].effect,
+            Effect::ViewAbsent {
+                view: "zd_rename_users_accounts".to_string()
+            }
+        );
     }
 }
