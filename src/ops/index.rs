@@ -164,12 +164,14 @@ impl NewIndex<'_> {
             conds.join(" AND ")
         );
         let groups = format!("{from_where} GROUP BY {grouped} HAVING COUNT(*) > 1");
-        let columns = self.columns.join(", ");
         Action {
             key: "check-duplicates".to_string(),
             phase: Phase::Migrate,
             symbol: Symbol::Change,
-            summary: format!("check {}.({columns}) has no duplicate keys for unique index {}", self.table, self.name),
+            summary: format!(
+                "check {} has no duplicate keys ({grouped}) for unique index {}",
+                self.table, self.name
+            ),
             step: Step::Check(CheckStep {
                 kind: CheckKind::Violations,
                 count_sql: format!("SELECT COUNT(*) FROM (SELECT 1 {groups}) AS {}", engine.quote_ident("duplicates")),
