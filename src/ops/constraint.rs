@@ -1426,263 +1426,60 @@ mod tests {
         Refused(&'static str),
     }
 
+    use ChangeClass::{Additive, Subtractive, Transforming, Unsafe};
     use EngineKind::{Mysql, Postgres, Sqlite};
     use Expect::{Ok as Planned, Refused};
     use Phase::{Contract, Expand, Migrate};
 
+    /// Operation → class, rule, and the (phase, key) of each action; or the
+    /// refusal's rule.
+    #[rustfmt::skip]
     fn cases() -> Vec<(EngineKind, Operation, Expect)> {
+        let fk_steps: &[(Phase, &str)] = &[(Expand, "add-not-valid"), (Migrate, "check-orphans"), (Migrate, "validate")];
+        let check_steps: &[(Phase, &str)] = &[(Expand, "add-not-valid"), (Migrate, "check-violations"), (Migrate, "validate")];
+        let index_steps: &[(Phase, &str)] = &[(Migrate, "check-duplicates"), (Migrate, "build-index"), (Migrate, "add-constraint")];
+        let drop_steps: &[(Phase, &str)] = &[(Contract, "drop-constraint")];
         vec![
             // PostgreSQL
-            (
-                Postgres,
-                user_fk(false),
-                Planned(
-                    ChangeClass::Transforming,
-                    "pg/add-foreign-key/not-valid-then-validate",
-                    &[
-                        (Expand, "add-not-valid"),
-                        (Migrate, "check-orphans"),
-                        (Migrate, "validate"),
-                    ],
-                ),
-            ),
-            (
-                Postgres,
-                user_fk(true),
-                Planned(
-                    ChangeClass::Additive,
-                    "pg/add-foreign-key/not-valid",
-                    &[(Expand, "add-not-valid")],
-                ),
-            ),
-            (
-                Postgres,
-                fk("orders", "fk", &["user_id"], "people", &["id"], false),
-                Refused("pg/add-foreign-key/not-in-model"),
-            ),
-            (
-                Postgres,
-                fk("orders", "fk", &["user_id"], "events", &[], false),
-                Refused("pg/add-foreign-key/no-referenced-key"),
-            ),
-            (
-                Postgres,
-                fk("orders", "fk", &["user_id", "ref"], "users", &["id"], false),
-                Refused("pg/add-foreign-key/column-count"),
-            ),
-            (
-                Postgres,
-                check(false),
-                Planned(
-                    ChangeClass::Transforming,
-                    "pg/add-check/not-valid-then-validate",
-                    &[
-                        (Expand, "add-not-valid"),
-                        (Migrate, "check-violations"),
-                        (Migrate, "validate"),
-                    ],
-                ),
-            ),
-            (
-                Postgres,
-                check(true),
-                Planned(
-                    ChangeClass::Additive,
-                    "pg/add-check/not-valid",
-                    &[(Expand, "add-not-valid")],
-                ),
-            ),
-            (
-                Postgres,
-                unique("users", "users_email_key", &["email"]),
-                Planned(
-                    ChangeClass::Unsafe,
-                    "pg/add-unique/concurrent-index",
-                    &[
-                        (Migrate, "check-duplicates"),
-                        (Migrate, "build-index"),
-                        (Migrate, "add-constraint"),
-                    ],
-                ),
-            ),
-            (
-                Postgres,
-                unique("users", "users_email_idx", &["email"]),
-                Refused("pg/add-unique/name-taken"),
-            ),
-            (
-                Postgres,
-                primary_key("events", &["kind", "code"]),
-                Planned(
-                    ChangeClass::Unsafe,
-                    "pg/add-primary-key/concurrent-index",
-                    &[
-                        (Migrate, "check-duplicates"),
-                        (Migrate, "build-index"),
-                        (Migrate, "add-constraint"),
-                    ],
-                ),
-            ),
-            (
-                Postgres,
-                primary_key("events", &["kind", "at"]),
-                Refused("pg/add-primary-key/nullable-column"),
-            ),
-            (
-                Postgres,
-                primary_key("orders", &["ref"]),
-                Refused("pg/add-primary-key/exists"),
-            ),
-            (
-                Postgres,
-                validate("orders_user_fk"),
-                Planned(
-                    ChangeClass::Additive,
-                    "pg/validate-constraint/online",
-                    &[(Migrate, "check-orphans"), (Migrate, "validate")],
-                ),
-            ),
-            (
-                Postgres,
-                validate("orders_amount_positive"),
-                Planned(
-                    ChangeClass::Additive,
-                    "pg/validate-constraint/online",
-                    &[(Migrate, "check-violations"), (Migrate, "validate")],
-                ),
-            ),
-            (
-                Postgres,
-                validate("orders_ref_key"),
-                Refused("pg/validate-constraint/unique-or-primary-key"),
-            ),
-            (
-                Postgres,
-                validate("nope"),
-                Refused("pg/validate-constraint/not-in-model"),
-            ),
-            (
-                Postgres,
-                drop("orders_user_fk"),
-                Planned(
-                    ChangeClass::Subtractive,
-                    "pg/drop-constraint/contract",
-                    &[(Contract, "drop-constraint")],
-                ),
-            ),
+            (Postgres, user_fk(false), Planned(Transforming, "pg/add-foreign-key/not-valid-then-validate", fk_steps)),
+            (Postgres, user_fk(true), Planned(Additive, "pg/add-foreign-key/not-valid", &[(Expand, "add-not-valid")])),
+            (Postgres, fk("orders", "fk", &["user_id"], "people", &["id"], false), Refused("pg/add-foreign-key/not-in-model")),
+            (Postgres, fk("orders", "fk", &["user_id"], "events", &[], false), Refused("pg/add-foreign-key/no-referenced-key")),
+            (Postgres, fk("orders", "fk", &["user_id", "ref"], "users", &["id"], false), Refused("pg/add-foreign-key/column-count")),
+            (Postgres, check(false), Planned(Transforming, "pg/add-check/not-valid-then-validate", check_steps)),
+            (Postgres, check(true), Planned(Additive, "pg/add-check/not-valid", &[(Expand, "add-not-valid")])),
+            (Postgres, unique("users", "users_email_key", &["email"]), Planned(Unsafe, "pg/add-unique/concurrent-index", index_steps)),
+            (Postgres, unique("users", "users_email_idx", &["email"]), Refused("pg/add-unique/name-taken")),
+            (Postgres, primary_key("events", &["kind", "code"]), Planned(Unsafe, "pg/add-primary-key/concurrent-index", index_steps)),
+            (Postgres, primary_key("events", &["kind", "at"]), Refused("pg/add-primary-key/nullable-column")),
+            (Postgres, primary_key("events", &["kind", "nope"]), Refused("pg/add-primary-key/not-in-model")),
+            (Postgres, primary_key("orders", &["ref"]), Refused("pg/add-primary-key/exists")),
+            (Postgres, validate("orders_user_fk"), Planned(Additive, "pg/validate-constraint/online", &[(Migrate, "check-orphans"), (Migrate, "validate")])),
+            (Postgres, validate("orders_amount_positive"), Planned(Additive, "pg/validate-constraint/online", &[(Migrate, "check-violations"), (Migrate, "validate")])),
+            (Postgres, validate("orders_ref_key"), Refused("pg/validate-constraint/unique-or-primary-key")),
+            (Postgres, validate("nope"), Refused("pg/validate-constraint/not-in-model")),
+            (Postgres, drop("orders_user_fk"), Planned(Subtractive, "pg/drop-constraint/contract", drop_steps)),
             // MySQL / MariaDB
-            (
-                Mysql,
-                user_fk(false),
-                Planned(
-                    ChangeClass::Unsafe,
-                    "mysql/add-foreign-key/checks-off-inplace",
-                    &[(Migrate, "check-orphans"), (Migrate, "add-foreign-key")],
-                ),
-            ),
-            (
-                Mysql,
-                user_fk(true),
-                Refused("mysql/add-foreign-key/not-valid"),
-            ),
+            (Mysql, user_fk(false), Planned(Unsafe, "mysql/add-foreign-key/checks-off-inplace", &[(Migrate, "check-orphans"), (Migrate, "add-foreign-key")])),
+            (Mysql, user_fk(true), Refused("mysql/add-foreign-key/not-valid")),
             (Mysql, check(false), Refused("mysql/add-check/copy")),
             (Mysql, check(true), Refused("mysql/add-check/not-valid")),
-            (
-                Mysql,
-                unique("users", "users_email_key", &["email"]),
-                Planned(
-                    ChangeClass::Transforming,
-                    "mysql/add-unique/check-then-add",
-                    &[(Migrate, "check-duplicates"), (Migrate, "add-constraint")],
-                ),
-            ),
-            (
-                Mysql,
-                primary_key("events", &["kind", "at"]),
-                Planned(
-                    ChangeClass::Transforming,
-                    "mysql/add-primary-key/check-then-add",
-                    &[
-                        (Migrate, "check-nulls"),
-                        (Migrate, "check-duplicates"),
-                        (Migrate, "add-primary-key"),
-                    ],
-                ),
-            ),
-            (
-                Mysql,
-                primary_key("orders", &["ref"]),
-                Refused("mysql/add-primary-key/exists"),
-            ),
-            (
-                Mysql,
-                validate("orders_user_fk"),
-                Refused("mysql/validate-constraint/unsupported"),
-            ),
-            (
-                Mysql,
-                drop("orders_user_fk"),
-                Planned(
-                    ChangeClass::Subtractive,
-                    "mysql/drop-constraint/foreign-key",
-                    &[(Contract, "drop-constraint")],
-                ),
-            ),
-            (
-                Mysql,
-                drop("orders_ref_key"),
-                Planned(
-                    ChangeClass::Subtractive,
-                    "mysql/drop-constraint/unique",
-                    &[(Contract, "drop-constraint")],
-                ),
-            ),
-            (
-                Mysql,
-                drop("orders_amount_positive"),
-                Planned(
-                    ChangeClass::Subtractive,
-                    "mysql/drop-constraint/check",
-                    &[(Contract, "drop-constraint")],
-                ),
-            ),
-            (
-                Mysql,
-                drop("orders_pkey"),
-                Refused("mysql/drop-constraint/primary-key"),
-            ),
-            (
-                Mysql,
-                drop("nope"),
-                Refused("mysql/drop-constraint/not-in-model"),
-            ),
+            (Mysql, unique("users", "users_email_key", &["email"]), Planned(Transforming, "mysql/add-unique/check-then-add", &[(Migrate, "check-duplicates"), (Migrate, "add-constraint")])),
+            (Mysql, primary_key("events", &["kind", "at"]), Planned(Transforming, "mysql/add-primary-key/check-then-add", &[(Migrate, "check-nulls"), (Migrate, "check-duplicates"), (Migrate, "add-primary-key")])),
+            (Mysql, primary_key("orders", &["ref"]), Refused("mysql/add-primary-key/exists")),
+            (Mysql, validate("orders_user_fk"), Refused("mysql/validate-constraint/unsupported")),
+            (Mysql, drop("orders_user_fk"), Planned(Subtractive, "mysql/drop-constraint/foreign-key", drop_steps)),
+            (Mysql, drop("orders_ref_key"), Planned(Subtractive, "mysql/drop-constraint/unique", drop_steps)),
+            (Mysql, drop("orders_amount_positive"), Planned(Subtractive, "mysql/drop-constraint/check", drop_steps)),
+            (Mysql, drop("orders_pkey"), Refused("mysql/drop-constraint/primary-key")),
+            (Mysql, drop("nope"), Refused("mysql/drop-constraint/not-in-model")),
             // SQLite
-            (
-                Sqlite,
-                user_fk(false),
-                Refused("sqlite/add-foreign-key/rebuild"),
-            ),
+            (Sqlite, user_fk(false), Refused("sqlite/add-foreign-key/rebuild")),
             (Sqlite, check(true), Refused("sqlite/add-check/rebuild")),
-            (
-                Sqlite,
-                unique("users", "users_email_key", &["email"]),
-                Refused("sqlite/add-unique/rebuild"),
-            ),
-            (
-                Sqlite,
-                primary_key("events", &["kind", "code"]),
-                Refused("sqlite/add-primary-key/rebuild"),
-            ),
-            (
-                Sqlite,
-                validate("orders_user_fk"),
-                Refused("sqlite/validate-constraint/unsupported"),
-            ),
-            (
-                Sqlite,
-                drop("orders_user_fk"),
-                Refused("sqlite/drop-constraint/rebuild"),
-            ),
+            (Sqlite, unique("users", "users_email_key", &["email"]), Refused("sqlite/add-unique/rebuild")),
+            (Sqlite, primary_key("events", &["kind", "code"]), Refused("sqlite/add-primary-key/rebuild")),
+            (Sqlite, validate("orders_user_fk"), Refused("sqlite/validate-constraint/unsupported")),
+            (Sqlite, drop("orders_user_fk"), Refused("sqlite/drop-constraint/rebuild")),
         ]
     }
 
