@@ -109,7 +109,7 @@ fn run_plan(args: PlanArgs) -> ExitCode {
             return ExitCode::from(exit::ERROR);
         }
     };
-    let opts = PlanOptions { schema_file: args.schema.clone() };
+    let opts = PlanOptions { schema_file: args.schema.clone(), ..PlanOptions::default() };
     let mut checked: Vec<CheckedPlan> = Vec::new();
     let mut errors = Vec::new();
     for set in &sets {

@@ -31,6 +31,11 @@ use crate::schema::{self, Schema, SchemaSource};
 pub struct PlanOptions {
     /// `--schema FILE`: the schema before the first plan of the set.
     pub schema_file: Option<PathBuf>,
+    /// The schema the database has (introspected, or saved in a state
+    /// file), with its version: overrides the schema files.
+    pub baseline: Option<Schema>,
+    /// Plan no version above this one (`apply --to`).
+    pub to_version: Option<u32>,
 }
 
 /// A change of a plan, checked and classified.
@@ -124,6 +129,9 @@ struct Baseline {
 
 fn baseline(set: &PlanSet, engine: EngineKind, opts: &PlanOptions) -> Result<Baseline, Diagnostics> {
     let first = set.plans.first().map(|p| p.version).unwrap_or(1);
+    if let Some(schema) = &opts.baseline {
+        return Ok(Baseline { schema: schema.clone(), source: SchemaSource::Database });
+    }
     if let Some(path) = &opts.schema_file {
         let version = crate::plan::version_in_file_name(path).unwrap_or(first.saturating_sub(1));
         let schema = schema::load_schema_file(path, engine, version)?;
@@ -281,7 +289,7 @@ pub fn check(set: &PlanSet, opts: &PlanOptions) -> Result<CheckedPlan, Diagnosti
             }
         }
     }
-    let in_run = |v: u32| set.selected.as_ref().is_none_or(|s| s.contains(&v));
+    let in_run = |v: u32| set.selected.as_ref().is_none_or(|s| s.contains(&v)) && opts.to_version.is_none_or(|to| v <= to);
     let all_versions: BTreeSet<u32> = set.plans.iter().map(|p| p.version).collect();
 
     let mut parts: BTreeMap<u32, VersionParts> = pending.iter().map(|p| (p.version, VersionParts::new(p.version))).collect();

@@ -118,6 +118,8 @@ pub enum TaskStatus {
     Running,
     Done,
     Failed,
+    /// Undone by `abort`.
+    Undone,
 }
 
 impl TaskStatus {
@@ -127,6 +129,7 @@ impl TaskStatus {
             TaskStatus::Running => "running",
             TaskStatus::Done => "done",
             TaskStatus::Failed => "failed",
+            TaskStatus::Undone => "undone",
         }
     }
 
@@ -136,6 +139,7 @@ impl TaskStatus {
             "running" => Some(TaskStatus::Running),
             "done" => Some(TaskStatus::Done),
             "failed" => Some(TaskStatus::Failed),
+            "undone" => Some(TaskStatus::Undone),
             _ => None,
         }
     }

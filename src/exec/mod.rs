@@ -176,7 +176,7 @@ impl<E: Engine, O: Observer> Runner<'_, E, O> {
                 entry.finished_at = None;
                 entry.error = None;
             }
-            TaskStatus::Done | TaskStatus::Failed => entry.finished_at = Some(now.clone()),
+            TaskStatus::Done | TaskStatus::Failed | TaskStatus::Undone => entry.finished_at = Some(now.clone()),
             TaskStatus::Pending => {}
         }
         entry.error = error.clone();
@@ -467,7 +467,7 @@ pub fn version_status(history: &[HistoryRecord]) -> Vec<VersionStatus> {
             }
             TaskStatus::Running => v.running.push(r.task_id.clone()),
             TaskStatus::Failed => v.failed.push((r.task_id.clone(), r.error.clone().unwrap_or_default())),
-            TaskStatus::Pending => {}
+            TaskStatus::Pending | TaskStatus::Undone => {}
         }
     }
     by_version.into_values().collect()

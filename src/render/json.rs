@@ -119,6 +119,7 @@ fn plan_set(plan: &CheckedPlan) -> Value {
     let schema_source = match &plan.schema_source {
         SchemaSource::Empty => json!({"type": "empty"}),
         SchemaSource::File { path } => json!({"type": "file", "path": path.display().to_string()}),
+        SchemaSource::Database => json!({"type": "database"}),
     };
     json!({
         "dir": plan.dir.display().to_string(),

@@ -203,6 +203,7 @@ fn schema_source_text(plan: &CheckedPlan) -> String {
     match &plan.schema_source {
         crate::schema::SchemaSource::Empty => "an empty database".to_string(),
         crate::schema::SchemaSource::File { path } => path.display().to_string(),
+        crate::schema::SchemaSource::Database => "the database".to_string(),
     }
 }
 
