@@ -110,6 +110,10 @@ pub struct CheckedPlan {
     pub versions: Vec<PlannedVersion>,
     #[serde(skip)]
     pub graph: TaskGraph,
+    /// The schema model once every plan of the run is applied (what
+    /// `abort` looks names up in).
+    #[serde(skip)]
+    pub final_schema: Schema,
     pub proof: Option<Proof>,
     pub notes: Vec<Note>,
 }
@@ -600,7 +604,17 @@ pub fn check(set: &PlanSet, opts: &PlanOptions) -> Result<CheckedPlan, Diagnosti
         None
     };
 
-    Ok(CheckedPlan { dir: set.dir.clone(), engine, base, schema_source: source, versions, graph, proof, notes })
+    Ok(CheckedPlan {
+        dir: set.dir.clone(),
+        engine,
+        base,
+        schema_source: source,
+        versions,
+        graph,
+        final_schema: schema,
+        proof,
+        notes,
+    })
 }
 
 fn graph_diagnostics(dir: &Path, errs: Vec<GraphError>) -> Diagnostics {

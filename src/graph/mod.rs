@@ -132,6 +132,8 @@ pub struct Task {
     pub summary: String,
     pub kind: TaskKind,
     pub origin: Option<Origin>,
+    /// What the task brings into existence: `abort` removes it again.
+    pub creates: Vec<ObjectRef>,
 }
 
 impl Task {
@@ -272,6 +274,7 @@ impl Builder {
             summary,
             kind: TaskKind::Milestone(milestone),
             origin: None,
+            creates: Vec::new(),
         })
     }
 
@@ -370,6 +373,7 @@ pub fn build(work: &[VersionWork<'_>]) -> Result<TaskGraph, Vec<GraphError>> {
                         timeout: g.timeout,
                     }),
                     origin: Some(Origin::Fleet { version: v, group: g.name.clone() }),
+                    creates: Vec::new(),
                 });
                 match prev {
                     Some(p) => b.edge(p, ix),
@@ -409,6 +413,7 @@ pub fn build(work: &[VersionWork<'_>]) -> Result<TaskGraph, Vec<GraphError>> {
                 summary: a.summary.clone(),
                 kind: TaskKind::Action { step: a.step.clone() },
                 origin: Some(sa.origin.clone()),
+                creates: a.creates.clone(),
             });
             let (start, end) = bounds(stage);
             if stage == Stage::Gate {

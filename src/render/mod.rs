@@ -404,6 +404,7 @@ pub(crate) mod fixture {
             unknown: Vec::new(),
         };
         CheckedPlan {
+            final_schema: crate::schema::Schema::default(),
             dir: PathBuf::from("plans"),
             engine,
             base: SchemaPoint::complete(1),
@@ -490,6 +491,7 @@ pub(crate) mod fixture {
     /// A plan set with nothing to do.
     pub(crate) fn up_to_date() -> CheckedPlan {
         CheckedPlan {
+            final_schema: crate::schema::Schema::default(),
             dir: PathBuf::from("plans/billing"),
             engine: EngineKind::Sqlite,
             base: SchemaPoint::complete(3),
