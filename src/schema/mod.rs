@@ -10,7 +10,7 @@ mod apply;
 mod load;
 
 pub use apply::SchemaError;
-pub use load::{load_schema_dir, load_schema_file, SchemaSource};
+pub use load::{load_schema_dir, load_schema_file, newest_schema_version, SchemaSource};
 
 use std::collections::BTreeMap;
 
