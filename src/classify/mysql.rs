@@ -21,7 +21,8 @@ pub const LOCK_INSTANT: &str = "none (ALGORITHM=INSTANT)";
 pub const LOCK_INPLACE: &str = "none (ALGORITHM=INPLACE, LOCK=NONE)";
 /// `ALGORITHM=INPLACE, LOCK=NONE` with a table rebuild (nullability
 /// changes): reads and writes continue, the rebuild costs I/O.
-pub const LOCK_INPLACE_REBUILD: &str = "none (ALGORITHM=INPLACE, LOCK=NONE; the table is rebuilt online)";
+pub const LOCK_INPLACE_REBUILD: &str =
+    "none (ALGORITHM=INPLACE, LOCK=NONE; the table is rebuilt online)";
 /// `ALGORITHM=COPY`: the table is copied while writes wait.
 pub const LOCK_COPY: &str = "SHARED for a full table copy (ALGORITHM=COPY; writes wait)";
 /// `CREATE TRIGGER` / `DROP TRIGGER`: an exclusive metadata lock, held for
@@ -29,7 +30,8 @@ pub const LOCK_COPY: &str = "SHARED for a full table copy (ALGORITHM=COPY; write
 pub const LOCK_METADATA: &str = "exclusive metadata lock (brief)";
 /// `LOCK TABLES t WRITE` around metadata-only statements: reads and writes
 /// of the table wait for the bracket, which holds no data work.
-pub const LOCK_TABLES_WRITE: &str = "LOCK TABLES … WRITE around metadata-only statements (brief; reads and writes wait)";
+pub const LOCK_TABLES_WRITE: &str =
+    "LOCK TABLES … WRITE around metadata-only statements (brief; reads and writes wait)";
 
 /// The online-DDL clause an `ALTER TABLE` requests.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,9 +74,13 @@ pub fn default_expr(sql: &str) -> String {
     let upper = sql.to_uppercase();
     let literal = sql.starts_with('\'')
         || sql.starts_with('"')
-        || sql.trim_start_matches(['-', '+']).starts_with(|c: char| c.is_ascii_digit())
+        || sql
+            .trim_start_matches(['-', '+'])
+            .starts_with(|c: char| c.is_ascii_digit())
         || matches!(upper.as_str(), "NULL" | "TRUE" | "FALSE")
-        || ["CURRENT_TIMESTAMP", "NOW(", "LOCALTIME"].iter().any(|p| upper.starts_with(p));
+        || ["CURRENT_TIMESTAMP", "NOW(", "LOCALTIME"]
+            .iter()
+            .any(|p| upper.starts_with(p));
     if literal {
         sql.to_string()
     } else {
@@ -109,14 +115,23 @@ pub fn column_definition(
 /// overridden (a twin column's new type, a nullability change), keeping its
 /// default. The model carries no collation or comment; a column that has
 /// them loses them to `MODIFY`.
-pub fn model_column_definition(column: &Column, name: &str, data_type: &str, nullable: bool) -> String {
+pub fn model_column_definition(
+    column: &Column,
+    name: &str,
+    data_type: &str,
+    nullable: bool,
+) -> String {
     column_definition(name, data_type, &[], nullable, column.default.as_deref())
 }
 
 /// `ALTER TABLE t MODIFY COLUMN <definition>, ALGORITHM=INPLACE, LOCK=NONE`:
 /// nullability and in-place type changes; reads and writes continue.
 pub fn modify_column_sql(table: &str, definition: &str) -> String {
-    alter_table(table, &[format!("MODIFY COLUMN {definition}")], Online::InplaceNoLock)
+    alter_table(
+        table,
+        &[format!("MODIFY COLUMN {definition}")],
+        Online::InplaceNoLock,
+    )
 }
 
 /// `SERIAL` is `BIGINT UNSIGNED NOT NULL AUTO_INCREMENT UNIQUE`: adding it
@@ -128,7 +143,10 @@ pub fn is_serial_type(data_type: &str) -> bool {
 /// `varchar(n)` → `(n, rest after the parenthesis)`.
 fn varchar_length(data_type: &str) -> Option<(u32, String)> {
     let lower = data_type.trim().to_lowercase();
-    let inner = lower.strip_prefix("varchar")?.trim_start().strip_prefix('(')?;
+    let inner = lower
+        .strip_prefix("varchar")?
+        .trim_start()
+        .strip_prefix('(')?;
     let close = inner.find(')')?;
     let n = inner[..close].trim().parse().ok()?;
     Some((n, inner[close + 1..].trim().to_string()))
@@ -144,7 +162,8 @@ pub fn varchar_extension_in_place(from: &str, to: &str) -> bool {
     if from.trim().eq_ignore_ascii_case(to.trim()) {
         return true;
     }
-    let (Some((n, from_rest)), Some((m, to_rest))) = (varchar_length(from), varchar_length(to)) else {
+    let (Some((n, from_rest)), Some((m, to_rest))) = (varchar_length(from), varchar_length(to))
+    else {
         return false;
     };
     m >= n && from_rest == to_rest && ((m <= 63) || (n >= 256))
@@ -175,7 +194,13 @@ mod tests {
     #[test]
     fn column_definitions_keep_nullability_and_default() {
         assert_eq!(
-            column_definition("name", "VARCHAR(20)", &["COLLATE utf8mb4_bin".into()], false, Some("''")),
+            column_definition(
+                "name",
+                "VARCHAR(20)",
+                &["COLLATE utf8mb4_bin".into()],
+                false,
+                Some("''")
+            ),
             "`name` VARCHAR(20) COLLATE utf8mb4_bin NOT NULL DEFAULT ''"
         );
         let col = Column {
@@ -204,7 +229,11 @@ mod tests {
             ("varchar(20) CHARACTER SET latin1", "varchar(30)", false),
         ];
         for (from, to, expected) in cases {
-            assert_eq!(varchar_extension_in_place(from, to), expected, "{from} -> {to}");
+            assert_eq!(
+                varchar_extension_in_place(from, to),
+                expected,
+                "{from} -> {to}"
+            );
         }
     }
 }

@@ -47,7 +47,11 @@ impl TypeName {
                     .split(',')
                     .map(|m| m.trim().parse::<u32>().ok())
                     .collect::<Option<Vec<u32>>>()?;
-                (lower[..open].to_string(), modifiers, lower[close + 1..].trim().to_string())
+                (
+                    lower[..open].to_string(),
+                    modifiers,
+                    lower[close + 1..].trim().to_string(),
+                )
             }
             None => (lower.clone(), Vec::new(), String::new()),
         };
@@ -63,7 +67,11 @@ impl TypeName {
         if base == "numeric" && modifiers.len() == 1 {
             modifiers.push(0);
         }
-        Some(TypeName { base, modifiers, rest })
+        Some(TypeName {
+            base,
+            modifiers,
+            rest,
+        })
     }
 }
 
@@ -133,7 +141,11 @@ pub fn add_not_null_check_sql(table: &str, column: &str, constraint: &str) -> St
 /// UPDATE EXCLUSIVE, so reads and writes continue.
 pub fn validate_constraint_sql(table: &str, constraint: &str) -> String {
     let pg = EngineKind::Postgres;
-    format!("ALTER TABLE {} VALIDATE CONSTRAINT {}", pg.quote_ident(table), pg.quote_ident(constraint))
+    format!(
+        "ALTER TABLE {} VALIDATE CONSTRAINT {}",
+        pg.quote_ident(table),
+        pg.quote_ident(constraint)
+    )
 }
 
 /// Last step of enforcing NOT NULL, one transaction: `SET NOT NULL` (on
@@ -143,8 +155,14 @@ pub fn set_not_null_statements(table: &str, column: &str, constraint: &str) -> V
     let pg = EngineKind::Postgres;
     let table = pg.quote_ident(table);
     vec![
-        format!("ALTER TABLE {table} ALTER COLUMN {} SET NOT NULL", pg.quote_ident(column)),
-        format!("ALTER TABLE {table} DROP CONSTRAINT {}", pg.quote_ident(constraint)),
+        format!(
+            "ALTER TABLE {table} ALTER COLUMN {} SET NOT NULL",
+            pg.quote_ident(column)
+        ),
+        format!(
+            "ALTER TABLE {table} DROP CONSTRAINT {}",
+            pg.quote_ident(constraint)
+        ),
     ]
 }
 

@@ -13,9 +13,11 @@ pub const RULE_PREFIX: &str = "sqlite";
 pub const LOCK_CATALOG_ONLY: &str = "database write lock (brief, catalog only)";
 /// A transaction that also builds indexes or touches rows: other writers
 /// wait for all of it. Readers continue (WAL).
-pub const LOCK_WRITE_TRANSACTION: &str = "database write lock for the whole transaction (writers wait)";
+pub const LOCK_WRITE_TRANSACTION: &str =
+    "database write lock for the whole transaction (writers wait)";
 /// `DROP COLUMN`: SQLite rewrites every row to purge the column's data.
-pub const LOCK_TABLE_REWRITE: &str = "database write lock while every row is rewritten (writers wait)";
+pub const LOCK_TABLE_REWRITE: &str =
+    "database write lock while every row is rewritten (writers wait)";
 /// `CREATE INDEX`: SQLite builds it holding the write lock.
 pub const LOCK_INDEX_BUILD: &str = "database write lock for the index build (writers wait)";
 

@@ -65,8 +65,12 @@ pub struct SyncTrigger {
 
 fn parse_expr(engine: EngineKind, sql: &str) -> Result<Expr, String> {
     let dialect = engine.sql_dialect();
-    let mut parser = Parser::new(&*dialect).try_with_sql(sql).map_err(|e| format!("cannot read `{sql}`: {e}"))?;
-    let expr = parser.parse_expr().map_err(|e| format!("cannot read `{sql}` as an expression: {e}"))?;
+    let mut parser = Parser::new(&*dialect)
+        .try_with_sql(sql)
+        .map_err(|e| format!("cannot read `{sql}`: {e}"))?;
+    let expr = parser
+        .parse_expr()
+        .map_err(|e| format!("cannot read `{sql}` as an expression: {e}"))?;
     parser
         .expect_token(&Token::EOF)
         .map_err(|e| format!("cannot read `{sql}` as one expression: {e}"))?;
@@ -78,10 +82,17 @@ fn parse_expr(engine: EngineKind, sql: &str) -> Result<Expr, String> {
 /// and SQLite, whose column names are case-insensitive.
 fn find_column<'a>(engine: EngineKind, ident: &Ident, columns: &[&'a str]) -> Option<&'a str> {
     let name = crate::ops::parse::normalize_ident(ident);
-    columns.iter().copied().find(|c| *c == name).or_else(|| match engine {
-        EngineKind::Postgres => None,
-        EngineKind::Mysql | EngineKind::Sqlite => columns.iter().copied().find(|c| c.eq_ignore_ascii_case(&ident.value)),
-    })
+    columns
+        .iter()
+        .copied()
+        .find(|c| *c == name)
+        .or_else(|| match engine {
+            EngineKind::Postgres => None,
+            EngineKind::Mysql | EngineKind::Sqlite => columns
+                .iter()
+                .copied()
+                .find(|c| c.eq_ignore_ascii_case(&ident.value)),
+        })
 }
 
 /// An expression node that prints `sql` as it is: `sql` is built from
@@ -98,7 +109,12 @@ fn verbatim(sql: String) -> Expr {
 /// that reads another table (a subquery with `FROM`) is refused: inside it
 /// a bare name may be that table's column, and a wrong guess would only
 /// show as failing writes once the trigger runs.
-pub fn row_expr(expr_sql: &str, engine: EngineKind, table_columns: &[&str], row_alias: &str) -> Result<String, String> {
+pub fn row_expr(
+    expr_sql: &str,
+    engine: EngineKind,
+    table_columns: &[&str],
+    row_alias: &str,
+) -> Result<String, String> {
     let mut expr = parse_expr(engine, expr_sql)?;
     if visit_relations(&expr, |_| ControlFlow::Break(())).is_break() {
         return Err(format!(
@@ -109,7 +125,9 @@ pub fn row_expr(expr_sql: &str, engine: EngineKind, table_columns: &[&str], row_
     let _ = visit_expressions_mut(&mut expr, |e| {
         let column = match e {
             Expr::Identifier(ident) => find_column(engine, ident, table_columns),
-            Expr::CompoundIdentifier(parts) if parts.len() == 2 => find_column(engine, &parts[1], table_columns),
+            Expr::CompoundIdentifier(parts) if parts.len() == 2 => {
+                find_column(engine, &parts[1], table_columns)
+            }
             _ => None,
         };
         if let Some(column) = column {
@@ -127,7 +145,9 @@ pub fn references_column(engine: EngineKind, expr_sql: &str, column: &str) -> Re
     let found = visit_expressions_mut(&mut expr, |e| {
         let hit = match e {
             Expr::Identifier(ident) => find_column(engine, ident, &[column]).is_some(),
-            Expr::CompoundIdentifier(parts) => parts.last().is_some_and(|p| find_column(engine, p, &[column]).is_some()),
+            Expr::CompoundIdentifier(parts) => parts
+                .last()
+                .is_some_and(|p| find_column(engine, p, &[column]).is_some()),
             _ => false,
         };
         if hit {
@@ -159,7 +179,8 @@ pub fn rename_in_index(
         sql.push_str(&format!(" WHERE {p}"));
     }
     let dialect = engine.sql_dialect();
-    let mut statements = Parser::parse_sql(&*dialect, &sql).map_err(|e| format!("cannot read index {}: {e}", index.name))?;
+    let mut statements = Parser::parse_sql(&*dialect, &sql)
+        .map_err(|e| format!("cannot read index {}: {e}", index.name))?;
     let mut renamed = 0;
     let _ = visit_expressions_mut(&mut statements, |e| {
         if let Expr::Identifier(ident) = e {
@@ -208,10 +229,20 @@ fn pg_trigger(table: &str, name: String, body: &str) -> SyncTrigger {
 }
 
 /// MySQL: a `BEFORE <event>` row trigger whose body is one `SET`.
-fn mysql_trigger(table: &str, prefix: &str, column: &str, event: TriggerEvent, set: &str) -> SyncTrigger {
+fn mysql_trigger(
+    table: &str,
+    prefix: &str,
+    column: &str,
+    event: TriggerEvent,
+    set: &str,
+) -> SyncTrigger {
     let my = EngineKind::Mysql;
     let name = trigger_name(prefix, table, column, event);
-    let when = if event == TriggerEvent::Insert { "INSERT" } else { "UPDATE" };
+    let when = if event == TriggerEvent::Insert {
+        "INSERT"
+    } else {
+        "UPDATE"
+    };
     SyncTrigger {
         table: table.to_string(),
         event,
@@ -271,14 +302,23 @@ fn sqlite_trigger(
 /// Triggers that fill `column` from `expr_sql` (over the row's columns) on
 /// every insert or update that leaves it NULL: old code does not write a
 /// column it does not know, and the column is about to become NOT NULL.
-pub fn fill_triggers(engine: EngineKind, table: &Table, column: &str, expr_sql: &str) -> Result<Vec<SyncTrigger>, String> {
+pub fn fill_triggers(
+    engine: EngineKind,
+    table: &Table,
+    column: &str,
+    expr_sql: &str,
+) -> Result<Vec<SyncTrigger>, String> {
     let columns = table.column_names();
     let value = row_expr(expr_sql, engine, &columns, "NEW")?;
     let c = engine.quote_ident(column);
     Ok(match engine {
         EngineKind::Postgres => {
             let body = format!("BEGIN\n  IF NEW.{c} IS NULL THEN\n    NEW.{c} := {value};\n  END IF;\n  RETURN NEW;\nEND");
-            vec![pg_trigger(&table.name, trigger_name("fill", &table.name, column, TriggerEvent::InsertOrUpdate), &body)]
+            vec![pg_trigger(
+                &table.name,
+                trigger_name("fill", &table.name, column, TriggerEvent::InsertOrUpdate),
+                &body,
+            )]
         }
         EngineKind::Mysql => {
             let set = format!("NEW.{c} = COALESCE(NEW.{c}, {value})");
@@ -291,7 +331,17 @@ pub fn fill_triggers(engine: EngineKind, table: &Table, column: &str, expr_sql: 
             let set = format!("{c} = {value}");
             [TriggerEvent::Insert, TriggerEvent::Update]
                 .into_iter()
-                .map(|event| sqlite_trigger(table, "fill", column, event, &[], Some(format!("NEW.{c} IS NULL")), &set))
+                .map(|event| {
+                    sqlite_trigger(
+                        table,
+                        "fill",
+                        column,
+                        event,
+                        &[],
+                        Some(format!("NEW.{c} IS NULL")),
+                        &set,
+                    )
+                })
                 .collect()
         }
     })
@@ -319,7 +369,11 @@ pub fn rename_triggers(
             let body = format!(
                 "BEGIN\n  IF TG_OP = 'INSERT' THEN\n    {on_insert}\n  ELSIF NEW.{n} IS NOT DISTINCT FROM OLD.{n} THEN\n    NEW.{n} := NEW.{o};\n  END IF;\n  NEW.{o} := NEW.{n};\n  RETURN NEW;\nEND"
             );
-            vec![pg_trigger(&table.name, trigger_name("sync", &table.name, old, TriggerEvent::InsertOrUpdate), &body)]
+            vec![pg_trigger(
+                &table.name,
+                trigger_name("sync", &table.name, old, TriggerEvent::InsertOrUpdate),
+                &body,
+            )]
         }
         EngineKind::Mysql => {
             let on_insert = match new_default {
@@ -339,7 +393,9 @@ pub fn rename_triggers(
                     "sync",
                     old,
                     TriggerEvent::Update,
-                    &format!("NEW.{n} = IF(NEW.{n} <=> OLD.{n}, NEW.{o}, NEW.{n}), NEW.{o} = NEW.{n}"),
+                    &format!(
+                        "NEW.{n} = IF(NEW.{n} <=> OLD.{n}, NEW.{o}, NEW.{n}), NEW.{o} = NEW.{n}"
+                    ),
                 ),
             ]
         }
@@ -348,7 +404,8 @@ pub fn rename_triggers(
                 None => format!("COALESCE(NEW.{n}, NEW.{o})"),
                 Some(d) => format!("CASE WHEN NEW.{n} IS NOT {d} THEN NEW.{n} ELSE NEW.{o} END"),
             };
-            let on_update = format!("CASE WHEN NEW.{n} IS NOT OLD.{n} THEN NEW.{n} ELSE NEW.{o} END");
+            let on_update =
+                format!("CASE WHEN NEW.{n} IS NOT OLD.{n} THEN NEW.{n} ELSE NEW.{o} END");
             vec![
                 sqlite_trigger(
                     table,
@@ -393,11 +450,23 @@ pub fn twin_triggers(
                 None => format!("CAST(NEW.{c} AS {new_type})"),
             };
             let body = format!("BEGIN\n  NEW.{w} := {value};\n  RETURN NEW;\nEND");
-            vec![pg_trigger(&table.name, trigger_name("sync", &table.name, column, TriggerEvent::InsertOrUpdate), &body)]
+            vec![pg_trigger(
+                &table.name,
+                trigger_name("sync", &table.name, column, TriggerEvent::InsertOrUpdate),
+                &body,
+            )]
         }
         EngineKind::Mysql => [TriggerEvent::Insert, TriggerEvent::Update]
             .into_iter()
-            .map(|event| mysql_trigger(&table.name, "sync", column, event, &format!("NEW.{w} = NEW.{c}")))
+            .map(|event| {
+                mysql_trigger(
+                    &table.name,
+                    "sync",
+                    column,
+                    event,
+                    &format!("NEW.{w} = NEW.{c}"),
+                )
+            })
             .collect(),
         EngineKind::Sqlite => {
             let set = format!("{w} = CAST(NEW.{c} AS {new_type})");
@@ -417,17 +486,47 @@ mod tests {
     fn row_expr_qualifies_the_tables_columns() {
         let cols = ["id", "email", "first", "Last"];
         let cases: &[(EngineKind, &str, &str, Result<&str, ()>)] = &[
-            (EngineKind::Postgres, "split_part(email, '@', 1)", "NEW", Ok(r#"split_part(NEW."email", '@', 1)"#)),
-            (EngineKind::Postgres, "first || ' ' || \"Last\"", "NEW", Ok(r#"NEW."first" || ' ' || NEW."Last""#)),
+            (
+                EngineKind::Postgres,
+                "split_part(email, '@', 1)",
+                "NEW",
+                Ok(r#"split_part(NEW."email", '@', 1)"#),
+            ),
+            (
+                EngineKind::Postgres,
+                "first || ' ' || \"Last\"",
+                "NEW",
+                Ok(r#"NEW."first" || ' ' || NEW."Last""#),
+            ),
             // An unquoted name folds to lower case on PostgreSQL: not `Last`.
             (EngineKind::Postgres, "last", "NEW", Ok("last")),
-            (EngineKind::Postgres, "users.email", "NEW", Ok(r#"NEW."email""#)),
-            (EngineKind::Postgres, "lower(nickname)", "NEW", Ok("lower(nickname)")),
+            (
+                EngineKind::Postgres,
+                "users.email",
+                "NEW",
+                Ok(r#"NEW."email""#),
+            ),
+            (
+                EngineKind::Postgres,
+                "lower(nickname)",
+                "NEW",
+                Ok("lower(nickname)"),
+            ),
             (EngineKind::Postgres, "now()", "NEW", Ok("now()")),
-            (EngineKind::Mysql, "CONCAT(first, ' ', Last)", "NEW", Ok("CONCAT(NEW.`first`, ' ', NEW.`Last`)")),
+            (
+                EngineKind::Mysql,
+                "CONCAT(first, ' ', Last)",
+                "NEW",
+                Ok("CONCAT(NEW.`first`, ' ', NEW.`Last`)"),
+            ),
             (EngineKind::Mysql, "`EMAIL`", "NEW", Ok("NEW.`email`")),
             (EngineKind::Sqlite, "id * 2", "OLD", Ok(r#"OLD."id" * 2"#)),
-            (EngineKind::Postgres, "(SELECT name FROM orgs WHERE orgs.id = id)", "NEW", Err(())),
+            (
+                EngineKind::Postgres,
+                "(SELECT name FROM orgs WHERE orgs.id = id)",
+                "NEW",
+                Err(()),
+            ),
             (EngineKind::Postgres, "email +", "NEW", Err(())),
             (EngineKind::Postgres, "email email", "NEW", Err(())),
         ];
@@ -443,7 +542,10 @@ mod tests {
     #[test]
     fn references_column_finds_bare_and_qualified_names() {
         let pg = EngineKind::Postgres;
-        assert_eq!(references_column(pg, "price > 0 AND qty > 0", "qty"), Ok(true));
+        assert_eq!(
+            references_column(pg, "price > 0 AND qty > 0", "qty"),
+            Ok(true)
+        );
         assert_eq!(references_column(pg, "t.qty > 0", "qty"), Ok(true));
         assert_eq!(references_column(pg, "price > 0", "qty"), Ok(false));
         assert_eq!(references_column(pg, "'qty' <> ''", "qty"), Ok(false));
@@ -460,7 +562,8 @@ mod tests {
             predicate: Some(r#""name" IS NOT NULL"#.into()),
             drop_at: None,
         };
-        let (keys, predicate, n) = rename_in_index(EngineKind::Postgres, &index, "name", "full_name").unwrap();
+        let (keys, predicate, n) =
+            rename_in_index(EngineKind::Postgres, &index, "name", "full_name").unwrap();
         assert_eq!(keys, vec![r#"lower("full_name")"#, r#""id" DESC"#]);
         assert_eq!(predicate.as_deref(), Some(r#""full_name" IS NOT NULL"#));
         assert_eq!(n, 2);
@@ -483,7 +586,13 @@ mod tests {
 
     #[test]
     fn pg_fill_trigger() {
-        let t = fill_triggers(EngineKind::Postgres, &users(), "handle", "split_part(email, '@', 1)").unwrap();
+        let t = fill_triggers(
+            EngineKind::Postgres,
+            &users(),
+            "handle",
+            "split_part(email, '@', 1)",
+        )
+        .unwrap();
         assert_eq!(t.len(), 1);
         assert_eq!(t[0].name, "zd_fill_users_handle");
         assert_eq!(
@@ -504,7 +613,13 @@ mod tests {
 
     #[test]
     fn mysql_fill_triggers() {
-        let t = fill_triggers(EngineKind::Mysql, &users(), "handle", "SUBSTRING_INDEX(email, '@', 1)").unwrap();
+        let t = fill_triggers(
+            EngineKind::Mysql,
+            &users(),
+            "handle",
+            "SUBSTRING_INDEX(email, '@', 1)",
+        )
+        .unwrap();
         let creates: Vec<&str> = t.iter().map(|t| t.create[0].as_str()).collect();
         assert_eq!(
             creates,
@@ -518,7 +633,13 @@ mod tests {
 
     #[test]
     fn sqlite_rename_triggers_update_the_row_by_key() {
-        let t = rename_triggers(EngineKind::Sqlite, &users(), "name", "full_name", Some("''"));
+        let t = rename_triggers(
+            EngineKind::Sqlite,
+            &users(),
+            "name",
+            "full_name",
+            Some("''"),
+        );
         let creates: Vec<&str> = t.iter().map(|t| t.create[0].as_str()).collect();
         assert_eq!(
             creates,
@@ -533,7 +654,15 @@ mod tests {
     fn sqlite_twin_triggers_use_rowid_without_a_primary_key() {
         let mut table = users();
         table.primary_key.clear();
-        let t = twin_triggers(EngineKind::Sqlite, &table, "name", "zd_new_name", "INTEGER", None).unwrap();
+        let t = twin_triggers(
+            EngineKind::Sqlite,
+            &table,
+            "name",
+            "zd_new_name",
+            "INTEGER",
+            None,
+        )
+        .unwrap();
         assert_eq!(
             t[1].create[0],
             r#"CREATE TRIGGER "zd_sync_users_name_upd" AFTER UPDATE OF "name" ON "users" FOR EACH ROW BEGIN UPDATE "users" SET "zd_new_name" = CAST(NEW."name" AS INTEGER) WHERE rowid = NEW.rowid; END"#
