@@ -15,6 +15,7 @@ pub mod constraint;
 pub mod index;
 pub mod parse;
 pub mod raw;
+pub mod sync;
 pub mod table;
 pub mod view;
 
