@@ -69,7 +69,7 @@ pub async fn connect(url: &DatabaseUrl) -> Result<Postgres, EngineError> {
     let (driver_url, sslmode) = split_sslmode(url.expose());
     let mut config: Config = driver_url
         .parse()
-        .map_err(|e: tokio_postgres::Error| fail(e.to_string()))?;
+        .map_err(|e: tokio_postgres::Error| fail(error_message(&e)))?;
     let tls_mode = TlsMode::parse(sslmode.as_deref()).map_err(fail)?;
     config.ssl_mode(tls_mode.driver_mode());
     if config.get_application_name().is_none() {
@@ -513,13 +513,13 @@ fn stored_modifiers(written: &str, typname: &str) -> Option<String> {
 /// The catalog query that shows an effect, its parameters, and whether the
 /// effect is the query's negation.
 fn effect_query(effect: &Effect) -> Option<(String, Vec<&str>, bool)> {
-    let relation = |kinds: &str, name_param: &str| {
+    let relation = |kinds: &str| {
         format!(
             "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-             WHERE {IN_CURRENT_SCHEMA} AND c.relkind IN ({kinds}) AND c.relname = {name_param}"
+             WHERE {IN_CURRENT_SCHEMA} AND c.relkind IN ({kinds}) AND c.relname = $1"
         )
     };
-    let column = |condition: &str| {
+    let attribute = |condition: &str| {
         format!(
             "SELECT 1 FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
              JOIN pg_namespace n ON n.oid = c.relnamespace \
@@ -527,102 +527,70 @@ fn effect_query(effect: &Effect) -> Option<(String, Vec<&str>, bool)> {
              AND a.attname = $2 AND a.attnum > 0 AND NOT a.attisdropped{condition}"
         )
     };
-    let default =
-        "EXISTS (SELECT 1 FROM pg_attrdef d WHERE d.adrelid = a.attrelid AND d.adnum = a.attnum)";
-    let constraint = |condition: &str| {
+    // A generated column keeps its expression in pg_attrdef too: not a default.
+    let has_default = "(a.attgenerated = '' AND EXISTS (SELECT 1 FROM pg_attrdef d \
+                       WHERE d.adrelid = a.attrelid AND d.adnum = a.attnum))";
+    let constraint_row = |condition: &str| {
         format!(
             "SELECT 1 FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid \
              JOIN pg_namespace n ON n.oid = c.relnamespace \
              WHERE {IN_CURRENT_SCHEMA} AND c.relname = $1 AND k.conname = $2{condition}"
         )
     };
-    let trigger = format!(
+    let trigger_row = format!(
         "SELECT 1 FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid \
          JOIN pg_namespace n ON n.oid = c.relnamespace \
          WHERE {IN_CURRENT_SCHEMA} AND c.relname = $1 AND t.tgname = $2 AND NOT t.tgisinternal"
     );
+    let valid_index = format!(
+        "SELECT 1 FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid \
+         JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE {IN_CURRENT_SCHEMA} AND c.relname = $1 AND x.indisvalid"
+    );
     let (sql, params, negate) = match effect {
-        Effect::TableExists { table } => (relation("'r', 'p'", "$1"), vec![table.as_str()], false),
-        Effect::TableAbsent { table } => (relation("'r', 'p'", "$1"), vec![table.as_str()], true),
-        Effect::ColumnExists {
-            table,
-            column: name,
-        } => (column(""), vec![table.as_str(), name.as_str()], false),
-        Effect::ColumnAbsent {
-            table,
-            column: name,
-        } => (column(""), vec![table.as_str(), name.as_str()], true),
-        Effect::ColumnNotNull {
-            table,
-            column: name,
-        } => (
-            column(" AND a.attnotnull"),
-            vec![table.as_str(), name.as_str()],
+        Effect::TableExists { table } => (relation("'r', 'p'"), vec![table], false),
+        Effect::TableAbsent { table } => (relation("'r', 'p'"), vec![table], true),
+        Effect::ColumnExists { table, column } => (attribute(""), vec![table, column], false),
+        Effect::ColumnAbsent { table, column } => (attribute(""), vec![table, column], true),
+        Effect::ColumnNotNull { table, column } => {
+            (attribute(" AND a.attnotnull"), vec![table, column], false)
+        }
+        Effect::ColumnNullable { table, column } => (
+            attribute(" AND NOT a.attnotnull"),
+            vec![table, column],
             false,
         ),
-        Effect::ColumnNullable {
-            table,
-            column: name,
-        } => (
-            column(" AND NOT a.attnotnull"),
-            vec![table.as_str(), name.as_str()],
+        Effect::ColumnHasDefault { table, column } => (
+            attribute(&format!(" AND {has_default}")),
+            vec![table, column],
             false,
         ),
-        Effect::ColumnHasDefault {
-            table,
-            column: name,
-        } => (
-            column(&format!(" AND {default}")),
-            vec![table.as_str(), name.as_str()],
-            false,
-        ),
-        Effect::ColumnHasNoDefault {
-            table,
-            column: name,
-        } => (
-            column(&format!(" AND NOT {default}")),
-            vec![table.as_str(), name.as_str()],
+        Effect::ColumnHasNoDefault { table, column } => (
+            attribute(&format!(" AND NOT {has_default}")),
+            vec![table, column],
             false,
         ),
         // Compared in Rust: see `column_type_matches`.
         Effect::ColumnType { .. } | Effect::RecordedOnly => return None,
-        Effect::IndexValid { index } => (
-            format!(
-                "SELECT 1 FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid \
-                 JOIN pg_namespace n ON n.oid = c.relnamespace \
-                 WHERE {IN_CURRENT_SCHEMA} AND c.relname = $1 AND x.indisvalid"
-            ),
-            vec![index.as_str()],
+        Effect::IndexValid { index } => (valid_index, vec![index], false),
+        Effect::IndexAbsent { index } => (relation("'i', 'I'"), vec![index], true),
+        Effect::ConstraintExists { table, constraint } => {
+            (constraint_row(""), vec![table, constraint], false)
+        }
+        Effect::ConstraintValidated { table, constraint } => (
+            constraint_row(" AND k.convalidated"),
+            vec![table, constraint],
             false,
         ),
-        Effect::IndexAbsent { index } => (relation("'i', 'I'", "$1"), vec![index.as_str()], true),
-        Effect::ConstraintExists {
-            table,
-            constraint: name,
-        } => (constraint(""), vec![table.as_str(), name.as_str()], false),
-        Effect::ConstraintValidated {
-            table,
-            constraint: name,
-        } => (
-            constraint(" AND k.convalidated"),
-            vec![table.as_str(), name.as_str()],
-            false,
-        ),
-        Effect::ConstraintAbsent {
-            table,
-            constraint: name,
-        } => (constraint(""), vec![table.as_str(), name.as_str()], true),
-        Effect::TriggerExists {
-            table,
-            trigger: name,
-        } => (trigger, vec![table.as_str(), name.as_str()], false),
-        Effect::TriggerAbsent {
-            table,
-            trigger: name,
-        } => (trigger, vec![table.as_str(), name.as_str()], true),
-        Effect::ViewExists { view } => (relation("'v'", "$1"), vec![view.as_str()], false),
-        Effect::ViewAbsent { view } => (relation("'v'", "$1"), vec![view.as_str()], true),
+        Effect::ConstraintAbsent { table, constraint } => {
+            (constraint_row(""), vec![table, constraint], true)
+        }
+        Effect::TriggerExists { table, trigger } => (trigger_row, vec![table, trigger], false),
+        Effect::TriggerAbsent { table, trigger } => (trigger_row, vec![table, trigger], true),
+        Effect::ViewExists { view } => (relation("'v'"), vec![view], false),
+        Effect::ViewAbsent { view } => (relation("'v'"), vec![view], true),
     };
+    let params = params.into_iter().map(String::as_str).collect();
     Some((format!("SELECT EXISTS ({sql})"), params, negate))
 }
 
@@ -773,6 +741,11 @@ impl Postgres {
     /// session `lock_timeout` that is reset afterwards. Starts at statement
     /// `completed` and advances it, so a retry resumes at the statement that
     /// was blocked instead of repeating committed ones.
+    ///
+    /// `lock_timeout` also bounds CREATE INDEX CONCURRENTLY's final wait for
+    /// every older transaction in the database, on any table: a long one
+    /// fails the build after the work is done, leaving an INVALID index
+    /// that the next attempt drops and builds again.
     async fn run_one_by_one(
         &mut self,
         statements: &[String],
@@ -933,8 +906,7 @@ impl Engine for Postgres {
         }
     }
 
-    async fn unlock(&mut self, lock: RunLock) -> Result<(), EngineError> {
-        let RunLock { _held: () } = lock;
+    async fn unlock(&mut self, _lock: RunLock) -> Result<(), EngineError> {
         let sql = "SELECT pg_advisory_unlock($1)";
         let row = self.query_one(sql, &[&RUN_LOCK_KEY]).await?;
         if row.get::<_, bool>(0) {
@@ -1237,7 +1209,18 @@ impl Engine for Postgres {
             .and_then(|v| v.parse().ok())
             .ok_or_else(|| EngineError::Sql {
                 statement: sql.to_string(),
-                message: format!("expected one integer, got {} rows: {rows:?}", rows.len()),
+                message: match value {
+                    Some(v) => format!("expected an integer, got `{v}`"),
+                    None => format!(
+                        "expected one row with one integer, got {} row(s){}",
+                        rows.len(),
+                        if rows.len() == 1 {
+                            " with a NULL or several columns"
+                        } else {
+                            ""
+                        }
+                    ),
+                },
             })
     }
 
@@ -1740,6 +1723,7 @@ mod tests {
                 (Effect::ColumnNullable { table: s("users"), column: s("nickname") }, false),
                 (Effect::ColumnHasDefault { table: s("users"), column: s("name") }, true),
                 (Effect::ColumnHasDefault { table: s("users"), column: s("email") }, false),
+                (Effect::ColumnHasDefault { table: s("orders"), column: s("total_cents") }, false),
                 (Effect::ColumnHasNoDefault { table: s("users"), column: s("email") }, true),
                 (Effect::ColumnHasNoDefault { table: s("users"), column: s("name") }, false),
                 (Effect::ColumnType { table: s("users"), column: s("email"), data_type: s("character varying(200)") }, true),
@@ -2144,8 +2128,17 @@ mod tests {
             .await;
             assert_eq!(pg.count("SELECT count(*) FROM t WHERE label IS NULL").await.unwrap(), 250);
             assert_eq!(pg.count("SELECT 7::smallint").await.unwrap(), 7);
-            for bad in ["SELECT 1, 2", "SELECT 'x'", "SELECT NULL::int", "SELECT 1 WHERE false"] {
-                assert!(matches!(pg.count(bad).await, Err(EngineError::Sql { .. })), "{bad}");
+            let bad = [
+                ("SELECT 1, 2", "expected one row with one integer, got 1 row(s) with a NULL or several columns"),
+                ("SELECT NULL::int", "expected one row with one integer, got 1 row(s) with a NULL or several columns"),
+                ("SELECT 1 WHERE false", "expected one row with one integer, got 0 row(s)"),
+                ("SELECT 'x'", "expected an integer, got `x`"),
+            ];
+            for (sql, expected) in bad {
+                match pg.count(sql).await {
+                    Err(EngineError::Sql { statement, message }) => assert_eq!((statement.as_str(), message.as_str()), (sql, expected)),
+                    other => panic!("{sql}: {other:?}"),
+                }
             }
             match pg.count("SELECT count(*) FROM missing").await {
                 Err(EngineError::Sql { statement, message }) => {
