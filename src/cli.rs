@@ -98,7 +98,11 @@ fn print_diagnostics(d: &Diagnostics) {
     let mut err = std::io::stderr().lock();
     let _ = writeln!(err, "{d}");
     let n = d.0.len();
-    let _ = writeln!(err, "\n{n} error{} found; nothing was applied.", if n == 1 { "" } else { "s" });
+    let _ = writeln!(
+        err,
+        "\n{n} error{} found; nothing was applied.",
+        if n == 1 { "" } else { "s" }
+    );
 }
 
 fn run_plan(args: PlanArgs) -> ExitCode {
@@ -109,7 +113,10 @@ fn run_plan(args: PlanArgs) -> ExitCode {
             return ExitCode::from(exit::ERROR);
         }
     };
-    let opts = PlanOptions { schema_file: args.schema.clone(), ..PlanOptions::default() };
+    let opts = PlanOptions {
+        schema_file: args.schema.clone(),
+        ..PlanOptions::default()
+    };
     let mut checked: Vec<CheckedPlan> = Vec::new();
     let mut errors = Vec::new();
     for set in &sets {
@@ -122,7 +129,8 @@ fn run_plan(args: PlanArgs) -> ExitCode {
         print_diagnostics(&Diagnostics(errors));
         return ExitCode::from(exit::ERROR);
     }
-    let color = !args.no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
+    let color =
+        !args.no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
     let out = match args.format {
         Format::Text => render::text(&checked, &render::TextOptions { color }),
         Format::Json => render::json(&checked),
@@ -130,7 +138,11 @@ fn run_plan(args: PlanArgs) -> ExitCode {
         Format::Dot => render::dot(&checked),
     };
     let mut stdout = std::io::stdout().lock();
-    if stdout.write_all(out.as_bytes()).and_then(|_| stdout.flush()).is_err() {
+    if stdout
+        .write_all(out.as_bytes())
+        .and_then(|_| stdout.flush())
+        .is_err()
+    {
         return ExitCode::from(exit::ERROR);
     }
     if checked.iter().any(CheckedPlan::has_changes) {

@@ -27,7 +27,10 @@ use crate::graph::{Stage, Task, TaskKind};
 use crate::ops::{CheckKind, Effect, Step};
 use crate::planner::CheckedPlan;
 
-pub use state::{BackfillCheckpoint, PlanRef, RunStatus, StateError, StateFile, TaskState, Until, DEFAULT_STATE_PATH};
+pub use state::{
+    BackfillCheckpoint, PlanRef, RunStatus, StateError, StateFile, TaskState, Until,
+    DEFAULT_STATE_PATH,
+};
 
 /// Set by the signal handler: stop at the next safe point.
 #[derive(Clone, Debug, Default)]
@@ -48,17 +51,44 @@ impl StopFlag {
 /// What the executor reports as it goes.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Event {
-    TaskStarted { id: String, summary: String },
+    TaskStarted {
+        id: String,
+        summary: String,
+    },
     /// The effect was already in the catalog: nothing to run.
-    TaskAlreadyDone { id: String },
-    TaskDone { id: String, elapsed: Duration, attempts: u32 },
-    TaskFailed { id: String, error: String },
-    BackfillStarted { id: String, table: String, estimate: Option<u64>, resumed_rows: u64 },
-    BackfillProgress { id: String, rows: u64, estimate: Option<u64>, rows_per_sec: f64 },
+    TaskAlreadyDone {
+        id: String,
+    },
+    TaskDone {
+        id: String,
+        elapsed: Duration,
+        attempts: u32,
+    },
+    TaskFailed {
+        id: String,
+        error: String,
+    },
+    BackfillStarted {
+        id: String,
+        table: String,
+        estimate: Option<u64>,
+        resumed_rows: u64,
+    },
+    BackfillProgress {
+        id: String,
+        rows: u64,
+        estimate: Option<u64>,
+        rows_per_sec: f64,
+    },
     /// Paused between batches because a replica lags.
-    Throttled { id: String, lag: Duration },
+    Throttled {
+        id: String,
+        lag: Duration,
+    },
     /// A phase boundary: the schema reached this point.
-    PointReached { point: String },
+    PointReached {
+        point: String,
+    },
 }
 
 /// Receives events; the CLI turns them into progress bars and lines.
@@ -84,7 +114,11 @@ pub struct RunOptions {
 
 impl Default for RunOptions {
     fn default() -> Self {
-        RunOptions { until: Until::Contract, lock: LockPolicy::default(), max_replica_lag: None }
+        RunOptions {
+            until: Until::Contract,
+            lock: LockPolicy::default(),
+            max_replica_lag: None,
+        }
     }
 }
 
@@ -160,15 +194,25 @@ struct Runner<'a, E: Engine, O: Observer> {
 }
 
 impl<E: Engine, O: Observer> Runner<'_, E, O> {
-    async fn mark(&mut self, task: &Task, status: TaskStatus, error: Option<String>, note: Option<String>) -> Result<(), ExecError> {
+    async fn mark(
+        &mut self,
+        task: &Task,
+        status: TaskStatus,
+        error: Option<String>,
+        note: Option<String>,
+    ) -> Result<(), ExecError> {
         let now = state::now();
-        let entry = self.state.tasks.entry(task.id.0.clone()).or_insert(TaskState {
-            status,
-            started_at: None,
-            finished_at: None,
-            error: None,
-            note: None,
-        });
+        let entry = self
+            .state
+            .tasks
+            .entry(task.id.0.clone())
+            .or_insert(TaskState {
+                status,
+                started_at: None,
+                finished_at: None,
+                error: None,
+                note: None,
+            });
         entry.status = status;
         match status {
             TaskStatus::Running => {
@@ -176,7 +220,9 @@ impl<E: Engine, O: Observer> Runner<'_, E, O> {
                 entry.finished_at = None;
                 entry.error = None;
             }
-            TaskStatus::Done | TaskStatus::Failed | TaskStatus::Undone => entry.finished_at = Some(now.clone()),
+            TaskStatus::Done | TaskStatus::Failed | TaskStatus::Undone => {
+                entry.finished_at = Some(now.clone())
+            }
             TaskStatus::Pending => {}
         }
         entry.error = error.clone();
@@ -197,12 +243,18 @@ impl<E: Engine, O: Observer> Runner<'_, E, O> {
         self.engine
             .record(self.lock, &record)
             .await
-            .map_err(|source| ExecError::Engine { task: task.id.0.clone(), source })?;
+            .map_err(|source| ExecError::Engine {
+                task: task.id.0.clone(),
+                source,
+            })?;
         Ok(())
     }
 
     fn engine_err(task: &Task) -> impl FnOnce(EngineError) -> ExecError + '_ {
-        move |source| ExecError::Engine { task: task.id.0.clone(), source }
+        move |source| ExecError::Engine {
+            task: task.id.0.clone(),
+            source,
+        }
     }
 
     async fn run_task(&mut self, task: &Task) -> Result<(), ExecError> {
@@ -307,11 +359,17 @@ impl<E: Engine, O: Observer> Runner<'_, E, O> {
 
     /// The backfill of the same owner as a gate (`…/backfill` beside `…/gate`).
     fn sibling_backfill(&self, gate: &Task) -> Option<crate::ops::BackfillStep> {
-        let owner = gate.id.0.strip_prefix(&format!("v{}/contract/", gate.version))?.strip_suffix("/gate")?;
+        let owner = gate
+            .id
+            .0
+            .strip_prefix(&format!("v{}/contract/", gate.version))?
+            .strip_suffix("/gate")?;
         let id = format!("v{}/migrate/{owner}/backfill", gate.version);
         let ix = self.plan.graph.by_id.get(&crate::graph::TaskId(id))?;
         match &self.plan.graph.task(*ix).kind {
-            TaskKind::Action { step: Step::Backfill(b) } => Some(b.clone()),
+            TaskKind::Action {
+                step: Step::Backfill(b),
+            } => Some(b.clone()),
             _ => None,
         }
     }
@@ -319,11 +377,29 @@ impl<E: Engine, O: Observer> Runner<'_, E, O> {
     /// Walk the table in key order from the checkpoint. `Ok(None)` when a
     /// stop was requested between batches. A catch-up pass starts from the
     /// first key and keeps no checkpoint.
-    async fn backfill(&mut self, task: &Task, b: &crate::ops::BackfillStep, catch_up: bool) -> Result<Option<u64>, ExecError> {
+    async fn backfill(
+        &mut self,
+        task: &Task,
+        b: &crate::ops::BackfillStep,
+        catch_up: bool,
+    ) -> Result<Option<u64>, ExecError> {
         let id = task.id.0.clone();
-        let mut cp = if catch_up { BackfillCheckpoint::default() } else { self.state.backfills.get(&id).cloned().unwrap_or_default() };
-        let estimate = self.engine.estimate_rows(&b.table).await.map_err(Self::engine_err(task))?;
-        self.observer.event(Event::BackfillStarted { id: id.clone(), table: b.table.clone(), estimate, resumed_rows: cp.rows });
+        let mut cp = if catch_up {
+            BackfillCheckpoint::default()
+        } else {
+            self.state.backfills.get(&id).cloned().unwrap_or_default()
+        };
+        let estimate = self
+            .engine
+            .estimate_rows(&b.table)
+            .await
+            .map_err(Self::engine_err(task))?;
+        self.observer.event(Event::BackfillStarted {
+            id: id.clone(),
+            table: b.table.clone(),
+            estimate,
+            resumed_rows: cp.rows,
+        });
         let started = Instant::now();
         let rows_at_start = cp.rows;
         loop {
@@ -331,11 +407,19 @@ impl<E: Engine, O: Observer> Runner<'_, E, O> {
                 return Ok(None);
             }
             if let Some(max) = self.opts.max_replica_lag {
-                while let Some(lag) = self.engine.replica_lag().await.map_err(Self::engine_err(task))? {
+                while let Some(lag) = self
+                    .engine
+                    .replica_lag()
+                    .await
+                    .map_err(Self::engine_err(task))?
+                {
                     if lag <= max || self.stop.requested() {
                         break;
                     }
-                    self.observer.event(Event::Throttled { id: id.clone(), lag });
+                    self.observer.event(Event::Throttled {
+                        id: id.clone(),
+                        lag,
+                    });
                     tokio::time::sleep(Duration::from_millis(500)).await;
                 }
             }
@@ -384,10 +468,24 @@ pub async fn run<E: Engine, O: Observer>(
     observer: &mut O,
     stop: &StopFlag,
 ) -> Result<Outcome, ExecError> {
-    let hashes: HashMap<u32, String> = plan.versions.iter().map(|v| (v.version, v.hash.clone())).collect();
+    let hashes: HashMap<u32, String> = plan
+        .versions
+        .iter()
+        .map(|v| (v.version, v.hash.clone()))
+        .collect();
     state.status = RunStatus::Running;
     state.save(state_path)?;
-    let mut runner = Runner { engine, lock, plan, state, state_path, opts, observer, stop, hashes };
+    let mut runner = Runner {
+        engine,
+        lock,
+        plan,
+        state,
+        state_path,
+        opts,
+        observer,
+        stop,
+        hashes,
+    };
     let order: Vec<_> = plan.graph.order.clone();
     for ix in order {
         let task = plan.graph.task(ix);
@@ -406,10 +504,15 @@ pub async fn run<E: Engine, O: Observer>(
         }
         if let Err(e) = runner.run_task(task).await {
             let message = e.to_string();
-            runner.observer.event(Event::TaskFailed { id: task.id.0.clone(), error: message.clone() });
+            runner.observer.event(Event::TaskFailed {
+                id: task.id.0.clone(),
+                error: message.clone(),
+            });
             // Record the failure; if even that fails, the original error
             // is what the user needs to see.
-            let _ = runner.mark(task, TaskStatus::Failed, Some(message), None).await;
+            let _ = runner
+                .mark(task, TaskStatus::Failed, Some(message), None)
+                .await;
             runner.state.status = RunStatus::Failed;
             let _ = runner.state.save(state_path);
             return Err(e);
@@ -443,21 +546,30 @@ pub struct VersionStatus {
 pub fn version_status(history: &[HistoryRecord]) -> Vec<VersionStatus> {
     let mut by_version: BTreeMap<u32, VersionStatus> = BTreeMap::new();
     for r in history {
-        let v = by_version.entry(r.version).or_insert_with(|| VersionStatus {
-            version: r.version,
-            plan_hash: r.plan_hash.clone(),
-            done: 0,
-            total_recorded: 0,
-            running: Vec::new(),
-            failed: Vec::new(),
-            reached: None,
-        });
+        let v = by_version
+            .entry(r.version)
+            .or_insert_with(|| VersionStatus {
+                version: r.version,
+                plan_hash: r.plan_hash.clone(),
+                done: 0,
+                total_recorded: 0,
+                running: Vec::new(),
+                failed: Vec::new(),
+                reached: None,
+            });
         v.total_recorded += 1;
         match r.status {
             TaskStatus::Done => {
                 v.done += 1;
-                let milestone = r.task_id.strip_prefix(&format!("v{}/", r.version)).unwrap_or("");
-                let rank = |m: &str| ["expand", "expanded", "migrate", "contract", "done"].iter().position(|x| *x == m);
+                let milestone = r
+                    .task_id
+                    .strip_prefix(&format!("v{}/", r.version))
+                    .unwrap_or("");
+                let rank = |m: &str| {
+                    ["expand", "expanded", "migrate", "contract", "done"]
+                        .iter()
+                        .position(|x| *x == m)
+                };
                 if let Some(new) = rank(milestone) {
                     let old = v.reached.as_deref().and_then(rank);
                     if old.is_none_or(|o| new > o) {
@@ -466,7 +578,9 @@ pub fn version_status(history: &[HistoryRecord]) -> Vec<VersionStatus> {
                 }
             }
             TaskStatus::Running => v.running.push(r.task_id.clone()),
-            TaskStatus::Failed => v.failed.push((r.task_id.clone(), r.error.clone().unwrap_or_default())),
+            TaskStatus::Failed => v
+                .failed
+                .push((r.task_id.clone(), r.error.clone().unwrap_or_default())),
             TaskStatus::Pending | TaskStatus::Undone => {}
         }
     }

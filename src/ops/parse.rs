@@ -7,9 +7,10 @@
 use std::collections::BTreeSet;
 
 use sqlparser::ast::{
-    AlterColumnOperation, AlterTable, AlterTableOperation, CheckConstraint, ColumnDef, ColumnOption, CreateIndex,
-    CreateTable, CreateView, DataType, DropBehavior, Expr, ForeignKeyConstraint, FunctionArg, FunctionArgExpr,
-    FunctionArguments, Ident, IndexColumn, ObjectName, ObjectType, RenameTableNameKind, Statement, TableConstraint,
+    AlterColumnOperation, AlterTable, AlterTableOperation, CheckConstraint, ColumnDef,
+    ColumnOption, CreateIndex, CreateTable, CreateView, DataType, DropBehavior, Expr,
+    ForeignKeyConstraint, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, IndexColumn,
+    ObjectName, ObjectType, RenameTableNameKind, Statement, TableConstraint,
 };
 
 use crate::dialect::EngineKind;
@@ -37,27 +38,50 @@ pub struct Unsupported {
 
 impl Unsupported {
     fn new(message: impl Into<String>, help: impl Into<String>) -> Self {
-        Unsupported { message: message.into(), help: help.into() }
+        Unsupported {
+            message: message.into(),
+            help: help.into(),
+        }
     }
 }
 
 /// Turn one statement into an operation for this engine. The schema is the
 /// model the statement will meet (MySQL `MODIFY` needs it to tell a type
 /// change from a nullability change).
-pub fn lower(stmt: &Statement, engine: EngineKind, schema: &Schema) -> Result<Operation, Unsupported> {
+pub fn lower(
+    stmt: &Statement,
+    engine: EngineKind,
+    schema: &Schema,
+) -> Result<Operation, Unsupported> {
     match stmt {
         Statement::CreateTable(create) => create_table(stmt, create, engine),
         Statement::AlterTable(alter) => alter_table(stmt, alter, engine, schema),
         Statement::CreateIndex(create) => create_index(create, engine),
-        Statement::Drop { object_type, names, cascade, table, .. } => {
-            drop_object(stmt, *object_type, names, *cascade, table.as_ref(), engine, schema)
-        }
+        Statement::Drop {
+            object_type,
+            names,
+            cascade,
+            table,
+            ..
+        } => drop_object(
+            stmt,
+            *object_type,
+            names,
+            *cascade,
+            table.as_ref(),
+            engine,
+            schema,
+        ),
         Statement::RenameTable(renames) => match renames.as_slice() {
-            [rename] if engine == EngineKind::Mysql => {
-                Ok(Operation::RenameTable { from: object_name(&rename.old_name), to: object_name(&rename.new_name) })
-            }
+            [rename] if engine == EngineKind::Mysql => Ok(Operation::RenameTable {
+                from: object_name(&rename.old_name),
+                to: object_name(&rename.new_name),
+            }),
             [_] => Err(Unsupported::new(
-                format!("`RENAME TABLE` is MySQL syntax; {} does not accept it", engine_title(engine)),
+                format!(
+                    "`RENAME TABLE` is MySQL syntax; {} does not accept it",
+                    engine_title(engine)
+                ),
                 "write `ALTER TABLE a RENAME TO b`",
             )),
             _ => Err(Unsupported::new(
@@ -76,13 +100,26 @@ pub fn lower(stmt: &Statement, engine: EngineKind, schema: &Schema) -> Result<Op
 /// either changes something or is skipped.
 pub fn guard_satisfied(stmt: &Statement, schema: &Schema) -> bool {
     match stmt {
-        Statement::CreateTable(create) => create.if_not_exists && schema.table(&object_name(&create.name)).is_some(),
+        Statement::CreateTable(create) => {
+            create.if_not_exists && schema.table(&object_name(&create.name)).is_some()
+        }
         Statement::CreateIndex(create) => {
             create.if_not_exists
-                && create.name.as_ref().is_some_and(|name| schema.indexes.contains_key(&object_name(name)))
+                && create
+                    .name
+                    .as_ref()
+                    .is_some_and(|name| schema.indexes.contains_key(&object_name(name)))
         }
-        Statement::CreateView(view) => view.if_not_exists && schema.views.contains_key(&object_name(&view.name)),
-        Statement::Drop { object_type, if_exists: true, names, table, .. } => names.iter().all(|name| {
+        Statement::CreateView(view) => {
+            view.if_not_exists && schema.views.contains_key(&object_name(&view.name))
+        }
+        Statement::Drop {
+            object_type,
+            if_exists: true,
+            names,
+            table,
+            ..
+        } => names.iter().all(|name| {
             let name = object_name(name);
             match object_type {
                 ObjectType::Table => schema.table(&name).is_none(),
@@ -90,7 +127,10 @@ pub fn guard_satisfied(stmt: &Statement, schema: &Schema) -> bool {
                 ObjectType::Index => match table {
                     Some(table) => {
                         let table = object_name(table);
-                        !schema.indexes.values().any(|i| i.name == name && i.table == table)
+                        !schema
+                            .indexes
+                            .values()
+                            .any(|i| i.name == name && i.table == table)
                     }
                     None => !schema.indexes.contains_key(&name),
                 },
@@ -103,13 +143,25 @@ pub fn guard_satisfied(stmt: &Statement, schema: &Schema) -> bool {
                 return true;
             }
             match alter.operations.as_slice() {
-                [AlterTableOperation::AddColumn { if_not_exists: true, column_def, .. }] => {
-                    schema.column(&table, &normalize_ident(&column_def.name)).is_some()
-                }
-                [AlterTableOperation::DropColumn { if_exists: true, column_names, .. }] => {
-                    column_names.iter().all(|c| schema.column(&table, &normalize_ident(c)).is_none())
-                }
-                [AlterTableOperation::DropConstraint { if_exists: true, name, .. }] => schema
+                [AlterTableOperation::AddColumn {
+                    if_not_exists: true,
+                    column_def,
+                    ..
+                }] => schema
+                    .column(&table, &normalize_ident(&column_def.name))
+                    .is_some(),
+                [AlterTableOperation::DropColumn {
+                    if_exists: true,
+                    column_names,
+                    ..
+                }] => column_names
+                    .iter()
+                    .all(|c| schema.column(&table, &normalize_ident(c)).is_none()),
+                [AlterTableOperation::DropConstraint {
+                    if_exists: true,
+                    name,
+                    ..
+                }] => schema
                     .table(&table)
                     .is_some_and(|t| !t.constraints.contains_key(&normalize_ident(name))),
                 _ => false,
@@ -130,12 +182,17 @@ pub fn same_type(a: &str, b: &str) -> bool {
 fn canonical_type(spelled: &str) -> String {
     let lower = spelled.to_lowercase();
     let (head, args, tail) = match (lower.find('('), lower.find(')')) {
-        (Some(open), Some(close)) if close > open => {
-            (&lower[..open], Some(lower[open + 1..close].replace(' ', "")), &lower[close + 1..])
-        }
+        (Some(open), Some(close)) if close > open => (
+            &lower[..open],
+            Some(lower[open + 1..close].replace(' ', "")),
+            &lower[close + 1..],
+        ),
         _ => (lower.as_str(), None, ""),
     };
-    let base: String = format!("{head} {tail}").split_whitespace().collect::<Vec<_>>().join(" ");
+    let base: String = format!("{head} {tail}")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
     let (base, unsigned) = match base.strip_suffix(" unsigned") {
         Some(stripped) => (stripped.to_string(), " unsigned"),
         None => (base, ""),
@@ -159,7 +216,10 @@ fn canonical_type(spelled: &str) -> String {
         "smallserial" | "serial2" => "smallserial",
         other => other,
     };
-    let display_width_only = matches!(alias, "tinyint" | "smallint" | "mediumint" | "int" | "bigint");
+    let display_width_only = matches!(
+        alias,
+        "tinyint" | "smallint" | "mediumint" | "int" | "bigint"
+    );
     match args {
         Some(args) if !display_width_only => format!("{alias}({args}){unsigned}"),
         _ => format!("{alias}{unsigned}"),
@@ -191,9 +251,11 @@ pub fn is_volatile(expr: &Expr, engine: EngineKind) -> bool {
                 .unwrap_or_default();
             engine == EngineKind::Sqlite
                 || !STABLE_FUNCTIONS.contains(&name.as_str())
-                || function_args(function).is_none_or(|args| args.iter().any(|a| is_volatile(a, engine)))
+                || function_args(function)
+                    .is_none_or(|args| args.iter().any(|a| is_volatile(a, engine)))
         }
-        _ => sub_expressions(expr).is_none_or(|children| children.iter().any(|c| is_volatile(c, engine))),
+        _ => sub_expressions(expr)
+            .is_none_or(|children| children.iter().any(|c| is_volatile(c, engine))),
     }
 }
 
@@ -255,8 +317,14 @@ fn function_args(function: &sqlparser::ast::Function) -> Option<Vec<&Expr>> {
             .iter()
             .map(|arg| match arg {
                 FunctionArg::Unnamed(FunctionArgExpr::Expr(e))
-                | FunctionArg::Named { arg: FunctionArgExpr::Expr(e), .. }
-                | FunctionArg::ExprNamed { arg: FunctionArgExpr::Expr(e), .. } => Some(e),
+                | FunctionArg::Named {
+                    arg: FunctionArgExpr::Expr(e),
+                    ..
+                }
+                | FunctionArg::ExprNamed {
+                    arg: FunctionArgExpr::Expr(e),
+                    ..
+                } => Some(e),
                 _ => None,
             })
             .collect(),
@@ -268,7 +336,10 @@ fn function_args(function: &sqlparser::ast::Function) -> Option<Vec<&Expr>> {
 /// and dialect oddities), which callers treat conservatively.
 fn sub_expressions(expr: &Expr) -> Option<Vec<&Expr>> {
     Some(match expr {
-        Expr::Identifier(_) | Expr::CompoundIdentifier(_) | Expr::Value(_) | Expr::TypedString(_) => Vec::new(),
+        Expr::Identifier(_)
+        | Expr::CompoundIdentifier(_)
+        | Expr::Value(_)
+        | Expr::TypedString(_) => Vec::new(),
         Expr::IsFalse(e)
         | Expr::IsNotFalse(e)
         | Expr::IsTrue(e)
@@ -289,37 +360,89 @@ fn sub_expressions(expr: &Expr) -> Option<Vec<&Expr>> {
         | Expr::IsNormalized { expr: e, .. } => vec![e.as_ref()],
         Expr::IsDistinctFrom(a, b)
         | Expr::IsNotDistinctFrom(a, b)
-        | Expr::BinaryOp { left: a, right: b, .. }
-        | Expr::AnyOp { left: a, right: b, .. }
-        | Expr::AllOp { left: a, right: b, .. }
-        | Expr::AtTimeZone { timestamp: a, time_zone: b }
+        | Expr::BinaryOp {
+            left: a, right: b, ..
+        }
+        | Expr::AnyOp {
+            left: a, right: b, ..
+        }
+        | Expr::AllOp {
+            left: a, right: b, ..
+        }
+        | Expr::AtTimeZone {
+            timestamp: a,
+            time_zone: b,
+        }
         | Expr::Position { expr: a, r#in: b }
-        | Expr::RLike { expr: a, pattern: b, .. } => vec![a.as_ref(), b.as_ref()],
-        Expr::Like { expr, pattern, escape_char, .. }
-        | Expr::ILike { expr, pattern, escape_char, .. }
-        | Expr::SimilarTo { expr, pattern, escape_char, .. } => {
+        | Expr::RLike {
+            expr: a,
+            pattern: b,
+            ..
+        } => vec![a.as_ref(), b.as_ref()],
+        Expr::Like {
+            expr,
+            pattern,
+            escape_char,
+            ..
+        }
+        | Expr::ILike {
+            expr,
+            pattern,
+            escape_char,
+            ..
+        }
+        | Expr::SimilarTo {
+            expr,
+            pattern,
+            escape_char,
+            ..
+        } => {
             let mut all = vec![expr.as_ref(), pattern.as_ref()];
             all.extend(escape_char.as_deref());
             all
         }
-        Expr::InList { expr, list, .. } => std::iter::once(expr.as_ref()).chain(list.iter()).collect(),
-        Expr::Between { expr, low, high, .. } => vec![expr.as_ref(), low.as_ref(), high.as_ref()],
-        Expr::Substring { expr, substring_from, substring_for, .. } => std::iter::once(expr.as_ref())
+        Expr::InList { expr, list, .. } => {
+            std::iter::once(expr.as_ref()).chain(list.iter()).collect()
+        }
+        Expr::Between {
+            expr, low, high, ..
+        } => vec![expr.as_ref(), low.as_ref(), high.as_ref()],
+        Expr::Substring {
+            expr,
+            substring_from,
+            substring_for,
+            ..
+        } => std::iter::once(expr.as_ref())
             .chain(substring_from.as_deref())
             .chain(substring_for.as_deref())
             .collect(),
-        Expr::Trim { expr, trim_what, trim_characters, .. } => std::iter::once(expr.as_ref())
+        Expr::Trim {
+            expr,
+            trim_what,
+            trim_characters,
+            ..
+        } => std::iter::once(expr.as_ref())
             .chain(trim_what.as_deref())
             .chain(trim_characters.iter().flatten())
             .collect(),
-        Expr::Overlay { expr, overlay_what, overlay_from, overlay_for } => {
-            vec![expr.as_ref(), overlay_what.as_ref(), overlay_from.as_ref()]
-                .into_iter()
-                .chain(overlay_for.as_deref())
-                .collect()
-        }
-        Expr::Convert { expr, styles, .. } => std::iter::once(expr.as_ref()).chain(styles.iter()).collect(),
-        Expr::Case { operand, conditions, else_result, .. } => operand
+        Expr::Overlay {
+            expr,
+            overlay_what,
+            overlay_from,
+            overlay_for,
+        } => vec![expr.as_ref(), overlay_what.as_ref(), overlay_from.as_ref()]
+            .into_iter()
+            .chain(overlay_for.as_deref())
+            .collect(),
+        Expr::Convert { expr, styles, .. } => std::iter::once(expr.as_ref())
+            .chain(styles.iter())
+            .collect(),
+        Expr::Case {
+            operand,
+            conditions,
+            else_result,
+            ..
+        } => operand
             .as_deref()
             .into_iter()
             .chain(conditions.iter().flat_map(|w| [&w.condition, &w.result]))
@@ -390,7 +513,10 @@ fn raw_hatch(sql: &str) -> String {
 }
 
 fn not_classifiable(kind: &str, stmt: &Statement) -> Unsupported {
-    Unsupported::new(format!("`{kind}` is not a change zerodown can classify"), raw_hatch(&stmt.to_string()))
+    Unsupported::new(
+        format!("`{kind}` is not a change zerodown can classify"),
+        raw_hatch(&stmt.to_string()),
+    )
 }
 
 /// `CREATE FUNCTION`, `DROP SEQUENCE`, `INSERT`: the statement's kind, from
@@ -404,7 +530,10 @@ fn statement_kind(stmt: &Statement) -> String {
 
 /// `CreateFunction(…)` → `CREATE FUNCTION`.
 fn variant_words(debug: &str) -> String {
-    let name: String = debug.chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
+    let name: String = debug
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric())
+        .collect();
     let mut words = String::new();
     for (i, ch) in name.chars().enumerate() {
         if i > 0 && ch.is_ascii_uppercase() {
@@ -425,10 +554,17 @@ struct PendingConstraint {
     column: Option<String>,
 }
 
-fn create_table(stmt: &Statement, create: &CreateTable, engine: EngineKind) -> Result<Operation, Unsupported> {
+fn create_table(
+    stmt: &Statement,
+    create: &CreateTable,
+    engine: EngineKind,
+) -> Result<Operation, Unsupported> {
     let table = object_name(&create.name);
     let refuse = |what: &str| {
-        Unsupported::new(format!("`CREATE TABLE … {what}` is not a change zerodown can classify"), raw_hatch(&stmt.to_string()))
+        Unsupported::new(
+            format!("`CREATE TABLE … {what}` is not a change zerodown can classify"),
+            raw_hatch(&stmt.to_string()),
+        )
     };
     if create.query.is_some() {
         return Err(refuse("AS SELECT"));
@@ -484,7 +620,9 @@ fn create_table(stmt: &Statement, create: &CreateTable, engine: EngineKind) -> R
     let references: Vec<String> = pending
         .iter()
         .filter_map(|c| match &c.kind {
-            ConstraintKind::ForeignKey { ref_table, .. } if *ref_table != table => Some(ref_table.clone()),
+            ConstraintKind::ForeignKey { ref_table, .. } if *ref_table != table => {
+                Some(ref_table.clone())
+            }
             _ => None,
         })
         .collect::<BTreeSet<_>>()
@@ -502,7 +640,11 @@ fn create_table(stmt: &Statement, create: &CreateTable, engine: EngineKind) -> R
     })
 }
 
-fn set_primary_key(primary_key: &mut Vec<String>, columns: &[String], table: &str) -> Result<(), Unsupported> {
+fn set_primary_key(
+    primary_key: &mut Vec<String>,
+    columns: &[String],
+    table: &str,
+) -> Result<(), Unsupported> {
     if !primary_key.is_empty() {
         return Err(Unsupported::new(
             format!("table {table} declares more than one primary key"),
@@ -549,7 +691,10 @@ pub fn inline_indexes(create: &CreateTable, engine: EngineKind) -> Vec<Operation
 
 /// MySQL names an unnamed index after its first column, then `_2`, `_3`.
 fn mysql_index_name(columns: &[String], keys: &[String], taken: &[String]) -> String {
-    let base = columns.first().cloned().unwrap_or_else(|| keys.first().cloned().unwrap_or_default());
+    let base = columns
+        .first()
+        .cloned()
+        .unwrap_or_else(|| keys.first().cloned().unwrap_or_default());
     unique_name(base, taken, |base, n| format!("{base}_{}", n + 1))
 }
 
@@ -557,12 +702,19 @@ fn unique_name(base: String, taken: &[String], numbered: impl Fn(&str, usize) ->
     if !taken.contains(&base) {
         return base;
     }
-    (1..).map(|n| numbered(&base, n)).find(|name| !taken.contains(name)).unwrap_or(base)
+    (1..)
+        .map(|n| numbered(&base, n))
+        .find(|name| !taken.contains(name))
+        .unwrap_or(base)
 }
 
 /// Name the constraints of a new table as the engine itself would name them
 /// (the statement runs as written, so the engine picks the names).
-fn name_constraints(table: &str, pending: Vec<PendingConstraint>, engine: EngineKind) -> Vec<Constraint> {
+fn name_constraints(
+    table: &str,
+    pending: Vec<PendingConstraint>,
+    engine: EngineKind,
+) -> Vec<Constraint> {
     let mut taken: Vec<String> = pending.iter().filter_map(|c| c.name.clone()).collect();
     let (mut fk_n, mut check_n) = (0, 0);
     pending
@@ -574,7 +726,9 @@ fn name_constraints(table: &str, pending: Vec<PendingConstraint>, engine: Engine
                     let name = if engine == EngineKind::Mysql {
                         match &c.kind {
                             ConstraintKind::PrimaryKey { .. } => "PRIMARY".to_string(),
-                            ConstraintKind::Unique { columns } => mysql_index_name(columns, &[], &taken),
+                            ConstraintKind::Unique { columns } => {
+                                mysql_index_name(columns, &[], &taken)
+                            }
                             ConstraintKind::ForeignKey { .. } => {
                                 fk_n += 1;
                                 format!("{table}_ibfk_{fk_n}")
@@ -591,7 +745,11 @@ fn name_constraints(table: &str, pending: Vec<PendingConstraint>, engine: Engine
                     name
                 }
             };
-            Constraint { name, kind: c.kind, validated: true }
+            Constraint {
+                name,
+                kind: c.kind,
+                validated: true,
+            }
         })
         .collect()
 }
@@ -600,7 +758,12 @@ fn name_constraints(table: &str, pending: Vec<PendingConstraint>, engine: Engine
 /// `<table>_<columns>_key`, `<table>_<columns>_fkey`, `<table>_<column>_check`
 /// (`<table>_check` when the check uses several columns or none), with a
 /// number appended on a clash.
-fn postgres_constraint_name(table: &str, kind: &ConstraintKind, column: Option<&str>, taken: &[String]) -> String {
+fn postgres_constraint_name(
+    table: &str,
+    kind: &ConstraintKind,
+    column: Option<&str>,
+    taken: &[String],
+) -> String {
     let base = match kind {
         ConstraintKind::PrimaryKey { .. } => format!("{table}_pkey"),
         ConstraintKind::Unique { columns } => format!("{table}_{}_key", columns.join("_")),
@@ -633,12 +796,16 @@ fn column_spec(
             ColumnOption::Default(expr) => default = default_expr(expr, engine),
             ColumnOption::PrimaryKey(pk) => constraints.push(PendingConstraint {
                 name: given_name.or_else(|| pk.name.as_ref().map(normalize_ident)),
-                kind: ConstraintKind::PrimaryKey { columns: vec![name.clone()] },
+                kind: ConstraintKind::PrimaryKey {
+                    columns: vec![name.clone()],
+                },
                 column: Some(name.clone()),
             }),
             ColumnOption::Unique(unique) => constraints.push(PendingConstraint {
                 name: given_name.or_else(|| unique.name.as_ref().map(normalize_ident)),
-                kind: ConstraintKind::Unique { columns: vec![name.clone()] },
+                kind: ConstraintKind::Unique {
+                    columns: vec![name.clone()],
+                },
                 column: Some(name.clone()),
             }),
             ColumnOption::ForeignKey(fk) => constraints.push(PendingConstraint {
@@ -654,35 +821,59 @@ fn column_spec(
                 check_supported(check)?;
                 constraints.push(PendingConstraint {
                     name: given_name.or_else(|| check.name.as_ref().map(normalize_ident)),
-                    kind: ConstraintKind::Check { expr: check.expr.to_string() },
+                    kind: ConstraintKind::Check {
+                        expr: check.expr.to_string(),
+                    },
                     column: Some(name.clone()),
                 })
             }
             other => extra.push(other.to_string()),
         }
     }
-    Ok((ColumnSpec { name, data_type, nullable, default, extra }, constraints))
+    Ok((
+        ColumnSpec {
+            name,
+            data_type,
+            nullable,
+            default,
+            extra,
+        },
+        constraints,
+    ))
 }
 
 fn default_expr(expr: &Expr, engine: EngineKind) -> Option<DefaultExpr> {
     if matches!(expr, Expr::Value(v) if v.value == sqlparser::ast::Value::Null) {
         return None;
     }
-    Some(DefaultExpr { sql: expr.to_string(), volatile: is_volatile(expr, engine) })
+    Some(DefaultExpr {
+        sql: expr.to_string(),
+        volatile: is_volatile(expr, engine),
+    })
 }
 
 /// PostgreSQL's `serial` types are an integer with a sequence default: the
 /// catalog shows `nextval('<table>_<column>_seq'::regclass)`, a volatile
 /// default, and adding such a column writes every row.
-fn serial_default(table: &str, column: &str, data_type: &DataType, engine: EngineKind) -> Option<DefaultExpr> {
-    let DataType::Custom(name, args) = data_type else { return None };
+fn serial_default(
+    table: &str,
+    column: &str,
+    data_type: &DataType,
+    engine: EngineKind,
+) -> Option<DefaultExpr> {
+    let DataType::Custom(name, args) = data_type else {
+        return None;
+    };
     let is_serial = engine == EngineKind::Postgres
         && args.is_empty()
         && matches!(
             object_name(name).to_lowercase().as_str(),
             "serial" | "serial4" | "bigserial" | "serial8" | "smallserial" | "serial2"
         );
-    is_serial.then(|| DefaultExpr { sql: format!("nextval('{table}_{column}_seq'::regclass)"), volatile: true })
+    is_serial.then(|| DefaultExpr {
+        sql: format!("nextval('{table}_{column}_seq'::regclass)"),
+        volatile: true,
+    })
 }
 
 fn check_supported(check: &CheckConstraint) -> Result<(), Unsupported> {
@@ -703,13 +894,21 @@ fn table_constraint(
 ) -> Result<Option<PendingConstraint>, Unsupported> {
     Ok(Some(match constraint {
         TableConstraint::Unique(unique) => PendingConstraint {
-            name: unique.name.as_ref().or(unique.index_name.as_ref()).map(normalize_ident),
-            kind: ConstraintKind::Unique { columns: plain_columns(&unique.columns, table, "UNIQUE")? },
+            name: unique
+                .name
+                .as_ref()
+                .or(unique.index_name.as_ref())
+                .map(normalize_ident),
+            kind: ConstraintKind::Unique {
+                columns: plain_columns(&unique.columns, table, "UNIQUE")?,
+            },
             column: None,
         },
         TableConstraint::PrimaryKey(pk) => PendingConstraint {
             name: pk.name.as_ref().map(normalize_ident),
-            kind: ConstraintKind::PrimaryKey { columns: plain_columns(&pk.columns, table, "PRIMARY KEY")? },
+            kind: ConstraintKind::PrimaryKey {
+                columns: plain_columns(&pk.columns, table, "PRIMARY KEY")?,
+            },
             column: None,
         },
         TableConstraint::ForeignKey(fk) => PendingConstraint {
@@ -726,7 +925,9 @@ fn table_constraint(
             let refs = column_refs(&check.expr);
             PendingConstraint {
                 name: check.name.as_ref().map(normalize_ident),
-                kind: ConstraintKind::Check { expr: check.expr.to_string() },
+                kind: ConstraintKind::Check {
+                    expr: check.expr.to_string(),
+                },
                 column: (refs.len() == 1).then(|| refs[0].clone()),
             }
         }
@@ -741,7 +942,11 @@ fn table_constraint(
 }
 
 /// The columns of a UNIQUE / PRIMARY KEY: plain column names only.
-fn plain_columns(columns: &[IndexColumn], table: &str, what: &str) -> Result<Vec<String>, Unsupported> {
+fn plain_columns(
+    columns: &[IndexColumn],
+    table: &str,
+    what: &str,
+) -> Result<Vec<String>, Unsupported> {
     columns
         .iter()
         .map(|c| match &c.column.expr {
@@ -796,7 +1001,11 @@ fn create_index(create: &CreateIndex, engine: EngineKind) -> Result<Operation, U
         Some(name) => object_name(name),
         None => {
             // PostgreSQL's name for an unnamed index: `<table>_<columns>_idx`.
-            let parts = if columns.is_empty() { vec!["expr".to_string()] } else { columns.clone() };
+            let parts = if columns.is_empty() {
+                vec!["expr".to_string()]
+            } else {
+                columns.clone()
+            };
             format!("{table}_{}_idx", parts.join("_"))
         }
     };
@@ -846,16 +1055,25 @@ fn drop_object(
         ObjectType::Table => Operation::DropTable { table: name },
         ObjectType::View => Operation::DropView { name },
         _ => match (engine, table) {
-            (EngineKind::Mysql, Some(table)) => Operation::DropIndex { name, table: Some(object_name(table)) },
+            (EngineKind::Mysql, Some(table)) => Operation::DropIndex {
+                name,
+                table: Some(object_name(table)),
+            },
             (EngineKind::Mysql, None) => {
                 return Err(Unsupported::new(
                     "MySQL's `DROP INDEX` names the table",
-                    format!("write `DROP INDEX {} ON <table>`", engine.quote_ident(&name)),
+                    format!(
+                        "write `DROP INDEX {} ON <table>`",
+                        engine.quote_ident(&name)
+                    ),
                 ))
             }
             (_, Some(_)) => {
                 return Err(Unsupported::new(
-                    format!("`DROP INDEX … ON table` is MySQL syntax; {} does not accept it", engine_title(engine)),
+                    format!(
+                        "`DROP INDEX … ON table` is MySQL syntax; {} does not accept it",
+                        engine_title(engine)
+                    ),
                     format!("write `DROP INDEX {}`", engine.quote_ident(&name)),
                 ))
             }
@@ -879,7 +1097,11 @@ fn create_view(stmt: &Statement, view: &CreateView) -> Result<Operation, Unsuppo
             "drop the TEMPORARY keyword",
         ));
     }
-    Ok(Operation::CreateView { name: object_name(&view.name), or_replace: view.or_replace, sql: stmt.to_string() })
+    Ok(Operation::CreateView {
+        name: object_name(&view.name),
+        or_replace: view.or_replace,
+        sql: stmt.to_string(),
+    })
 }
 
 // ---------------------------------------------------------------- ALTER TABLE
@@ -891,29 +1113,34 @@ fn alter_table(
     schema: &Schema,
 ) -> Result<Operation, Unsupported> {
     let table = object_name(&alter.name);
-    if let Some(clause) = alter
-        .operations
-        .iter()
-        .find(|op| matches!(op, AlterTableOperation::Algorithm { .. } | AlterTableOperation::Lock { .. }))
-    {
+    if let Some(clause) = alter.operations.iter().find(|op| {
+        matches!(
+            op,
+            AlterTableOperation::Algorithm { .. } | AlterTableOperation::Lock { .. }
+        )
+    }) {
         return Err(Unsupported::new(
             format!("`{clause}`: zerodown chooses ALGORITHM and LOCK for each step itself"),
             "remove the clause; the plan shows the algorithm and lock each step uses",
         ));
     }
-    let op = match alter.operations.as_slice() {
-        [op] => op,
-        [] => return Err(not_classifiable("ALTER TABLE", stmt)),
-        ops => {
-            return Err(Unsupported::new(
+    let op =
+        match alter.operations.as_slice() {
+            [op] => op,
+            [] => return Err(not_classifiable("ALTER TABLE", stmt)),
+            ops => return Err(Unsupported::new(
                 format!("`ALTER TABLE {table}` has {} operations", ops.len()),
                 "write one change per ALTER operation, so each is classified and phased on its own",
-            ))
-        }
-    };
+            )),
+        };
     let column_op = |column: &Ident| (table.clone(), normalize_ident(column));
     match op {
-        AlterTableOperation::AddColumn { column_keyword, column_def, column_position, .. } => {
+        AlterTableOperation::AddColumn {
+            column_keyword,
+            column_def,
+            column_position,
+            ..
+        } => {
             reject_misread_keyword(*column_keyword, column_def, &table, engine)?;
             reject_position(column_position.is_some())?;
             let (column, constraints) = column_spec(&table, column_def, engine)?;
@@ -926,38 +1153,69 @@ fn alter_table(
             }
             Ok(Operation::AddColumn { table, column })
         }
-        AlterTableOperation::DropColumn { column_names, drop_behavior, .. } => {
+        AlterTableOperation::DropColumn {
+            column_names,
+            drop_behavior,
+            ..
+        } => {
             reject_cascade(drop_behavior.as_ref(), "DROP COLUMN")?;
             match column_names.as_slice() {
-                [column] => Ok(Operation::DropColumn { table, column: normalize_ident(column) }),
+                [column] => Ok(Operation::DropColumn {
+                    table,
+                    column: normalize_ident(column),
+                }),
                 _ => Err(Unsupported::new(
                     format!("`DROP COLUMN` names {} columns", column_names.len()),
                     "one column per change: write one `ALTER TABLE … DROP COLUMN` per column",
                 )),
             }
         }
-        AlterTableOperation::RenameColumn { old_column_name, new_column_name } => Ok(Operation::RenameColumn {
+        AlterTableOperation::RenameColumn {
+            old_column_name,
+            new_column_name,
+        } => Ok(Operation::RenameColumn {
             table,
             from: normalize_ident(old_column_name),
             to: normalize_ident(new_column_name),
         }),
         AlterTableOperation::RenameTable { table_name } => {
             let (RenameTableNameKind::To(to) | RenameTableNameKind::As(to)) = table_name;
-            Ok(Operation::RenameTable { from: table, to: object_name(to) })
+            Ok(Operation::RenameTable {
+                from: table,
+                to: object_name(to),
+            })
         }
         AlterTableOperation::AlterColumn { column_name, op } => {
             let (table, column) = column_op(column_name);
             alter_column(table, column, op, engine)
         }
-        AlterTableOperation::ModifyColumn { col_name, data_type, options, column_position } => {
+        AlterTableOperation::ModifyColumn {
+            col_name,
+            data_type,
+            options,
+            column_position,
+        } => {
             reject_position(column_position.is_some())?;
-            redefine_column(engine, schema, &table, col_name, col_name, data_type, options, "MODIFY")
+            redefine_column(
+                engine, schema, &table, col_name, col_name, data_type, options, "MODIFY",
+            )
         }
-        AlterTableOperation::ChangeColumn { old_name, new_name, data_type, options, column_position } => {
+        AlterTableOperation::ChangeColumn {
+            old_name,
+            new_name,
+            data_type,
+            options,
+            column_position,
+        } => {
             reject_position(column_position.is_some())?;
-            redefine_column(engine, schema, &table, old_name, new_name, data_type, options, "CHANGE")
+            redefine_column(
+                engine, schema, &table, old_name, new_name, data_type, options, "CHANGE",
+            )
         }
-        AlterTableOperation::AddConstraint { constraint, not_valid } => {
+        AlterTableOperation::AddConstraint {
+            constraint,
+            not_valid,
+        } => {
             if *not_valid && engine != EngineKind::Postgres {
                 return Err(Unsupported::new(
                     format!("`NOT VALID` is PostgreSQL syntax; {} does not accept it", engine_title(engine)),
@@ -967,23 +1225,39 @@ fn alter_table(
             }
             add_constraint(stmt, constraint, *not_valid, table, engine, schema)
         }
-        AlterTableOperation::ValidateConstraint { name } => {
-            Ok(Operation::ValidateConstraint { table, name: normalize_ident(name) })
-        }
-        AlterTableOperation::DropConstraint { name, drop_behavior, .. } => {
+        AlterTableOperation::ValidateConstraint { name } => Ok(Operation::ValidateConstraint {
+            table,
+            name: normalize_ident(name),
+        }),
+        AlterTableOperation::DropConstraint {
+            name,
+            drop_behavior,
+            ..
+        } => {
             reject_cascade(drop_behavior.as_ref(), "DROP CONSTRAINT")?;
-            Ok(Operation::DropConstraint { table, name: normalize_ident(name) })
+            Ok(Operation::DropConstraint {
+                table,
+                name: normalize_ident(name),
+            })
         }
-        AlterTableOperation::DropForeignKey { name, drop_behavior } => {
+        AlterTableOperation::DropForeignKey {
+            name,
+            drop_behavior,
+        } => {
             reject_cascade(drop_behavior.as_ref(), "DROP FOREIGN KEY")?;
-            Ok(Operation::DropConstraint { table, name: normalize_ident(name) })
+            Ok(Operation::DropConstraint {
+                table,
+                name: normalize_ident(name),
+            })
         }
         AlterTableOperation::DropPrimaryKey { drop_behavior } => {
             reject_cascade(drop_behavior.as_ref(), "DROP PRIMARY KEY")?;
             let name = schema
                 .table(&table)
                 .and_then(|t| {
-                    t.constraints.values().find(|c| matches!(c.kind, ConstraintKind::PrimaryKey { .. }))
+                    t.constraints
+                        .values()
+                        .find(|c| matches!(c.kind, ConstraintKind::PrimaryKey { .. }))
                 })
                 .map(|c| c.name.clone())
                 .unwrap_or_else(|| match engine {
@@ -992,10 +1266,14 @@ fn alter_table(
                 });
             Ok(Operation::DropConstraint { table, name })
         }
-        AlterTableOperation::DropIndex { name } => {
-            Ok(Operation::DropIndex { name: normalize_ident(name), table: Some(table) })
-        }
-        other => Err(not_classifiable(&format!("ALTER TABLE … {}", variant_words(&format!("{other:?}"))), stmt)),
+        AlterTableOperation::DropIndex { name } => Ok(Operation::DropIndex {
+            name: normalize_ident(name),
+            table: Some(table),
+        }),
+        other => Err(not_classifiable(
+            &format!("ALTER TABLE … {}", variant_words(&format!("{other:?}"))),
+            stmt,
+        )),
     }
 }
 
@@ -1037,7 +1315,16 @@ fn reject_misread_keyword(
     table: &str,
     engine: EngineKind,
 ) -> Result<(), Unsupported> {
-    const KEYWORDS: &[&str] = &["INDEX", "KEY", "UNIQUE", "CONSTRAINT", "PRIMARY", "FOREIGN", "FULLTEXT", "SPATIAL"];
+    const KEYWORDS: &[&str] = &[
+        "INDEX",
+        "KEY",
+        "UNIQUE",
+        "CONSTRAINT",
+        "PRIMARY",
+        "FOREIGN",
+        "FULLTEXT",
+        "SPATIAL",
+    ];
     let keyword = def.name.value.to_uppercase();
     if column_keyword
         || def.name.quote_style.is_some()
@@ -1052,9 +1339,15 @@ fn reject_misread_keyword(
             engine_title(engine)
         ),
         if keyword == "UNIQUE" || keyword == "CONSTRAINT" {
-            format!("write `ALTER TABLE {} ADD CONSTRAINT <name> UNIQUE (<columns>)`", engine.quote_ident(table))
+            format!(
+                "write `ALTER TABLE {} ADD CONSTRAINT <name> UNIQUE (<columns>)`",
+                engine.quote_ident(table)
+            )
         } else {
-            format!("write `CREATE INDEX <name> ON {} (<columns>)`", engine.quote_ident(table))
+            format!(
+                "write `CREATE INDEX <name> ON {} (<columns>)`",
+                engine.quote_ident(table)
+            )
         },
     ))
 }
@@ -1158,13 +1451,20 @@ fn redefine_column(
     let type_written = data_type.to_string();
     // MODIFY restates the column: the options zerodown does not model
     // (AUTO_INCREMENT, COLLATE, COMMENT) must survive into the SQL it writes.
-    let new_type = std::iter::once(type_written.clone()).chain(extra.iter().cloned()).collect::<Vec<_>>().join(" ");
+    let new_type = std::iter::once(type_written.clone())
+        .chain(extra.iter().cloned())
+        .collect::<Vec<_>>()
+        .join(" ");
 
     let Some(old) = schema.column(table, &from) else {
         // Unknown to the model: the schema check reports it, with
         // suggestions.
         return Ok(if from != to {
-            Operation::RenameColumn { table: table.to_string(), from, to }
+            Operation::RenameColumn {
+                table: table.to_string(),
+                from,
+                to,
+            }
         } else {
             Operation::AlterColumnType {
                 table: table.to_string(),
@@ -1175,7 +1475,10 @@ fn redefine_column(
             }
         });
     };
-    if schema.table(table).is_some_and(|t| t.primary_key.contains(&from)) {
+    if schema
+        .table(table)
+        .is_some_and(|t| t.primary_key.contains(&from))
+    {
         // MySQL keeps primary key columns NOT NULL whatever MODIFY says.
         nullable = false;
     }
@@ -1183,7 +1486,10 @@ fn redefine_column(
     let renamed = from != to;
     let retyped = !same_type(&old.data_type, &type_written);
     let renullable = old.nullable != nullable;
-    let redefaulted = !same_default(old.default.as_deref(), default.as_ref().map(|d| d.sql.as_str()));
+    let redefaulted = !same_default(
+        old.default.as_deref(),
+        default.as_ref().map(|d| d.sql.as_str()),
+    );
     let aspects: Vec<&str> = [
         (renamed, "the name"),
         (retyped, "the type"),
@@ -1258,27 +1564,52 @@ fn split_help(
     };
     let mut steps = Vec::new();
     if renamed {
-        steps.push(format!("ALTER TABLE {} RENAME COLUMN {} TO {}", q(table), q(&old.name), q(to)));
+        steps.push(format!(
+            "ALTER TABLE {} RENAME COLUMN {} TO {}",
+            q(table),
+            q(&old.name),
+            q(to)
+        ));
     }
     let (mut data_type, mut current_nullable, mut current_default) =
         (old.data_type.clone(), old.nullable, old.default.clone());
     let modify = |data_type: &str, nullable: bool, default: Option<&str>| {
-        format!("ALTER TABLE {} MODIFY COLUMN {} {}", q(table), q(to), definition(data_type, nullable, default))
+        format!(
+            "ALTER TABLE {} MODIFY COLUMN {} {}",
+            q(table),
+            q(to),
+            definition(data_type, nullable, default)
+        )
     };
     if retyped {
         data_type = new_type.to_string();
-        steps.push(modify(&data_type, current_nullable, current_default.as_deref()));
+        steps.push(modify(
+            &data_type,
+            current_nullable,
+            current_default.as_deref(),
+        ));
     }
     let new_default = default.map(|d| d.sql.clone());
     if !same_default(current_default.as_deref(), new_default.as_deref()) {
         current_default = new_default;
-        steps.push(modify(&data_type, current_nullable, current_default.as_deref()));
+        steps.push(modify(
+            &data_type,
+            current_nullable,
+            current_default.as_deref(),
+        ));
     }
     if renullable {
         current_nullable = nullable;
-        steps.push(modify(&data_type, current_nullable, current_default.as_deref()));
+        steps.push(modify(
+            &data_type,
+            current_nullable,
+            current_default.as_deref(),
+        ));
     }
-    format!("split it, one change per aspect, in this order:\n  - {}", steps.join("\n  - "))
+    format!(
+        "split it, one change per aspect, in this order:\n  - {}",
+        steps.join("\n  - ")
+    )
 }
 
 /// `a`, `a and b`, `a, b and c`.
@@ -1292,8 +1623,13 @@ fn join_and(items: &[&str]) -> String {
 
 fn same_default(a: Option<&str>, b: Option<&str>) -> bool {
     let canonical = |d: Option<&str>| {
-        d.map(|d| d.trim().trim_start_matches('(').trim_end_matches(')').to_lowercase())
-            .filter(|d| d != "null")
+        d.map(|d| {
+            d.trim()
+                .trim_start_matches('(')
+                .trim_end_matches(')')
+                .to_lowercase()
+        })
+        .filter(|d| d != "null")
     };
     canonical(a) == canonical(b)
 }
@@ -1316,7 +1652,9 @@ fn add_constraint(
         .into_iter()
         .chain(schema.indexes.keys().cloned())
         .collect();
-    let default_name = |kind: &ConstraintKind, column: Option<&str>| postgres_constraint_name(&table, kind, column, &taken);
+    let default_name = |kind: &ConstraintKind, column: Option<&str>| {
+        postgres_constraint_name(&table, kind, column, &taken)
+    };
     let not_valid_only_for = |what: &str| {
         Unsupported::new(
             format!("`ADD {what} … NOT VALID`: PostgreSQL accepts NOT VALID only on foreign keys and CHECK constraints"),
@@ -1427,7 +1765,8 @@ mod tests {
     use EngineKind::{Mysql, Postgres, Sqlite};
 
     fn parse(engine: EngineKind, sql: &str) -> Statement {
-        let mut statements = Parser::parse_sql(&*engine.sql_dialect(), sql).expect("test SQL parses");
+        let mut statements =
+            Parser::parse_sql(&*engine.sql_dialect(), sql).expect("test SQL parses");
         assert_eq!(statements.len(), 1, "{sql}");
         statements.remove(0)
     }
@@ -1458,7 +1797,9 @@ mod tests {
             "users_pkey".into(),
             Constraint {
                 name: "users_pkey".into(),
-                kind: ConstraintKind::PrimaryKey { columns: vec!["id".into()] },
+                kind: ConstraintKind::PrimaryKey {
+                    columns: vec!["id".into()],
+                },
                 validated: true,
             },
         );
@@ -1482,12 +1823,20 @@ mod tests {
         schema
     }
 
-    fn spec(name: &str, data_type: &str, nullable: bool, default: Option<(&str, bool)>) -> ColumnSpec {
+    fn spec(
+        name: &str,
+        data_type: &str,
+        nullable: bool,
+        default: Option<(&str, bool)>,
+    ) -> ColumnSpec {
         ColumnSpec {
             name: name.into(),
             data_type: data_type.into(),
             nullable,
-            default: default.map(|(sql, volatile)| DefaultExpr { sql: sql.into(), volatile }),
+            default: default.map(|(sql, volatile)| DefaultExpr {
+                sql: sql.into(),
+                volatile,
+            }),
             extra: vec![],
         }
     }
@@ -1501,7 +1850,10 @@ mod tests {
     }
 
     fn add_column(column: ColumnSpec) -> Operation {
-        Operation::AddColumn { table: s("users"), column }
+        Operation::AddColumn {
+            table: s("users"),
+            column,
+        }
     }
 
     fn retype(column: &str, new_type: &str, using: Option<&str>, written_as: &str) -> Operation {
@@ -1692,8 +2044,16 @@ mod tests {
         ];
         for (engine, sql, message, help) in cases {
             let err = lower_sql(engine, sql).expect_err(sql);
-            assert!(err.message.contains(message), "{engine}: {sql}\n  message: {}", err.message);
-            assert!(err.help.contains(help), "{engine}: {sql}\n  help: {}", err.help);
+            assert!(
+                err.message.contains(message),
+                "{engine}: {sql}\n  message: {}",
+                err.message
+            );
+            assert!(
+                err.help.contains(help),
+                "{engine}: {sql}\n  help: {}",
+                err.help
+            );
         }
     }
 
@@ -1703,8 +2063,15 @@ mod tests {
                    org_id int REFERENCES orgs (id) ON DELETE CASCADE, age int CHECK (age > 0), \
                    created_at timestamptz NOT NULL DEFAULT now(), a int, b int, UNIQUE (a, b), CHECK (a < b), \
                    CONSTRAINT b_small CHECK (b < 10))";
-        let Ok(Operation::CreateTable { table, columns, primary_key, constraints, references, sql: rendered, if_not_exists }) =
-            lower_sql(Postgres, sql)
+        let Ok(Operation::CreateTable {
+            table,
+            columns,
+            primary_key,
+            constraints,
+            references,
+            sql: rendered,
+            if_not_exists,
+        }) = lower_sql(Postgres, sql)
         else {
             panic!("not a CreateTable");
         };
@@ -1713,21 +2080,57 @@ mod tests {
         assert!(rendered.starts_with("CREATE TABLE members (id serial PRIMARY KEY"));
         assert_eq!(primary_key, cols(&["id"]));
         assert_eq!(references, cols(&["orgs"]));
-        assert_eq!(columns[0], spec("id", "serial", false, Some(("nextval('members_id_seq'::regclass)", true))));
+        assert_eq!(
+            columns[0],
+            spec(
+                "id",
+                "serial",
+                false,
+                Some(("nextval('members_id_seq'::regclass)", true))
+            )
+        );
         assert_eq!(columns[1], spec("email", "TEXT", false, None));
-        assert_eq!(columns[4], spec("created_at", "TIMESTAMPTZ", false, Some(("now()", false))));
-        let named: Vec<(&str, &ConstraintKind)> = constraints.iter().map(|c| (c.name.as_str(), &c.kind)).collect();
+        assert_eq!(
+            columns[4],
+            spec("created_at", "TIMESTAMPTZ", false, Some(("now()", false)))
+        );
+        let named: Vec<(&str, &ConstraintKind)> = constraints
+            .iter()
+            .map(|c| (c.name.as_str(), &c.kind))
+            .collect();
         assert_eq!(
             named,
             vec![
-                ("members_pkey", &ConstraintKind::PrimaryKey { columns: cols(&["id"]) }),
-                ("members_email_key", &ConstraintKind::Unique { columns: cols(&["email"]) }),
+                (
+                    "members_pkey",
+                    &ConstraintKind::PrimaryKey {
+                        columns: cols(&["id"])
+                    }
+                ),
+                (
+                    "members_email_key",
+                    &ConstraintKind::Unique {
+                        columns: cols(&["email"])
+                    }
+                ),
                 (
                     "members_org_id_fkey",
-                    &ConstraintKind::ForeignKey { columns: cols(&["org_id"]), ref_table: s("orgs"), ref_columns: cols(&["id"]) }
+                    &ConstraintKind::ForeignKey {
+                        columns: cols(&["org_id"]),
+                        ref_table: s("orgs"),
+                        ref_columns: cols(&["id"])
+                    }
                 ),
-                ("members_age_check", &ConstraintKind::Check { expr: s("age > 0") }),
-                ("members_a_b_key", &ConstraintKind::Unique { columns: cols(&["a", "b"]) }),
+                (
+                    "members_age_check",
+                    &ConstraintKind::Check { expr: s("age > 0") }
+                ),
+                (
+                    "members_a_b_key",
+                    &ConstraintKind::Unique {
+                        columns: cols(&["a", "b"])
+                    }
+                ),
                 ("members_check", &ConstraintKind::Check { expr: s("a < b") }),
                 ("b_small", &ConstraintKind::Check { expr: s("b < 10") }),
             ]
@@ -1741,19 +2144,35 @@ mod tests {
                    PRIMARY KEY (`id`), UNIQUE KEY (code), KEY idx_user (user_id), KEY (code, user_id), \
                    FOREIGN KEY (user_id) REFERENCES users (id), CHECK (code > 0)) ENGINE=InnoDB";
         let stmt = parse(Mysql, sql);
-        let Ok(Operation::CreateTable { columns, constraints, if_not_exists, .. }) = lower(&stmt, Mysql, &model()) else {
+        let Ok(Operation::CreateTable {
+            columns,
+            constraints,
+            if_not_exists,
+            ..
+        }) = lower(&stmt, Mysql, &model())
+        else {
             panic!("not a CreateTable");
         };
         assert!(if_not_exists);
         assert_eq!(columns[0].extra, cols(&["AUTO_INCREMENT"]));
         let names: Vec<&str> = constraints.iter().map(|c| c.name.as_str()).collect();
-        assert_eq!(names, vec!["PRIMARY", "code", "orders_ibfk_1", "orders_chk_1"]);
-        let Statement::CreateTable(create) = &stmt else { unreachable!() };
+        assert_eq!(
+            names,
+            vec!["PRIMARY", "code", "orders_ibfk_1", "orders_chk_1"]
+        );
+        let Statement::CreateTable(create) = &stmt else {
+            unreachable!()
+        };
         assert_eq!(
             inline_indexes(create, Mysql),
             vec![
                 index("idx_user", "orders", &["`user_id`"], &["user_id"]),
-                index("code", "orders", &["`code`", "`user_id`"], &["code", "user_id"]),
+                index(
+                    "code",
+                    "orders",
+                    &["`code`", "`user_id`"],
+                    &["code", "user_id"]
+                ),
             ]
         );
     }
@@ -1774,7 +2193,11 @@ mod tests {
             (Sqlite, "CURRENT_TIMESTAMP", true), (Sqlite, "'x'", false), (Sqlite, "random()", true),
         ];
         for (engine, expr, volatile) in cases {
-            let parsed = Parser::new(&*engine.sql_dialect()).try_with_sql(expr).unwrap().parse_expr().unwrap();
+            let parsed = Parser::new(&*engine.sql_dialect())
+                .try_with_sql(expr)
+                .unwrap()
+                .parse_expr()
+                .unwrap();
             assert_eq!(is_volatile(&parsed, engine), volatile, "{engine}: {expr}");
         }
     }
@@ -1810,7 +2233,11 @@ mod tests {
             (Postgres, "ALTER TABLE IF EXISTS people ADD COLUMN x int", true),
         ];
         for (engine, sql, skipped) in cases {
-            assert_eq!(guard_satisfied(&parse(engine, sql), &schema), skipped, "{sql}");
+            assert_eq!(
+                guard_satisfied(&parse(engine, sql), &schema),
+                skipped,
+                "{sql}"
+            );
         }
     }
 }

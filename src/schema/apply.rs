@@ -20,7 +20,10 @@ pub struct SchemaError {
 
 impl SchemaError {
     fn new(message: impl Into<String>, help: impl Into<String>) -> Self {
-        SchemaError { message: message.into(), help: help.into() }
+        SchemaError {
+            message: message.into(),
+            help: help.into(),
+        }
     }
 }
 
@@ -30,7 +33,14 @@ impl Schema {
     /// contract (`finish_contract`).
     pub fn apply(&mut self, op: &Operation, contract_in: Option<u32>) -> Result<(), SchemaError> {
         match op {
-            Operation::CreateTable { table, columns, primary_key, constraints, if_not_exists, .. } => {
+            Operation::CreateTable {
+                table,
+                columns,
+                primary_key,
+                constraints,
+                if_not_exists,
+                ..
+            } => {
                 if *if_not_exists && self.tables.contains_key(table) {
                     return Ok(());
                 }
@@ -40,12 +50,22 @@ impl Schema {
             Operation::RenameTable { from, to } => self.rename_table(from, to, contract_in),
             Operation::AddColumn { table, column } => self.add_column(table, column),
             Operation::DropColumn { table, column } => self.drop_column(table, column, contract_in),
-            Operation::RenameColumn { table, from, to } => self.rename_column(table, from, to, contract_in),
-            Operation::AlterColumnType { table, column, new_type, .. } => {
+            Operation::RenameColumn { table, from, to } => {
+                self.rename_column(table, from, to, contract_in)
+            }
+            Operation::AlterColumnType {
+                table,
+                column,
+                new_type,
+                ..
+            } => {
                 let col = self.column_mut_checked(table, column)?;
                 if same_type(&col.data_type, new_type) {
                     return Err(SchemaError::new(
-                        format!("column {table}.{column} is already of type {}", col.data_type),
+                        format!(
+                            "column {table}.{column} is already of type {}",
+                            col.data_type
+                        ),
                         "remove the change: it changes nothing",
                     ));
                 }
@@ -64,7 +84,10 @@ impl Schema {
                 Ok(())
             }
             Operation::DropNotNull { table, column } => {
-                if self.table(table).is_some_and(|t| t.primary_key.contains(column)) {
+                if self
+                    .table(table)
+                    .is_some_and(|t| t.primary_key.contains(column))
+                {
                     return Err(SchemaError::new(
                         format!("column {table}.{column} is in the primary key, which keeps it NOT NULL"),
                         "drop or change the primary key first, as its own change",
@@ -80,11 +103,22 @@ impl Schema {
                 col.nullable = true;
                 Ok(())
             }
-            Operation::SetDefault { table, column, default } => {
+            Operation::SetDefault {
+                table,
+                column,
+                default,
+            } => {
                 let col = self.column_mut_checked(table, column)?;
-                if col.default.as_deref().is_some_and(|d| d.eq_ignore_ascii_case(&default.sql)) {
+                if col
+                    .default
+                    .as_deref()
+                    .is_some_and(|d| d.eq_ignore_ascii_case(&default.sql))
+                {
                     return Err(SchemaError::new(
-                        format!("column {table}.{column} already defaults to {}", default.sql),
+                        format!(
+                            "column {table}.{column} already defaults to {}",
+                            default.sql
+                        ),
                         "remove the change: it changes nothing",
                     ));
                 }
@@ -102,38 +136,77 @@ impl Schema {
                 col.default = None;
                 Ok(())
             }
-            Operation::CreateIndex { name, table, keys, columns, unique, predicate, .. } => {
-                self.create_index(Index {
-                    name: name.clone(),
-                    table: table.clone(),
-                    keys: keys.clone(),
-                    columns: columns.clone(),
-                    unique: *unique,
-                    predicate: predicate.clone(),
-                    drop_at: None,
-                })
-            }
-            Operation::DropIndex { name, table } => self.drop_index(name, table.as_deref(), contract_in),
-            Operation::AddForeignKey { table, name, fk, not_valid } => {
-                let kind = self.foreign_key_kind(table, fk)?;
-                self.add_constraint(table, Constraint { name: name.clone(), kind, validated: !not_valid })
-            }
-            Operation::AddCheck { table, name, expr, not_valid } => self.add_constraint(
+            Operation::CreateIndex {
+                name,
                 table,
-                Constraint { name: name.clone(), kind: ConstraintKind::Check { expr: expr.clone() }, validated: !not_valid },
+                keys,
+                columns,
+                unique,
+                predicate,
+                ..
+            } => self.create_index(Index {
+                name: name.clone(),
+                table: table.clone(),
+                keys: keys.clone(),
+                columns: columns.clone(),
+                unique: *unique,
+                predicate: predicate.clone(),
+                drop_at: None,
+            }),
+            Operation::DropIndex { name, table } => {
+                self.drop_index(name, table.as_deref(), contract_in)
+            }
+            Operation::AddForeignKey {
+                table,
+                name,
+                fk,
+                not_valid,
+            } => {
+                let kind = self.foreign_key_kind(table, fk)?;
+                self.add_constraint(
+                    table,
+                    Constraint {
+                        name: name.clone(),
+                        kind,
+                        validated: !not_valid,
+                    },
+                )
+            }
+            Operation::AddCheck {
+                table,
+                name,
+                expr,
+                not_valid,
+            } => self.add_constraint(
+                table,
+                Constraint {
+                    name: name.clone(),
+                    kind: ConstraintKind::Check { expr: expr.clone() },
+                    validated: !not_valid,
+                },
             ),
-            Operation::AddUnique { table, name, columns } => {
+            Operation::AddUnique {
+                table,
+                name,
+                columns,
+            } => {
                 self.columns_checked(table, columns)?;
                 self.add_constraint(
                     table,
                     Constraint {
                         name: name.clone(),
-                        kind: ConstraintKind::Unique { columns: columns.clone() },
+                        kind: ConstraintKind::Unique {
+                            columns: columns.clone(),
+                        },
                         validated: true,
                     },
                 )
             }
-            Operation::AddPrimaryKey { table, name, columns } => self.add_primary_key(table, name.as_deref(), columns),
+            Operation::AddPrimaryKey {
+                table,
+                name,
+                columns,
+            } => self.add_primary_key(table, name.as_deref(), columns),
             Operation::ValidateConstraint { table, name } => {
                 let constraint = self.constraint_mut_checked(table, name)?;
                 if constraint.validated {
@@ -148,12 +221,20 @@ impl Schema {
             Operation::DropConstraint { table, name } => {
                 self.constraint_mut_checked(table, name)?;
                 let t = self.tables.get_mut(table).expect("checked above");
-                if let Some(Constraint { kind: ConstraintKind::PrimaryKey { .. }, .. }) = t.constraints.remove(name) {
+                if let Some(Constraint {
+                    kind: ConstraintKind::PrimaryKey { .. },
+                    ..
+                }) = t.constraints.remove(name)
+                {
                     t.primary_key.clear();
                 }
                 Ok(())
             }
-            Operation::CreateView { name, or_replace, sql } => self.create_view(name, *or_replace, sql),
+            Operation::CreateView {
+                name,
+                or_replace,
+                sql,
+            } => self.create_view(name, *or_replace, sql),
             Operation::DropView { name } => {
                 if !self.views.contains_key(name) {
                     return Err(unknown("view", name, self_names(&self.views)));
@@ -176,15 +257,24 @@ impl Schema {
     /// Remove what earlier plans deferred to this version's contract.
     pub fn finish_contract(&mut self, version: u32) {
         let due = Some(version);
-        let tables: Vec<String> =
-            self.tables.values().filter(|t| t.drop_at == due).map(|t| t.name.clone()).collect();
+        let tables: Vec<String> = self
+            .tables
+            .values()
+            .filter(|t| t.drop_at == due)
+            .map(|t| t.name.clone())
+            .collect();
         for table in tables {
             self.remove_table(&table);
         }
         let columns: Vec<(String, String)> = self
             .tables
             .values()
-            .flat_map(|t| t.columns.iter().filter(|c| c.drop_at == due).map(|c| (t.name.clone(), c.name.clone())))
+            .flat_map(|t| {
+                t.columns
+                    .iter()
+                    .filter(|c| c.drop_at == due)
+                    .map(|c| (t.name.clone(), c.name.clone()))
+            })
             .collect();
         for (table, column) in columns {
             self.remove_column(&table, &column);
@@ -196,7 +286,9 @@ impl Schema {
     // ------------------------------------------------------------ lookups
 
     fn table_checked(&self, table: &str) -> Result<&Table, SchemaError> {
-        self.tables.get(table).ok_or_else(|| unknown("table", table, self_names(&self.tables)))
+        self.tables
+            .get(table)
+            .ok_or_else(|| unknown("table", table, self_names(&self.tables)))
     }
 
     fn table_mut_checked(&mut self, table: &str) -> Result<&mut Table, SchemaError> {
@@ -206,7 +298,11 @@ impl Schema {
         Ok(self.tables.get_mut(table).expect("checked above"))
     }
 
-    fn column_mut_checked(&mut self, table: &str, column: &str) -> Result<&mut Column, SchemaError> {
+    fn column_mut_checked(
+        &mut self,
+        table: &str,
+        column: &str,
+    ) -> Result<&mut Column, SchemaError> {
         let t = self.table_mut_checked(table)?;
         if t.column(column).is_none() {
             return Err(unknown_column(t, column));
@@ -222,7 +318,11 @@ impl Schema {
         }
     }
 
-    fn constraint_mut_checked(&mut self, table: &str, name: &str) -> Result<&mut Constraint, SchemaError> {
+    fn constraint_mut_checked(
+        &mut self,
+        table: &str,
+        name: &str,
+    ) -> Result<&mut Constraint, SchemaError> {
         let t = self.table_mut_checked(table)?;
         if !t.constraints.contains_key(name) {
             let names: Vec<&str> = t.constraints.keys().map(String::as_str).collect();
@@ -290,12 +390,17 @@ impl Schema {
         for constraint in constraints {
             if new.constraints.contains_key(&constraint.name) {
                 return Err(SchemaError::new(
-                    format!("table {table} declares constraint {} twice", constraint.name),
+                    format!(
+                        "table {table} declares constraint {} twice",
+                        constraint.name
+                    ),
                     "give each constraint its own name",
                 ));
             }
             let own_columns = match &constraint.kind {
-                ConstraintKind::Unique { columns } | ConstraintKind::PrimaryKey { columns } => columns.as_slice(),
+                ConstraintKind::Unique { columns } | ConstraintKind::PrimaryKey { columns } => {
+                    columns.as_slice()
+                }
                 ConstraintKind::ForeignKey { columns, .. } => columns.as_slice(),
                 ConstraintKind::Check { .. } => &[],
             };
@@ -303,9 +408,18 @@ impl Schema {
                 return Err(unknown_column(&new, missing));
             }
             let mut constraint = constraint.clone();
-            if let ConstraintKind::ForeignKey { ref_table, ref_columns, columns } = &mut constraint.kind {
+            if let ConstraintKind::ForeignKey {
+                ref_table,
+                ref_columns,
+                columns,
+            } = &mut constraint.kind
+            {
                 // A table may reference itself: check against the new table.
-                let target = if ref_table == table { &new } else { self.table_checked(ref_table)? };
+                let target = if ref_table == table {
+                    &new
+                } else {
+                    self.table_checked(ref_table)?
+                };
                 *ref_columns = referenced_columns(target, ref_columns, columns.len(), table)?;
             }
             new.constraints.insert(constraint.name.clone(), constraint);
@@ -314,11 +428,23 @@ impl Schema {
         // constraint is how the key goes); an operation built without one
         // gets PostgreSQL's name for it.
         if !new.primary_key.is_empty()
-            && !new.constraints.values().any(|c| matches!(c.kind, ConstraintKind::PrimaryKey { .. }))
+            && !new
+                .constraints
+                .values()
+                .any(|c| matches!(c.kind, ConstraintKind::PrimaryKey { .. }))
         {
             let name = format!("{table}_pkey");
-            let kind = ConstraintKind::PrimaryKey { columns: new.primary_key.clone() };
-            new.constraints.insert(name.clone(), Constraint { name, kind, validated: true });
+            let kind = ConstraintKind::PrimaryKey {
+                columns: new.primary_key.clone(),
+            };
+            new.constraints.insert(
+                name.clone(),
+                Constraint {
+                    name,
+                    kind,
+                    validated: true,
+                },
+            );
         }
         self.tables.insert(table.to_string(), new);
         Ok(())
@@ -327,7 +453,11 @@ impl Schema {
     fn drop_table(&mut self, table: &str, contract_in: Option<u32>) -> Result<(), SchemaError> {
         let t = self.table_checked(table)?;
         scheduled_twice("table", table, t.drop_at)?;
-        if let Some((other, fk)) = self.foreign_keys_to(table, None).into_iter().find(|(other, _)| other != table) {
+        if let Some((other, fk)) = self
+            .foreign_keys_to(table, None)
+            .into_iter()
+            .find(|(other, _)| other != table)
+        {
             return Err(SchemaError::new(
                 format!("table {table} is referenced by foreign key {fk} on {other}"),
                 format!("drop that constraint first, as its own change: `ALTER TABLE {other} DROP CONSTRAINT {fk}`"),
@@ -336,7 +466,11 @@ impl Schema {
         match contract_in {
             Some(version) => {
                 self.tables.get_mut(table).expect("checked above").drop_at = Some(version);
-                for index in self.indexes.values_mut().filter(|i| i.table == table && i.drop_at.is_none()) {
+                for index in self
+                    .indexes
+                    .values_mut()
+                    .filter(|i| i.table == table && i.drop_at.is_none())
+                {
                     index.drop_at = Some(version);
                 }
             }
@@ -350,7 +484,12 @@ impl Schema {
         self.indexes.retain(|_, index| index.table != table);
     }
 
-    fn rename_table(&mut self, from: &str, to: &str, contract_in: Option<u32>) -> Result<(), SchemaError> {
+    fn rename_table(
+        &mut self,
+        from: &str,
+        to: &str,
+        contract_in: Option<u32>,
+    ) -> Result<(), SchemaError> {
         let old = self.table_checked(from)?;
         scheduled_twice("table", from, old.drop_at)?;
         self.relation_name_free("table", to)?;
@@ -359,7 +498,9 @@ impl Schema {
         match contract_in {
             // The old name stays until the contract; the data, its indexes
             // and the references to it go with the new name.
-            Some(version) => self.tables.get_mut(from).expect("checked above").drop_at = Some(version),
+            Some(version) => {
+                self.tables.get_mut(from).expect("checked above").drop_at = Some(version)
+            }
             None => {
                 self.tables.remove(from);
             }
@@ -386,12 +527,19 @@ impl Schema {
         let t = self.table_mut_checked(table)?;
         if let Some(existing) = t.column(&spec.name) {
             return Err(SchemaError::new(
-                format!("column {table}.{} already exists{}", spec.name, kept_until(existing.drop_at)),
+                format!(
+                    "column {table}.{} already exists{}",
+                    spec.name,
+                    kept_until(existing.drop_at)
+                ),
                 match existing.drop_at {
                     Some(version) => {
                         format!("it is kept until version {version}'s contract; pick another name, or add it later")
                     }
-                    None => format!("pick another name; {table} has columns: {}", listing(&t.column_names())),
+                    None => format!(
+                        "pick another name; {table} has columns: {}",
+                        listing(&t.column_names())
+                    ),
                 },
             ));
         }
@@ -399,7 +547,12 @@ impl Schema {
         Ok(())
     }
 
-    fn drop_column(&mut self, table: &str, column: &str, contract_in: Option<u32>) -> Result<(), SchemaError> {
+    fn drop_column(
+        &mut self,
+        table: &str,
+        column: &str,
+        contract_in: Option<u32>,
+    ) -> Result<(), SchemaError> {
         let col = self.column_mut_checked(table, column)?;
         scheduled_twice("column", &format!("{table}.{column}"), col.drop_at)?;
         if let Some((other, fk)) = self.foreign_keys_to(table, Some(column)).into_iter().next() {
@@ -411,7 +564,11 @@ impl Schema {
         match contract_in {
             Some(version) => {
                 self.column_mut_checked(table, column)?.drop_at = Some(version);
-                for index in self.indexes.values_mut().filter(|i| i.table == table && i.columns.iter().any(|c| c == column)) {
+                for index in self
+                    .indexes
+                    .values_mut()
+                    .filter(|i| i.table == table && i.columns.iter().any(|c| c == column))
+                {
                     index.drop_at.get_or_insert(version);
                 }
             }
@@ -423,28 +580,48 @@ impl Schema {
     /// Remove a column and what the engine drops with it: indexes and
     /// constraints on it, its place in the primary key.
     fn remove_column(&mut self, table: &str, column: &str) {
-        let Some(t) = self.tables.get_mut(table) else { return };
+        let Some(t) = self.tables.get_mut(table) else {
+            return;
+        };
         t.columns.retain(|c| c.name != column);
         if t.primary_key.iter().any(|c| c == column) {
             t.primary_key.clear();
         }
-        t.constraints.retain(|_, constraint| match &constraint.kind {
-            ConstraintKind::Unique { columns }
-            | ConstraintKind::PrimaryKey { columns }
-            | ConstraintKind::ForeignKey { columns, .. } => !columns.iter().any(|c| c == column),
-            ConstraintKind::Check { expr } => !mentions(expr, column),
-        });
-        self.indexes.retain(|_, index| index.table != table || !index.columns.iter().any(|c| c == column));
+        t.constraints
+            .retain(|_, constraint| match &constraint.kind {
+                ConstraintKind::Unique { columns }
+                | ConstraintKind::PrimaryKey { columns }
+                | ConstraintKind::ForeignKey { columns, .. } => {
+                    !columns.iter().any(|c| c == column)
+                }
+                ConstraintKind::Check { expr } => !mentions(expr, column),
+            });
+        self.indexes
+            .retain(|_, index| index.table != table || !index.columns.iter().any(|c| c == column));
     }
 
-    fn rename_column(&mut self, table: &str, from: &str, to: &str, contract_in: Option<u32>) -> Result<(), SchemaError> {
+    fn rename_column(
+        &mut self,
+        table: &str,
+        from: &str,
+        to: &str,
+        contract_in: Option<u32>,
+    ) -> Result<(), SchemaError> {
         let t = self.table_mut_checked(table)?;
-        let Some(old) = t.column(from) else { return Err(unknown_column(t, from)) };
+        let Some(old) = t.column(from) else {
+            return Err(unknown_column(t, from));
+        };
         scheduled_twice("column", &format!("{table}.{from}"), old.drop_at)?;
         if let Some(existing) = t.column(to) {
             return Err(SchemaError::new(
-                format!("cannot rename {table}.{from} to {to}: column {table}.{to} already exists{}", kept_until(existing.drop_at)),
-                format!("pick another name; {table} has columns: {}", listing(&t.column_names())),
+                format!(
+                    "cannot rename {table}.{from} to {to}: column {table}.{to} already exists{}",
+                    kept_until(existing.drop_at)
+                ),
+                format!(
+                    "pick another name; {table} has columns: {}",
+                    listing(&t.column_names())
+                ),
             ));
         }
         match contract_in {
@@ -485,7 +662,12 @@ impl Schema {
         }
         for other in self.tables.values_mut() {
             for constraint in other.constraints.values_mut() {
-                if let ConstraintKind::ForeignKey { ref_table, ref_columns, .. } = &mut constraint.kind {
+                if let ConstraintKind::ForeignKey {
+                    ref_table,
+                    ref_columns,
+                    ..
+                } = &mut constraint.kind
+                {
                     if ref_table == table {
                         ref_columns.iter_mut().for_each(rename);
                     }
@@ -504,7 +686,12 @@ impl Schema {
         Ok(())
     }
 
-    fn drop_index(&mut self, name: &str, table: Option<&str>, contract_in: Option<u32>) -> Result<(), SchemaError> {
+    fn drop_index(
+        &mut self,
+        name: &str,
+        table: Option<&str>,
+        contract_in: Option<u32>,
+    ) -> Result<(), SchemaError> {
         let key = self
             .indexes
             .iter()
@@ -513,7 +700,13 @@ impl Schema {
         let Some(key) = key else {
             // MySQL: a UNIQUE constraint is an index, dropped as one.
             if let Some(t) = table.and_then(|t| self.tables.get_mut(t)) {
-                if matches!(t.constraints.get(name), Some(Constraint { kind: ConstraintKind::Unique { .. }, .. })) {
+                if matches!(
+                    t.constraints.get(name),
+                    Some(Constraint {
+                        kind: ConstraintKind::Unique { .. },
+                        ..
+                    })
+                ) {
                     t.constraints.remove(name);
                     return Ok(());
                 }
@@ -550,7 +743,10 @@ impl Schema {
         let t = self.table_mut_checked(table)?;
         if t.constraints.contains_key(&constraint.name) {
             return Err(SchemaError::new(
-                format!("constraint {} already exists on table {table}", constraint.name),
+                format!(
+                    "constraint {} already exists on table {table}",
+                    constraint.name
+                ),
                 format!(
                     "pick another name; {table} has constraints: {}",
                     t.constraints.keys().cloned().collect::<Vec<_>>().join(", ")
@@ -561,14 +757,27 @@ impl Schema {
         Ok(())
     }
 
-    fn foreign_key_kind(&self, table: &str, fk: &ForeignKeySpec) -> Result<ConstraintKind, SchemaError> {
+    fn foreign_key_kind(
+        &self,
+        table: &str,
+        fk: &ForeignKeySpec,
+    ) -> Result<ConstraintKind, SchemaError> {
         self.columns_checked(table, &fk.columns)?;
         let target = self.table_checked(&fk.ref_table)?;
         let ref_columns = referenced_columns(target, &fk.ref_columns, fk.columns.len(), table)?;
-        Ok(ConstraintKind::ForeignKey { columns: fk.columns.clone(), ref_table: fk.ref_table.clone(), ref_columns })
+        Ok(ConstraintKind::ForeignKey {
+            columns: fk.columns.clone(),
+            ref_table: fk.ref_table.clone(),
+            ref_columns,
+        })
     }
 
-    fn add_primary_key(&mut self, table: &str, name: Option<&str>, columns: &[String]) -> Result<(), SchemaError> {
+    fn add_primary_key(
+        &mut self,
+        table: &str,
+        name: Option<&str>,
+        columns: &[String],
+    ) -> Result<(), SchemaError> {
         self.columns_checked(table, columns)?;
         let t = self.tables.get_mut(table).expect("checked above");
         if !t.primary_key.is_empty() {
@@ -577,8 +786,16 @@ impl Schema {
                 "drop the current primary key first, as its own change, or make these columns UNIQUE",
             ));
         }
-        let name = name.map(str::to_string).unwrap_or_else(|| format!("{table}_pkey"));
-        let constraint = Constraint { name, kind: ConstraintKind::PrimaryKey { columns: columns.to_vec() }, validated: true };
+        let name = name
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("{table}_pkey"));
+        let constraint = Constraint {
+            name,
+            kind: ConstraintKind::PrimaryKey {
+                columns: columns.to_vec(),
+            },
+            validated: true,
+        };
         self.add_constraint(table, constraint)?;
         let t = self.tables.get_mut(table).expect("checked above");
         t.primary_key = columns.to_vec();
@@ -596,8 +813,12 @@ impl Schema {
             .values()
             .flat_map(|t| {
                 t.constraints.values().filter_map(move |c| match &c.kind {
-                    ConstraintKind::ForeignKey { ref_table, ref_columns, .. }
-                        if ref_table == table && column.is_none_or(|col| ref_columns.iter().any(|r| r == col)) =>
+                    ConstraintKind::ForeignKey {
+                        ref_table,
+                        ref_columns,
+                        ..
+                    } if ref_table == table
+                        && column.is_none_or(|col| ref_columns.iter().any(|r| r == col)) =>
                     {
                         Some((t.name.clone(), c.name.clone()))
                     }
@@ -613,7 +834,14 @@ impl Schema {
         if !(or_replace && self.views.contains_key(name)) {
             self.relation_name_free("view", name)?;
         }
-        self.views.insert(name.to_string(), View { name: name.to_string(), sql: sql.to_string(), drop_at: None });
+        self.views.insert(
+            name.to_string(),
+            View {
+                name: name.to_string(),
+                sql: sql.to_string(),
+                drop_at: None,
+            },
+        );
         Ok(())
     }
 }
@@ -674,7 +902,9 @@ fn mentions(expr: &str, column: &str) -> bool {
 }
 
 fn kept_until(drop_at: Option<u32>) -> String {
-    drop_at.map(|v| format!(" (dropped by an earlier change, kept until version {v}'s contract)")).unwrap_or_default()
+    drop_at
+        .map(|v| format!(" (dropped by an earlier change, kept until version {v}'s contract)"))
+        .unwrap_or_default()
 }
 
 /// Dropping or renaming away what an earlier change already drops.
@@ -707,7 +937,11 @@ fn listing(names: &[&str]) -> String {
     if names.len() <= SHOWN {
         names.join(", ")
     } else {
-        format!("{}, … ({} more)", names[..SHOWN].join(", "), names.len() - SHOWN)
+        format!(
+            "{}, … ({} more)",
+            names[..SHOWN].join(", "),
+            names.len() - SHOWN
+        )
     }
 }
 
@@ -728,7 +962,12 @@ fn did_you_mean<'a>(name: &str, existing: &[&'a str]) -> Option<&'a str> {
     let limit = (name.chars().count() / 3).max(1);
     existing
         .iter()
-        .map(|candidate| (edit_distance(&name.to_lowercase(), &candidate.to_lowercase()), *candidate))
+        .map(|candidate| {
+            (
+                edit_distance(&name.to_lowercase(), &candidate.to_lowercase()),
+                *candidate,
+            )
+        })
         .filter(|(distance, _)| *distance <= limit)
         .min_by_key(|(distance, _)| *distance)
         .map(|(_, candidate)| candidate)
@@ -737,27 +976,7 @@ fn did_you_mean<'a>(name: &str, existing: &[&'a str]) -> Option<&'a str> {
 /// Edit distance over characters, a swap of two neighbours counting as one
 /// edit (optimal string alignment): `emial` is one edit from `email`.
 fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    // d[i][j]: distance between the first i chars of a and the first j of b.
-    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for (i, row) in d.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for j in 0..=b.len() {
-        d[0][j] = j;
-    }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut best = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                best = best.min(d[i - 2][j - 2] + 1);
-            }
-            d[i][j] = best;
-        }
-    }
-    d[a.len()][b.len()]
+    strsim::osa_distance(a, b)
 }
 
 #[cfg(test)]
@@ -770,10 +989,21 @@ mod tests {
     }
 
     fn spec(name: &str, data_type: &str, nullable: bool) -> ColumnSpec {
-        ColumnSpec { name: s(name), data_type: s(data_type), nullable, default: None, extra: vec![] }
+        ColumnSpec {
+            name: s(name),
+            data_type: s(data_type),
+            nullable,
+            default: None,
+            extra: vec![],
+        }
     }
 
-    fn create_table(table: &str, columns: Vec<ColumnSpec>, primary_key: &[&str], constraints: Vec<Constraint>) -> Operation {
+    fn create_table(
+        table: &str,
+        columns: Vec<ColumnSpec>,
+        primary_key: &[&str],
+        constraints: Vec<Constraint>,
+    ) -> Operation {
         Operation::CreateTable {
             table: s(table),
             columns,
@@ -815,15 +1045,25 @@ mod tests {
     fn model() -> Schema {
         let mut schema = Schema::default();
         let mut age = spec("age", "int", true);
-        age.default = Some(DefaultExpr { sql: s("0"), volatile: false });
+        age.default = Some(DefaultExpr {
+            sql: s("0"),
+            volatile: false,
+        });
         let ops = [
             create_table(
                 "users",
-                vec![spec("id", "int", false), spec("name", "text", false), spec("email", "text", true), age],
+                vec![
+                    spec("id", "int", false),
+                    spec("name", "text", false),
+                    spec("email", "text", true),
+                    age,
+                ],
                 &["id"],
                 vec![Constraint {
                     name: s("users_age_check"),
-                    kind: ConstraintKind::Check { expr: s("age >= 0") },
+                    kind: ConstraintKind::Check {
+                        expr: s("age >= 0"),
+                    },
                     validated: true,
                 }],
             ),
@@ -834,7 +1074,11 @@ mod tests {
                 vec![fk("orders_user_id_fkey", "user_id", "users", "id")],
             ),
             index("users_email_idx", "users", "email"),
-            Operation::CreateView { name: s("adults"), or_replace: false, sql: s("CREATE VIEW adults AS …") },
+            Operation::CreateView {
+                name: s("adults"),
+                or_replace: false,
+                sql: s("CREATE VIEW adults AS …"),
+            },
         ];
         for op in &ops {
             schema.apply(op, None).expect("the model builds");
@@ -909,7 +1153,10 @@ mod tests {
     #[test]
     fn deferred_column_drop_keeps_the_column_until_its_contract() {
         let mut schema = model();
-        let drop = Operation::DropColumn { table: s("users"), column: s("email") };
+        let drop = Operation::DropColumn {
+            table: s("users"),
+            column: s("email"),
+        };
         schema.apply(&drop, Some(3)).unwrap();
         assert_eq!(schema.column("users", "email").unwrap().drop_at, Some(3));
         assert_eq!(schema.indexes["users_email_idx"].drop_at, Some(3));
@@ -917,7 +1164,13 @@ mod tests {
         // Still physically there: it cannot be added again, nor dropped twice.
         let again = schema.apply(&drop, None).unwrap_err();
         assert_eq!(again.message, "column users.email is already dropped by an earlier change (kept until version 3's contract)");
-        let add = schema.apply(&Operation::AddColumn { table: s("users"), column: spec("email", "text", true) }, None);
+        let add = schema.apply(
+            &Operation::AddColumn {
+                table: s("users"),
+                column: spec("email", "text", true),
+            },
+            None,
+        );
         assert_eq!(
             add.unwrap_err().message,
             "column users.email already exists (dropped by an earlier change, kept until version 3's contract)"
@@ -933,39 +1186,87 @@ mod tests {
     #[test]
     fn deferred_rename_keeps_both_names_until_the_contract() {
         let mut schema = model();
-        schema.apply(&Operation::RenameColumn { table: s("users"), from: s("email"), to: s("mail") }, Some(4)).unwrap();
+        schema
+            .apply(
+                &Operation::RenameColumn {
+                    table: s("users"),
+                    from: s("email"),
+                    to: s("mail"),
+                },
+                Some(4),
+            )
+            .unwrap();
         let users = schema.table("users").unwrap();
-        assert_eq!(users.column_names(), vec!["id", "name", "email", "age", "mail"]);
+        assert_eq!(
+            users.column_names(),
+            vec!["id", "name", "email", "age", "mail"]
+        );
         assert_eq!(users.column("email").unwrap().drop_at, Some(4));
         assert_eq!(users.column("mail").unwrap().drop_at, None);
         assert_eq!(schema.indexes["users_email_idx"].columns, vec![s("mail")]);
         assert_eq!(schema.indexes["users_email_idx"].keys, vec![s("\"mail\"")]);
         schema.finish_contract(4);
-        assert_eq!(schema.table("users").unwrap().column_names(), vec!["id", "name", "age", "mail"]);
+        assert_eq!(
+            schema.table("users").unwrap().column_names(),
+            vec!["id", "name", "age", "mail"]
+        );
         assert_eq!(schema.indexes["users_email_idx"].columns, vec![s("mail")]);
 
-        schema.apply(&Operation::RenameTable { from: s("orders"), to: s("purchases") }, Some(5)).unwrap();
+        schema
+            .apply(
+                &Operation::RenameTable {
+                    from: s("orders"),
+                    to: s("purchases"),
+                },
+                Some(5),
+            )
+            .unwrap();
         assert_eq!(schema.table("orders").unwrap().drop_at, Some(5));
         assert!(schema.table("purchases").is_some());
         schema.finish_contract(5);
-        assert_eq!(schema.tables.keys().collect::<Vec<_>>(), vec!["purchases", "users"]);
+        assert_eq!(
+            schema.tables.keys().collect::<Vec<_>>(),
+            vec!["purchases", "users"]
+        );
     }
 
     #[test]
     fn renames_carry_keys_indexes_and_references() {
         let mut schema = model();
-        schema.apply(&Operation::RenameColumn { table: s("users"), from: s("id"), to: s("user_id") }, None).unwrap();
-        assert_eq!(schema.table("users").unwrap().primary_key, vec![s("user_id")]);
-        let ConstraintKind::ForeignKey { ref_columns, .. } = &schema.tables["orders"].constraints["orders_user_id_fkey"].kind
+        schema
+            .apply(
+                &Operation::RenameColumn {
+                    table: s("users"),
+                    from: s("id"),
+                    to: s("user_id"),
+                },
+                None,
+            )
+            .unwrap();
+        assert_eq!(
+            schema.table("users").unwrap().primary_key,
+            vec![s("user_id")]
+        );
+        let ConstraintKind::ForeignKey { ref_columns, .. } =
+            &schema.tables["orders"].constraints["orders_user_id_fkey"].kind
         else {
             panic!("not a foreign key")
         };
         assert_eq!(ref_columns, &vec![s("user_id")]);
 
-        schema.apply(&Operation::RenameTable { from: s("users"), to: s("people") }, None).unwrap();
+        schema
+            .apply(
+                &Operation::RenameTable {
+                    from: s("users"),
+                    to: s("people"),
+                },
+                None,
+            )
+            .unwrap();
         assert!(schema.table("users").is_none());
         assert_eq!(schema.indexes["users_email_idx"].table, "people");
-        let ConstraintKind::ForeignKey { ref_table, .. } = &schema.tables["orders"].constraints["orders_user_id_fkey"].kind
+        let ConstraintKind::ForeignKey { ref_table, .. } =
+            &schema.tables["orders"].constraints["orders_user_id_fkey"].kind
         else {
             panic!("not a foreign key")
         };
@@ -975,20 +1276,42 @@ mod tests {
     #[test]
     fn drops_take_what_depends_on_them() {
         let mut schema = model();
-        schema.apply(&Operation::DropColumn { table: s("users"), column: s("age") }, None).unwrap();
+        schema
+            .apply(
+                &Operation::DropColumn {
+                    table: s("users"),
+                    column: s("age"),
+                },
+                None,
+            )
+            .unwrap();
         let left: Vec<&String> = schema.tables["users"].constraints.keys().collect();
         assert_eq!(left, vec!["users_pkey"], "the check on age goes with it");
-        schema.apply(&Operation::DropColumn { table: s("users"), column: s("email") }, None).unwrap();
+        schema
+            .apply(
+                &Operation::DropColumn {
+                    table: s("users"),
+                    column: s("email"),
+                },
+                None,
+            )
+            .unwrap();
         assert!(schema.indexes.is_empty(), "the index on email goes with it");
 
-        schema.apply(&index("orders_user_idx", "orders", "user_id"), None).unwrap();
-        schema.apply(&Operation::DropTable { table: s("orders") }, Some(7)).unwrap();
+        schema
+            .apply(&index("orders_user_idx", "orders", "user_id"), None)
+            .unwrap();
+        schema
+            .apply(&Operation::DropTable { table: s("orders") }, Some(7))
+            .unwrap();
         assert_eq!(schema.indexes["orders_user_idx"].drop_at, Some(7));
         schema.finish_contract(7);
         assert!(schema.table("orders").is_none());
         assert!(schema.indexes.is_empty());
 
-        schema.apply(&Operation::DropView { name: s("adults") }, None).unwrap();
+        schema
+            .apply(&Operation::DropView { name: s("adults") }, None)
+            .unwrap();
         assert!(schema.views.is_empty());
     }
 
@@ -1010,25 +1333,48 @@ mod tests {
             Operation::Raw { id: s("grant"), sql: s("GRANT SELECT ON users TO app"), phase: crate::plan::Phase::Expand },
         ];
         for op in &ops {
-            schema.apply(op, None).unwrap_or_else(|e| panic!("{op:?}: {e}"));
+            schema
+                .apply(op, None)
+                .unwrap_or_else(|e| panic!("{op:?}: {e}"));
         }
         let fk = &schema.tables["orders"].constraints["orders_user_fk2"];
         assert!(!fk.validated);
         assert_eq!(
             fk.kind,
-            ConstraintKind::ForeignKey { columns: vec![s("user_id")], ref_table: s("users"), ref_columns: vec![s("id")] }
+            ConstraintKind::ForeignKey {
+                columns: vec![s("user_id")],
+                ref_table: s("users"),
+                ref_columns: vec![s("id")]
+            }
         );
-        schema.apply(&Operation::ValidateConstraint { table: s("orders"), name: s("orders_user_fk2") }, None).unwrap();
+        schema
+            .apply(
+                &Operation::ValidateConstraint {
+                    table: s("orders"),
+                    name: s("orders_user_fk2"),
+                },
+                None,
+            )
+            .unwrap();
         assert!(schema.tables["orders"].constraints["orders_user_fk2"].validated);
 
         let users = &schema.tables["users"];
         assert_eq!(users.primary_key, vec![s("email")]);
         assert!(users.constraints.contains_key("users_pkey"));
-        assert!(!users.column("email").unwrap().nullable, "a primary key column is NOT NULL");
+        assert!(
+            !users.column("email").unwrap().nullable,
+            "a primary key column is NOT NULL"
+        );
         assert_eq!(users.column("age").unwrap().data_type, "bigint");
         assert_eq!(users.column("age").unwrap().default, None);
-        assert_eq!(users.column("name").unwrap().default.as_deref(), Some("'x'"));
-        assert_eq!(schema.views["adults"].sql, "CREATE OR REPLACE VIEW adults AS …");
+        assert_eq!(
+            users.column("name").unwrap().default.as_deref(),
+            Some("'x'")
+        );
+        assert_eq!(
+            schema.views["adults"].sql,
+            "CREATE OR REPLACE VIEW adults AS …"
+        );
 
         let mut same = model();
         same.apply(&ops[8], None).unwrap();
@@ -1038,12 +1384,27 @@ mod tests {
     #[test]
     fn create_table_if_not_exists_over_an_existing_table_changes_nothing() {
         let mut schema = model();
-        let Operation::CreateTable { table, columns, primary_key, constraints, references, sql, .. } =
-            create_table("users", vec![spec("x", "int", true)], &[], vec![])
+        let Operation::CreateTable {
+            table,
+            columns,
+            primary_key,
+            constraints,
+            references,
+            sql,
+            ..
+        } = create_table("users", vec![spec("x", "int", true)], &[], vec![])
         else {
             unreachable!()
         };
-        let op = Operation::CreateTable { table, columns, primary_key, constraints, references, sql, if_not_exists: true };
+        let op = Operation::CreateTable {
+            table,
+            columns,
+            primary_key,
+            constraints,
+            references,
+            sql,
+            if_not_exists: true,
+        };
         schema.apply(&op, None).unwrap();
         assert_eq!(schema, model());
     }

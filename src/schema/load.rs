@@ -18,7 +18,9 @@ use crate::schema::Schema;
 pub enum SchemaSource {
     /// No schema file: the first plan starts from an empty database.
     Empty,
-    File { path: PathBuf },
+    File {
+        path: PathBuf,
+    },
     /// Read from the database (introspection, or the schema a run started
     /// from, kept in its state file).
     Database,
@@ -27,9 +29,17 @@ pub enum SchemaSource {
 /// Load the newest `NNNN*.sql` of a schema folder whose version is below
 /// `below` (the first pending plan's version), as the schema at version NNNN.
 /// `Ok(None)` when the folder has none.
-pub fn load_schema_dir(dir: &Path, engine: EngineKind, below: u32) -> Result<Option<(Schema, SchemaSource)>, Diagnostics> {
+pub fn load_schema_dir(
+    dir: &Path,
+    engine: EngineKind,
+    below: u32,
+) -> Result<Option<(Schema, SchemaSource)>, Diagnostics> {
     let files = schema_files(dir)?;
-    let Some((version, path)) = files.into_iter().rev().find(|(version, _)| *version < below) else {
+    let Some((version, path)) = files
+        .into_iter()
+        .rev()
+        .find(|(version, _)| *version < below)
+    else {
         return Ok(None);
     };
     let schema = load_schema_file(&path, engine, version)?;
@@ -48,23 +58,34 @@ fn schema_files(dir: &Path) -> Result<Vec<(u32, PathBuf)>, Diagnostics> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(Diagnostic::new(dir, format!("cannot read the schema folder: {e}")).into()),
+        Err(e) => {
+            return Err(Diagnostic::new(dir, format!("cannot read the schema folder: {e}")).into())
+        }
     };
     let mut files: Vec<(u32, PathBuf)> = Vec::new();
     for entry in entries.flatten() {
         let path = entry.path();
-        let Some(name) = path.file_name().and_then(|n| n.to_str()) else { continue };
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
         if !name.ends_with(".sql") {
             continue;
         }
         let digits: String = name.chars().take_while(char::is_ascii_digit).collect();
-        let Ok(version) = digits.parse::<u32>() else { continue };
+        let Ok(version) = digits.parse::<u32>() else {
+            continue;
+        };
         if let Some((_, other)) = files.iter().find(|(v, _)| *v == version) {
             return Err(Diagnostic::new(
                 &path,
-                format!("two schema files for version {version}: this one and {}", other.display()),
+                format!(
+                    "two schema files for version {version}: this one and {}",
+                    other.display()
+                ),
             )
-            .help("keep one file per version (schemas/NNNN.sql is the whole schema at version NNNN)")
+            .help(
+                "keep one file per version (schemas/NNNN.sql is the whole schema at version NNNN)",
+            )
             .into());
         }
         files.push((version, path));
@@ -74,18 +95,29 @@ fn schema_files(dir: &Path) -> Result<Vec<(u32, PathBuf)>, Diagnostics> {
 }
 
 /// Load one SQL file as the schema at `version`.
-pub fn load_schema_file(path: &Path, engine: EngineKind, version: u32) -> Result<Schema, Diagnostics> {
+pub fn load_schema_file(
+    path: &Path,
+    engine: EngineKind,
+    version: u32,
+) -> Result<Schema, Diagnostics> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Diagnostic::new(path, format!("cannot read the schema file: {e}")))?;
-    let statements = parse_statements(&text, engine).map_err(|e| parse_diagnostic(path, &text, engine, &e))?;
-    let mut schema = Schema { version, ..Schema::default() };
+    let statements =
+        parse_statements(&text, engine).map_err(|e| parse_diagnostic(path, &text, engine, &e))?;
+    let mut schema = Schema {
+        version,
+        ..Schema::default()
+    };
     let mut errors = Vec::new();
     for (stmt, at) in &statements {
         if !shapes_schema(stmt) || guard_satisfied(stmt, &schema) {
             continue;
         }
         let located = |message: String, help: String| {
-            Diagnostic::new(path, message).at(at.line, at.column).with_source(&text).help(help)
+            Diagnostic::new(path, message)
+                .at(at.line, at.column)
+                .with_source(&text)
+                .help(help)
         };
         let op = match lower(stmt, engine, &schema) {
             Ok(op) => op,
@@ -116,9 +148,25 @@ pub fn load_schema_file(path: &Path, engine: EngineKind, version: u32) -> Result
 /// A MySQL `KEY` of a `CREATE TABLE`. MySQL names indexes per table, and
 /// dumps reuse a name on several tables (`KEY user_id (user_id)`): such an
 /// index is kept under `<table>.<name>` so both fit the model's one map.
-fn apply_inline_index(schema: &mut Schema, op: &Operation) -> Result<(), crate::schema::SchemaError> {
-    if let Operation::CreateIndex { name, table, keys, columns, unique, predicate, .. } = op {
-        if schema.indexes.get(name).is_some_and(|other| other.table != *table) {
+fn apply_inline_index(
+    schema: &mut Schema,
+    op: &Operation,
+) -> Result<(), crate::schema::SchemaError> {
+    if let Operation::CreateIndex {
+        name,
+        table,
+        keys,
+        columns,
+        unique,
+        predicate,
+        ..
+    } = op
+    {
+        if schema
+            .indexes
+            .get(name)
+            .is_some_and(|other| other.table != *table)
+        {
             let index = crate::schema::Index {
                 name: name.clone(),
                 table: table.clone(),
@@ -164,7 +212,10 @@ fn shapes_schema(stmt: &Statement) -> bool {
 
 /// Parse every statement with the location of its first token (the
 /// statement's own spans start at its name, or are empty for some kinds).
-fn parse_statements(text: &str, engine: EngineKind) -> Result<Vec<(Statement, Location)>, ParserError> {
+fn parse_statements(
+    text: &str,
+    engine: EngineKind,
+) -> Result<Vec<(Statement, Location)>, ParserError> {
     let dialect = engine.sql_dialect();
     let mut parser = Parser::new(&*dialect).try_with_sql(text)?;
     let mut statements = Vec::new();
@@ -197,7 +248,9 @@ fn parse_diagnostic(path: &Path, text: &str, engine: EngineKind, err: &ParserErr
     let (message, line, column) = match message.rfind(" at Line: ") {
         Some(cut) => {
             let position = &message[cut + " at Line: ".len()..];
-            let mut numbers = position.split(", Column: ").map(|n| n.trim().parse::<u64>().unwrap_or(0));
+            let mut numbers = position
+                .split(", Column: ")
+                .map(|n| n.trim().parse::<u64>().unwrap_or(0));
             let line = numbers.next().unwrap_or(0);
             let column = numbers.next().unwrap_or(0);
             (message[..cut].to_string(), line, column)
