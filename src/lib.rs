@@ -2,9 +2,12 @@
 //! without downtime. See ARCHITECTURE.md for the map.
 
 pub mod classify;
+pub mod cli;
 pub mod compat;
 pub mod diagnostic;
 pub mod dialect;
+pub mod engine;
+pub mod exec;
 pub mod graph;
 pub mod ops;
 pub mod plan;

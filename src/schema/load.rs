@@ -22,6 +22,9 @@ pub enum SchemaSource {
     File {
         path: PathBuf,
     },
+    /// Read from the database (introspection, or the schema a run started
+    /// from, kept in its state file).
+    Database,
 }
 
 /// Load the newest `NNNN*.sql` of a schema folder whose version is below

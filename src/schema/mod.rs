@@ -14,10 +14,10 @@ pub use load::{load_schema_dir, load_schema_file, newest_schema_version, SchemaS
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A column of the model.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Column {
     pub name: String,
     pub data_type: String,
@@ -29,16 +29,26 @@ pub struct Column {
 }
 
 /// What kind of constraint, with what it needs.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ConstraintKind {
-    Check { expr: String },
-    ForeignKey { columns: Vec<String>, ref_table: String, ref_columns: Vec<String> },
-    Unique { columns: Vec<String> },
-    PrimaryKey { columns: Vec<String> },
+    Check {
+        expr: String,
+    },
+    ForeignKey {
+        columns: Vec<String>,
+        ref_table: String,
+        ref_columns: Vec<String>,
+    },
+    Unique {
+        columns: Vec<String>,
+    },
+    PrimaryKey {
+        columns: Vec<String>,
+    },
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Constraint {
     pub name: String,
     pub kind: ConstraintKind,
@@ -46,7 +56,7 @@ pub struct Constraint {
     pub validated: bool,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Table {
     pub name: String,
     pub columns: Vec<Column>,
@@ -86,7 +96,7 @@ impl Table {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Index {
     pub name: String,
     pub table: String,
@@ -99,7 +109,7 @@ pub struct Index {
     pub drop_at: Option<u32>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct View {
     pub name: String,
     pub sql: String,
@@ -107,7 +117,7 @@ pub struct View {
 }
 
 /// The schema at one version.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Schema {
     pub version: u32,
     pub tables: BTreeMap<String, Table>,

@@ -1,0 +1,248 @@
+//! The engine boundary: a narrow trait the executor drives, one module per
+//! database. These modules are the only place a database driver is named.
+//!
+//! The executor's algorithm is written once (`crate::exec`) against
+//! [`Engine`]; an engine only knows how to run a step, read the catalog,
+//! walk a batch, hold the run lock and keep the history table.
+//!
+//! Writing methods take a [`RunLock`]: a value only an engine can make, by
+//! taking the database-side run lock (`pg_try_advisory_lock`, `GET_LOCK`, a
+//! claimed row). Database writes without the lock do not compile.
+
+pub mod postgres;
+mod url;
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+pub use url::{DatabaseUrl, UrlError};
+
+use crate::dialect::EngineKind;
+use crate::ops::{BackfillStep, Effect, SqlStep};
+use crate::schema::Schema;
+
+/// Proof that this process holds the database's run lock. Only engines can
+/// make one (the field is private to this module tree).
+#[derive(Debug)]
+pub struct RunLock {
+    pub(in crate::engine) _held: (),
+}
+
+/// Which database a state file belongs to: a run cannot be resumed
+/// against another one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatabaseIdentity {
+    pub engine: EngineKind,
+    /// Stable identifier of the server or file (PostgreSQL's
+    /// `system_identifier`, MySQL's `server_uuid`, SQLite's path).
+    pub server: String,
+    /// The database (or schema) name.
+    pub database: String,
+}
+
+impl fmt::Display for DatabaseIdentity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} database {} on {}",
+            self.engine, self.database, self.server
+        )
+    }
+}
+
+/// A value of a primary-key column: where a backfill stands.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum KeyValue {
+    Int(i64),
+    Text(String),
+}
+
+impl fmt::Display for KeyValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyValue::Int(i) => write!(f, "{i}"),
+            KeyValue::Text(s) => write!(f, "{s}"),
+        }
+    }
+}
+
+/// One committed backfill batch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BatchOutcome {
+    /// Rows the batch updated.
+    pub rows: u64,
+    /// The key the batch ended at (inclusive): the next batch starts after
+    /// it. `None`: that was the last batch.
+    pub upper: Option<Vec<KeyValue>>,
+}
+
+/// How DDL waits for locks: never long, retried with backoff.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LockPolicy {
+    /// Longest wait for a lock per attempt (`lock_timeout`,
+    /// `lock_wait_timeout`).
+    pub lock_timeout: Duration,
+    /// Attempts before giving up.
+    pub max_attempts: u32,
+    /// First pause between attempts; doubled each time, with jitter.
+    pub backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl Default for LockPolicy {
+    fn default() -> Self {
+        LockPolicy {
+            lock_timeout: Duration::from_millis(200),
+            max_attempts: 30,
+            backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(5),
+        }
+    }
+}
+
+impl LockPolicy {
+    /// The pause before attempt `n` (1-based retry count), with up to 50%
+    /// jitter from `seed` so concurrent runs do not retry in step.
+    pub fn pause(&self, n: u32, seed: u64) -> Duration {
+        let exp = self
+            .backoff
+            .saturating_mul(1u32 << n.min(16).saturating_sub(1));
+        let base = exp.min(self.max_backoff);
+        let jitter = (seed % 1000) as f64 / 1000.0 * 0.5;
+        base.mul_f64(1.0 + jitter).min(self.max_backoff)
+    }
+}
+
+/// The status of a task, in the state file and the history table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskStatus {
+    Pending,
+    Running,
+    Done,
+    Failed,
+    /// Undone by `abort`.
+    Undone,
+}
+
+impl TaskStatus {
+    pub fn name(self) -> &'static str {
+        match self {
+            TaskStatus::Pending => "pending",
+            TaskStatus::Running => "running",
+            TaskStatus::Done => "done",
+            TaskStatus::Failed => "failed",
+            TaskStatus::Undone => "undone",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "pending" => Some(TaskStatus::Pending),
+            "running" => Some(TaskStatus::Running),
+            "done" => Some(TaskStatus::Done),
+            "failed" => Some(TaskStatus::Failed),
+            "undone" => Some(TaskStatus::Undone),
+            _ => None,
+        }
+    }
+}
+
+/// One row of zerodown's history table: where a task of a plan stands.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryRecord {
+    pub version: u32,
+    pub plan_hash: String,
+    /// The task's stage (`expand`, `migrate`, `rollout`, `gate`, `contract`).
+    pub phase: String,
+    pub task_id: String,
+    pub status: TaskStatus,
+    /// RFC 3339, UTC.
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    pub error: Option<String>,
+}
+
+/// What went wrong in the database, with the statement concerned. Messages
+/// never contain a password: URLs are shown redacted.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("cannot connect to {url}: {message}")]
+    Connect { url: String, message: String },
+    #[error("another zerodown run holds the lock on this database{}", holder.as_ref().map(|h| format!(" ({h})")).unwrap_or_default())]
+    LockHeld { holder: Option<String> },
+    #[error("gave up after {attempts} attempts: each waited {timeout_ms} ms for a lock held by other sessions while running: {statement}")]
+    LockTimeout {
+        statement: String,
+        attempts: u32,
+        timeout_ms: u128,
+    },
+    #[error("{message}\n  while running: {statement}")]
+    Sql { statement: String, message: String },
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+/// What the executor asks of a database. See the module comment for the
+/// lock discipline.
+#[allow(async_fn_in_trait)] // the executor drives one engine on one task: no Send bound needed
+pub trait Engine {
+    fn kind(&self) -> EngineKind;
+
+    /// The database's identity, recorded in the state file.
+    async fn identity(&mut self) -> Result<DatabaseIdentity, EngineError>;
+
+    /// Take the run lock at once, or fail with `LockHeld`: a second run is
+    /// refused, never queued.
+    async fn try_lock(&mut self) -> Result<RunLock, EngineError>;
+
+    /// Release the run lock.
+    async fn unlock(&mut self, lock: RunLock) -> Result<(), EngineError>;
+
+    /// Every row of the history table (empty when it does not exist yet).
+    async fn history(&mut self) -> Result<Vec<HistoryRecord>, EngineError>;
+
+    /// Insert or update a task's row (creates the table on first use).
+    async fn record(&mut self, lock: &RunLock, record: &HistoryRecord) -> Result<(), EngineError>;
+
+    /// The schema model of the live database, read-only.
+    async fn introspect(&mut self) -> Result<Schema, EngineError>;
+
+    /// Whether the catalog shows the effect (an index that exists but is
+    /// INVALID does not count: it is dropped and rebuilt by `execute`).
+    async fn effect_present(&mut self, effect: &Effect) -> Result<bool, EngineError>;
+
+    /// Run a step's statements with the lock policy: a short lock timeout,
+    /// retried with backoff. Returns the number of attempts it took.
+    async fn execute(
+        &mut self,
+        lock: &RunLock,
+        step: &SqlStep,
+        policy: &LockPolicy,
+    ) -> Result<u32, EngineError>;
+
+    /// Run a query returning one integer (counts of gates and checks).
+    async fn count(&mut self, sql: &str) -> Result<i64, EngineError>;
+
+    /// Run a query and return its rows as text (sample keys for a report).
+    async fn sample(&mut self, sql: &str) -> Result<Vec<Vec<String>>, EngineError>;
+
+    /// Run one backfill batch after `lower` (from the start when `None`),
+    /// in its own transaction.
+    async fn backfill_batch(
+        &mut self,
+        lock: &RunLock,
+        step: &BackfillStep,
+        lower: Option<&[KeyValue]>,
+        policy: &LockPolicy,
+    ) -> Result<BatchOutcome, EngineError>;
+
+    /// The catalog's row estimate of a table (for progress and ETA).
+    async fn estimate_rows(&mut self, table: &str) -> Result<Option<u64>, EngineError>;
+
+    /// How far the slowest replica lags behind, when there are replicas.
+    async fn replica_lag(&mut self) -> Result<Option<Duration>, EngineError>;
+}

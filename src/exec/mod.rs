@@ -1,0 +1,588 @@
+//! The executor: runs a checked plan's task graph against an engine, with
+//! the state file and the history table kept in step, so a run can stop
+//! anywhere (a failure, a signal, a kill) and `resume` finishes it.
+//!
+//! The algorithm is written once, generic over [`Engine`]. Tasks run in the
+//! graph's topological order, one at a time. Every task is idempotent:
+//! - a SQL task whose effect the catalog already shows is marked done
+//!   without running (this is also how a task that was running when the
+//!   process died is re-checked: its effect is there or it is not);
+//! - a backfill continues after the last committed batch's key, and every
+//!   batch only touches rows that still match its `pending` condition, so a
+//!   batch replayed after a crash changes nothing twice;
+//! - a check (gate, violations) just counts again.
+//!
+//! The executor prints nothing: it reports [`Event`]s to an [`Observer`].
+
+pub mod state;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::engine::{Engine, EngineError, HistoryRecord, LockPolicy, RunLock, TaskStatus};
+use crate::graph::{Stage, Task, TaskKind};
+use crate::ops::{CheckKind, Effect, Step};
+use crate::planner::CheckedPlan;
+
+pub use state::{
+    BackfillCheckpoint, PlanRef, RunStatus, StateError, StateFile, TaskState, Until,
+    DEFAULT_STATE_PATH,
+};
+
+/// Set by the signal handler: stop at the next safe point.
+#[derive(Clone, Debug, Default)]
+pub struct StopFlag(Arc<AtomicBool>);
+
+impl StopFlag {
+    pub fn new() -> Self {
+        StopFlag::default()
+    }
+    pub fn request(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+    pub fn requested(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// What the executor reports as it goes.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    TaskStarted {
+        id: String,
+        summary: String,
+    },
+    /// The effect was already in the catalog: nothing to run.
+    TaskAlreadyDone {
+        id: String,
+    },
+    TaskDone {
+        id: String,
+        elapsed: Duration,
+        attempts: u32,
+    },
+    TaskFailed {
+        id: String,
+        error: String,
+    },
+    BackfillStarted {
+        id: String,
+        table: String,
+        estimate: Option<u64>,
+        resumed_rows: u64,
+    },
+    BackfillProgress {
+        id: String,
+        rows: u64,
+        estimate: Option<u64>,
+        rows_per_sec: f64,
+    },
+    /// Paused between batches because a replica lags.
+    Throttled {
+        id: String,
+        lag: Duration,
+    },
+    /// A phase boundary: the schema reached this point.
+    PointReached {
+        point: String,
+    },
+}
+
+/// Receives events; the CLI turns them into progress bars and lines.
+pub trait Observer {
+    fn event(&mut self, event: Event);
+}
+
+/// An observer that drops everything (for tests and library use).
+pub struct Silent;
+
+impl Observer for Silent {
+    fn event(&mut self, _event: Event) {}
+}
+
+/// How a run behaves.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    pub until: Until,
+    pub lock: LockPolicy,
+    /// Pause backfills while the slowest replica lags more than this.
+    pub max_replica_lag: Option<Duration>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            until: Until::Contract,
+            lock: LockPolicy::default(),
+            max_replica_lag: None,
+        }
+    }
+}
+
+/// How a run ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every task is done.
+    Completed,
+    /// Reached `--until`; the next stage is still to run.
+    ReachedUntil(Until),
+    /// A signal asked to stop; stopped at a safe point, resumable.
+    Interrupted,
+}
+
+/// Why a run stopped on an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    #[error("task {task} failed: {source}")]
+    Engine { task: String, source: EngineError },
+    #[error("task {task}: {message}")]
+    Check { task: String, message: String },
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error("task {task}: {message}")]
+    Unsupported { task: String, message: String },
+}
+
+/// A test-only switch (`ZERODOWN_FAILPOINT`) that kills the process at a
+/// chosen point, to prove that `resume` recovers from a crash there:
+/// `before:<task-id>` (marked running, nothing run), `after:<task-id>` (run
+/// and committed, not yet recorded), `batch:<task-id>:<n>` (batch n
+/// committed, checkpoint not yet saved).
+fn failpoint(point: &str) {
+    if let Ok(want) = std::env::var("ZERODOWN_FAILPOINT") {
+        if want == point {
+            // As abrupt as SIGKILL: no destructor, no flush.
+            std::process::abort();
+        }
+    }
+}
+
+/// Which stage a `--until` lets run.
+fn allowed(until: Until, stage: Stage) -> bool {
+    match until {
+        Until::Expand => stage == Stage::Expand,
+        Until::Migrate => matches!(stage, Stage::Expand | Stage::Migrate),
+        Until::Contract => true,
+    }
+}
+
+/// The milestone tasks are tagged with the stage that follows them; a
+/// milestone runs when its own stage is allowed.
+fn task_allowed(until: Until, task: &Task) -> bool {
+    if let TaskKind::Milestone(_) = task.kind {
+        // `vN/migrate` (entering N.migrate) closes the migrate stage.
+        if task.id.0.ends_with("/migrate") {
+            return allowed(until, Stage::Migrate);
+        }
+    }
+    allowed(until, task.stage)
+}
+
+struct Runner<'a, E: Engine, O: Observer> {
+    engine: &'a mut E,
+    lock: &'a RunLock,
+    plan: &'a CheckedPlan,
+    state: &'a mut StateFile,
+    state_path: &'a Path,
+    opts: &'a RunOptions,
+    observer: &'a mut O,
+    stop: &'a StopFlag,
+    hashes: HashMap<u32, String>,
+}
+
+impl<E: Engine, O: Observer> Runner<'_, E, O> {
+    async fn mark(
+        &mut self,
+        task: &Task,
+        status: TaskStatus,
+        error: Option<String>,
+        note: Option<String>,
+    ) -> Result<(), ExecError> {
+        let now = state::now();
+        let entry = self
+            .state
+            .tasks
+            .entry(task.id.0.clone())
+            .or_insert(TaskState {
+                status,
+                started_at: None,
+                finished_at: None,
+                error: None,
+                note: None,
+            });
+        entry.status = status;
+        match status {
+            TaskStatus::Running => {
+                entry.started_at = Some(now.clone());
+                entry.finished_at = None;
+                entry.error = None;
+            }
+            TaskStatus::Done | TaskStatus::Failed | TaskStatus::Undone => {
+                entry.finished_at = Some(now.clone())
+            }
+            TaskStatus::Pending => {}
+        }
+        entry.error = error.clone();
+        if note.is_some() {
+            entry.note = note;
+        }
+        let record = HistoryRecord {
+            version: task.version,
+            plan_hash: self.hashes.get(&task.version).cloned().unwrap_or_default(),
+            phase: task.stage.name().to_string(),
+            task_id: task.id.0.clone(),
+            status,
+            started_at: entry.started_at.clone(),
+            finished_at: entry.finished_at.clone(),
+            error,
+        };
+        self.state.save(self.state_path)?;
+        self.engine
+            .record(self.lock, &record)
+            .await
+            .map_err(|source| ExecError::Engine {
+                task: task.id.0.clone(),
+                source,
+            })?;
+        Ok(())
+    }
+
+    fn engine_err(task: &Task) -> impl FnOnce(EngineError) -> ExecError + '_ {
+        move |source| ExecError::Engine {
+            task: task.id.0.clone(),
+            source,
+        }
+    }
+
+    async fn run_task(&mut self, task: &Task) -> Result<(), ExecError> {
+        let started = Instant::now();
+        match &task.kind {
+            TaskKind::Milestone(crate::graph::Milestone::Enter { point }) => {
+                self.mark(task, TaskStatus::Done, None, None).await?;
+                self.observer.event(Event::PointReached { point: point.to_string() });
+                Ok(())
+            }
+            TaskKind::Milestone(crate::graph::Milestone::Barrier) => self.mark(task, TaskStatus::Done, None, None).await,
+            TaskKind::Rollout(_) => Err(ExecError::Unsupported {
+                task: task.id.0.clone(),
+                message: "fleet rollouts are not run by this version of zerodown; stop before them with `--until migrate`"
+                    .to_string(),
+            }),
+            TaskKind::Action { step } => match step {
+                Step::Sql(sql) => {
+                    let check = sql.effect != Effect::RecordedOnly;
+                    if check && self.engine.effect_present(&sql.effect).await.map_err(Self::engine_err(task))? {
+                        self.observer.event(Event::TaskAlreadyDone { id: task.id.0.clone() });
+                        return self.mark(task, TaskStatus::Done, None, Some("already applied".into())).await;
+                    }
+                    if !check && self.state.task_status(&task.id.0) == TaskStatus::Running {
+                        return Err(ExecError::Check {
+                            task: task.id.0.clone(),
+                            message: "this raw SQL task was running when the previous run stopped, and zerodown cannot \
+                                      tell from the catalog whether it took effect: check the database, then either \
+                                      re-run it by hand or not, and mark it done in the state file"
+                                .to_string(),
+                        });
+                    }
+                    self.observer.event(Event::TaskStarted { id: task.id.0.clone(), summary: task.summary.clone() });
+                    self.mark(task, TaskStatus::Running, None, None).await?;
+                    failpoint(&format!("before:{}", task.id));
+                    let attempts = self.engine.execute(self.lock, sql, &self.opts.lock).await.map_err(Self::engine_err(task))?;
+                    failpoint(&format!("after:{}", task.id));
+                    if check && !self.engine.effect_present(&sql.effect).await.map_err(Self::engine_err(task))? {
+                        return Err(ExecError::Check {
+                            task: task.id.0.clone(),
+                            message: format!("the statements ran but the catalog does not show their effect ({:?})", sql.effect),
+                        });
+                    }
+                    self.mark(task, TaskStatus::Done, None, None).await?;
+                    self.observer.event(Event::TaskDone { id: task.id.0.clone(), elapsed: started.elapsed(), attempts });
+                    Ok(())
+                }
+                Step::Backfill(b) => {
+                    self.observer.event(Event::TaskStarted { id: task.id.0.clone(), summary: task.summary.clone() });
+                    self.mark(task, TaskStatus::Running, None, None).await?;
+                    let batches = self.backfill(task, b, false).await?;
+                    if batches.is_none() {
+                        return Ok(()); // interrupted: stays running, resumable
+                    }
+                    self.mark(task, TaskStatus::Done, None, None).await?;
+                    self.observer.event(Event::TaskDone { id: task.id.0.clone(), elapsed: started.elapsed(), attempts: 1 });
+                    Ok(())
+                }
+                Step::Check(c) => {
+                    self.observer.event(Event::TaskStarted { id: task.id.0.clone(), summary: task.summary.clone() });
+                    self.mark(task, TaskStatus::Running, None, None).await?;
+                    // A gate guarding a backfill first catches up the rows
+                    // that old releases wrote after the backfill passed.
+                    if c.kind == CheckKind::Gate {
+                        if let Some(backfill) = self.sibling_backfill(task) {
+                            if self.backfill(task, &backfill, true).await?.is_none() {
+                                return Ok(());
+                            }
+                        }
+                    }
+                    let n = self.engine.count(&c.count_sql).await.map_err(Self::engine_err(task))?;
+                    if n != 0 {
+                        let sample = match &c.sample_sql {
+                            Some(sql) => self
+                                .engine
+                                .sample(sql)
+                                .await
+                                .map(|rows| rows.into_iter().map(|r| format!("({})", r.join(", "))).collect::<Vec<_>>().join(", "))
+                                .unwrap_or_default(),
+                            None => String::new(),
+                        };
+                        let what = match c.kind {
+                            CheckKind::Gate => "gate",
+                            CheckKind::Violations => "check",
+                        };
+                        return Err(ExecError::Check {
+                            task: task.id.0.clone(),
+                            message: format!(
+                                "{what} failed: {n} row(s) break \"{}\"{}; fix the data (or re-run the backfill), then `zerodown resume`",
+                                c.guards,
+                                if sample.is_empty() { String::new() } else { format!(" (first keys: {sample})") }
+                            ),
+                        });
+                    }
+                    self.mark(task, TaskStatus::Done, None, None).await?;
+                    self.observer.event(Event::TaskDone { id: task.id.0.clone(), elapsed: started.elapsed(), attempts: 1 });
+                    Ok(())
+                }
+            },
+        }
+    }
+
+    /// The backfill of the same owner as a gate (`…/backfill` beside `…/gate`).
+    fn sibling_backfill(&self, gate: &Task) -> Option<crate::ops::BackfillStep> {
+        let owner = gate
+            .id
+            .0
+            .strip_prefix(&format!("v{}/contract/", gate.version))?
+            .strip_suffix("/gate")?;
+        let id = format!("v{}/migrate/{owner}/backfill", gate.version);
+        let ix = self.plan.graph.by_id.get(&crate::graph::TaskId(id))?;
+        match &self.plan.graph.task(*ix).kind {
+            TaskKind::Action {
+                step: Step::Backfill(b),
+            } => Some(b.clone()),
+            _ => None,
+        }
+    }
+
+    /// Walk the table in key order from the checkpoint. `Ok(None)` when a
+    /// stop was requested between batches. A catch-up pass starts from the
+    /// first key and keeps no checkpoint.
+    async fn backfill(
+        &mut self,
+        task: &Task,
+        b: &crate::ops::BackfillStep,
+        catch_up: bool,
+    ) -> Result<Option<u64>, ExecError> {
+        let id = task.id.0.clone();
+        let mut cp = if catch_up {
+            BackfillCheckpoint::default()
+        } else {
+            self.state.backfills.get(&id).cloned().unwrap_or_default()
+        };
+        let estimate = self
+            .engine
+            .estimate_rows(&b.table)
+            .await
+            .map_err(Self::engine_err(task))?;
+        self.observer.event(Event::BackfillStarted {
+            id: id.clone(),
+            table: b.table.clone(),
+            estimate,
+            resumed_rows: cp.rows,
+        });
+        let started = Instant::now();
+        let rows_at_start = cp.rows;
+        loop {
+            if self.stop.requested() {
+                return Ok(None);
+            }
+            if let Some(max) = self.opts.max_replica_lag {
+                while let Some(lag) = self
+                    .engine
+                    .replica_lag()
+                    .await
+                    .map_err(Self::engine_err(task))?
+                {
+                    if lag <= max || self.stop.requested() {
+                        break;
+                    }
+                    self.observer.event(Event::Throttled {
+                        id: id.clone(),
+                        lag,
+                    });
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+            let outcome = self
+                .engine
+                .backfill_batch(self.lock, b, cp.last_key.as_deref(), &self.opts.lock)
+                .await
+                .map_err(Self::engine_err(task))?;
+            cp.rows += outcome.rows;
+            cp.batches += 1;
+            failpoint(&format!("batch:{id}:{}", cp.batches));
+            let done = outcome.upper.is_none();
+            cp.last_key = outcome.upper;
+            if !catch_up {
+                self.state.backfills.insert(id.clone(), cp.clone());
+                self.state.save(self.state_path)?;
+            }
+            let secs = started.elapsed().as_secs_f64().max(1e-3);
+            self.observer.event(Event::BackfillProgress {
+                id: id.clone(),
+                rows: cp.rows,
+                estimate,
+                rows_per_sec: (cp.rows - rows_at_start) as f64 / secs,
+            });
+            if done {
+                return Ok(Some(cp.batches));
+            }
+            if b.pause_ms > 0 {
+                tokio::time::sleep(Duration::from_millis(b.pause_ms)).await;
+            }
+        }
+    }
+}
+
+/// Run the plan's tasks from where the state file says, up to
+/// `opts.until`. The caller holds the run lock (`lock`), loaded or created
+/// the state file, and checked that it belongs to this plan and database.
+#[allow(clippy::too_many_arguments)] // the run's whole context, each distinct
+pub async fn run<E: Engine, O: Observer>(
+    engine: &mut E,
+    lock: &RunLock,
+    plan: &CheckedPlan,
+    state: &mut StateFile,
+    state_path: &Path,
+    opts: &RunOptions,
+    observer: &mut O,
+    stop: &StopFlag,
+) -> Result<Outcome, ExecError> {
+    let hashes: HashMap<u32, String> = plan
+        .versions
+        .iter()
+        .map(|v| (v.version, v.hash.clone()))
+        .collect();
+    state.status = RunStatus::Running;
+    state.save(state_path)?;
+    let mut runner = Runner {
+        engine,
+        lock,
+        plan,
+        state,
+        state_path,
+        opts,
+        observer,
+        stop,
+        hashes,
+    };
+    let order: Vec<_> = plan.graph.order.clone();
+    for ix in order {
+        let task = plan.graph.task(ix);
+        if runner.state.task_status(&task.id.0) == TaskStatus::Done {
+            continue;
+        }
+        if !task_allowed(opts.until, task) {
+            runner.state.status = RunStatus::Stopped;
+            runner.state.save(state_path)?;
+            return Ok(Outcome::ReachedUntil(opts.until));
+        }
+        if stop.requested() {
+            runner.state.status = RunStatus::Interrupted;
+            runner.state.save(state_path)?;
+            return Ok(Outcome::Interrupted);
+        }
+        if let Err(e) = runner.run_task(task).await {
+            let message = e.to_string();
+            runner.observer.event(Event::TaskFailed {
+                id: task.id.0.clone(),
+                error: message.clone(),
+            });
+            // Record the failure; if even that fails, the original error
+            // is what the user needs to see.
+            let _ = runner
+                .mark(task, TaskStatus::Failed, Some(message), None)
+                .await;
+            runner.state.status = RunStatus::Failed;
+            let _ = runner.state.save(state_path);
+            return Err(e);
+        }
+        if stop.requested() && runner.state.task_status(&task.id.0) != TaskStatus::Done {
+            runner.state.status = RunStatus::Interrupted;
+            runner.state.save(state_path)?;
+            return Ok(Outcome::Interrupted);
+        }
+    }
+    runner.state.status = RunStatus::Done;
+    runner.state.save(state_path)?;
+    Ok(Outcome::Completed)
+}
+
+/// Where each version stands according to the history table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VersionStatus {
+    pub version: u32,
+    pub plan_hash: String,
+    /// Tasks per status.
+    pub done: usize,
+    pub total_recorded: usize,
+    pub running: Vec<String>,
+    pub failed: Vec<(String, String)>,
+    /// The furthest milestone reached (`expand`, `migrate`, `contract`, `done`).
+    pub reached: Option<String>,
+}
+
+/// Summarize the history table per version.
+pub fn version_status(history: &[HistoryRecord]) -> Vec<VersionStatus> {
+    let mut by_version: BTreeMap<u32, VersionStatus> = BTreeMap::new();
+    for r in history {
+        let v = by_version
+            .entry(r.version)
+            .or_insert_with(|| VersionStatus {
+                version: r.version,
+                plan_hash: r.plan_hash.clone(),
+                done: 0,
+                total_recorded: 0,
+                running: Vec::new(),
+                failed: Vec::new(),
+                reached: None,
+            });
+        v.total_recorded += 1;
+        match r.status {
+            TaskStatus::Done => {
+                v.done += 1;
+                let milestone = r
+                    .task_id
+                    .strip_prefix(&format!("v{}/", r.version))
+                    .unwrap_or("");
+                let rank = |m: &str| {
+                    ["expand", "expanded", "migrate", "contract", "done"]
+                        .iter()
+                        .position(|x| *x == m)
+                };
+                if let Some(new) = rank(milestone) {
+                    let old = v.reached.as_deref().and_then(rank);
+                    if old.is_none_or(|o| new > o) {
+                        v.reached = Some(milestone.to_string());
+                    }
+                }
+            }
+            TaskStatus::Running => v.running.push(r.task_id.clone()),
+            TaskStatus::Failed => v
+                .failed
+                .push((r.task_id.clone(), r.error.clone().unwrap_or_default())),
+            TaskStatus::Pending | TaskStatus::Undone => {}
+        }
+    }
+    by_version.into_values().collect()
+}

@@ -1,0 +1,2 @@
+CREATE TABLE users (id bigint PRIMARY KEY, name text NOT NULL, email text);
+CREATE TABLE events (payload text);
