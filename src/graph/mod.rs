@@ -271,6 +271,9 @@ pub struct PointSpan {
 struct Builder {
     graph: DiGraph<Task, ()>,
     by_id: HashMap<TaskId, NodeIndex>,
+    /// Edges already added: petgraph's `update_edge` scans a node's edges,
+    /// quadratic for milestones that every action of a stage touches.
+    edges: std::collections::HashSet<(NodeIndex, NodeIndex)>,
     errors: Vec<GraphError>,
 }
 
@@ -310,8 +313,8 @@ impl Builder {
     }
 
     fn edge(&mut self, from: NodeIndex, to: NodeIndex) {
-        if from != to {
-            self.graph.update_edge(from, to, ());
+        if from != to && self.edges.insert((from, to)) {
+            self.graph.add_edge(from, to, ());
         }
     }
 }
@@ -350,6 +353,7 @@ pub fn build(work: &[VersionWork<'_>]) -> Result<TaskGraph, Vec<GraphError>> {
     let mut b = Builder {
         graph: DiGraph::new(),
         by_id: HashMap::new(),
+        edges: Default::default(),
         errors: Vec::new(),
     };
     let mut milestones = BTreeMap::new();
