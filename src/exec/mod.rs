@@ -14,6 +14,7 @@
 //!
 //! The executor prints nothing: it reports [`Event`]s to an [`Observer`].
 
+pub mod session;
 pub mod state;
 
 use std::collections::{BTreeMap, HashMap};

@@ -16,6 +16,7 @@ pub mod index;
 pub mod parse;
 pub mod raw;
 pub mod table;
+pub mod undo;
 pub mod view;
 
 pub use action::*;
