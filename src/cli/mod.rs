@@ -115,6 +115,11 @@ pub struct RunArgs {
     /// Pause backfills while the slowest replica lags more than this, e.g. `5s`.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub max_replica_lag: Option<std::time::Duration>,
+
+    /// While this file exists, the run waits between steps (touch it to
+    /// pause a rollout, remove it to go on).
+    #[arg(long, value_name = "FILE")]
+    pub pause_file: Option<PathBuf>,
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
@@ -275,6 +280,7 @@ fn run_request(run: &RunArgs, until: Option<UntilArg>, to: Option<u32>) -> sessi
         to_version: to,
         lock: lock_policy(run),
         max_replica_lag: run.max_replica_lag,
+        pause_file: run.pause_file.clone(),
     }
 }
 

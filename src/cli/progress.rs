@@ -103,6 +103,13 @@ impl Observer for Console {
             }
             Event::Throttled { id, lag } => self.line(format!("    {id}: paused, replica lag {}", secs(lag))),
             Event::PointReached { point } => self.line(format!("── schema at {point} ──")),
+            Event::NodeRolling { group, node, from, to } => self.line(format!("    {group}/{node}: {from} → {to}")),
+            Event::NodeUpgraded { group, node, release } => self.line(format!("    {group}/{node}: on {release}, healthy")),
+            Event::NodeFailed { group, node, error } => self.line(format!("    {group}/{node}: FAILED: {error}")),
+            Event::GroupProgress { group, upgraded, total, release } => {
+                self.line(format!("    {group}: {upgraded}/{total} on {release}"))
+            }
+            Event::Paused { path } => self.line(format!("    paused: waiting while {path} exists")),
         }
     }
 }

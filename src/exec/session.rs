@@ -23,6 +23,8 @@ pub struct RunRequest {
     pub to_version: Option<u32>,
     pub lock: LockPolicy,
     pub max_replica_lag: Option<std::time::Duration>,
+    /// While this file exists, the run waits between steps.
+    pub pause_file: Option<PathBuf>,
 }
 
 /// Why a command refused to start or stopped.
@@ -50,6 +52,15 @@ pub struct RunReport {
     pub until: Until,
     /// Why the run stops before contract, when it does by default.
     pub notes: Vec<String>,
+}
+
+/// The run options of a request. Fleet steps run in zerodown's working
+/// directory, like any command the operator types.
+fn run_options(req: &RunRequest, until: Until) -> RunOptions {
+    let mut opts = RunOptions::new(until, req.lock.clone(), &req.state_path, Path::new("."));
+    opts.max_replica_lag = req.max_replica_lag;
+    opts.pause_file = req.pause_file.clone();
+    opts
 }
 
 /// `apply` found nothing pending.
@@ -186,10 +197,11 @@ pub async fn apply<E: Engine, O: Observer>(
             status: RunStatus::Running,
             tasks: Default::default(),
             backfills: Default::default(),
+            nodes: Default::default(),
             updated_at: String::new(),
         };
         state.save(&req.state_path)?;
-        let opts = RunOptions { until, lock: req.lock.clone(), max_replica_lag: req.max_replica_lag };
+        let opts = run_options(req, until);
         let outcome = exec::run(engine, lock, &checked, &mut state, &req.state_path, &opts, observer, stop).await?;
         Ok(RunReport { outcome, versions: checked.versions.iter().map(|v| v.version).collect(), until, notes })
     })
@@ -219,7 +231,9 @@ async fn continue_run<E: Engine, O: Observer>(
     if let Some(until) = req.until {
         state.until = until;
     }
-    let opts = RunOptions { until: state.until, lock: req.lock.clone(), max_replica_lag: req.max_replica_lag };
+    let mut opts = run_options(req, state.until);
+    // A resumed run has changed things already: no pre-flight.
+    opts.preflight = false;
     let outcome = exec::run(engine, lock, &checked, &mut state, &req.state_path, &opts, observer, stop).await?;
     Ok(RunReport { outcome, versions: checked.versions.iter().map(|v| v.version).collect(), until: state.until, notes: Vec::new() })
 }
