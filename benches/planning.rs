@@ -73,7 +73,11 @@ fn median(mut v: Vec<Duration>) -> Duration {
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let root: PathBuf = std::env::temp_dir().join(format!("zerodown-bench-{}", std::process::id()));
-    let sizes: &[usize] = if quick { &[1_000, 10_000] } else { &[1_000, 10_000, 100_000] };
+    let sizes: &[usize] = if quick {
+        &[1_000, 10_000]
+    } else {
+        &[1_000, 10_000, 100_000]
+    };
     println!("planning benchmark (PostgreSQL rules, 4 statement kinds)");
     println!(
         "{:>8} {:>8} {:>12} {:>14} {:>14} {:>10} {:>12}",

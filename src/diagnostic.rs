@@ -128,7 +128,10 @@ impl From<Diagnostic> for Diagnostics {
 /// Turn a YAML error from serde-saphyr into our diagnostic, with our own
 /// snippet and a hint for the common mistakes.
 pub fn from_yaml(file: &Path, source: &str, err: &serde_saphyr::Error) -> Diagnostic {
-    let (line, column) = err.location().map(|l| (l.line(), l.column())).unwrap_or((0, 0));
+    let (line, column) = err
+        .location()
+        .map(|l| (l.line(), l.column()))
+        .unwrap_or((0, 0));
     let mut message = err.without_snippet().to_string();
     // The library appends the position in words; we print it as file:line:col.
     if let Some(cut) = message.rfind(" at line ") {
@@ -136,19 +139,20 @@ pub fn from_yaml(file: &Path, source: &str, err: &serde_saphyr::Error) -> Diagno
     }
     message = message.replace(", set DuplicateKeyPolicy in Options if acceptable", "");
     let help = if message.starts_with("unknown field") {
-        Some("remove the key or fix its spelling; the expected keys are listed above")
+        "remove the key or fix its spelling; the expected keys are listed above"
     } else if message.starts_with("duplicate mapping key") {
-        Some("a key may appear once per map; remove one of them")
+        "a key may appear once per map; remove one of them"
     } else if message.starts_with("missing field") {
-        Some("add the missing key; README.md documents the plan format")
+        "add the missing key; README.md documents the plan format"
     } else if message.contains("invalid boolean") {
-        Some("write `true` or `false`")
+        "write `true` or `false`"
+    } else if message.contains("`raw:`") {
+        "a raw change reads `- raw: \"SQL\"` with `phase: expand|migrate|contract` (README.md, \"The escape hatch\")"
     } else {
-        None
+        "README.md documents the plan format"
     };
-    let mut d = Diagnostic::new(file, message).at(line, column).with_source(source);
-    if let Some(help) = help {
-        d = d.help(help);
-    }
-    d
+    Diagnostic::new(file, message)
+        .at(line, column)
+        .with_source(source)
+        .help(help)
 }

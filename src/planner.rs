@@ -131,15 +131,25 @@ struct Baseline {
     source: SchemaSource,
 }
 
-fn baseline(set: &PlanSet, engine: EngineKind, opts: &PlanOptions) -> Result<Baseline, Diagnostics> {
+fn baseline(
+    set: &PlanSet,
+    engine: EngineKind,
+    opts: &PlanOptions,
+) -> Result<Baseline, Diagnostics> {
     let first = set.plans.first().map(|p| p.version).unwrap_or(1);
     if let Some(schema) = &opts.baseline {
-        return Ok(Baseline { schema: schema.clone(), source: SchemaSource::Database });
+        return Ok(Baseline {
+            schema: schema.clone(),
+            source: SchemaSource::Database,
+        });
     }
     if let Some(path) = &opts.schema_file {
         let version = crate::plan::version_in_file_name(path).unwrap_or(first.saturating_sub(1));
         let schema = schema::load_schema_file(path, engine, version)?;
-        return Ok(Baseline { schema, source: SchemaSource::File { path: path.clone() } });
+        return Ok(Baseline {
+            schema,
+            source: SchemaSource::File { path: path.clone() },
+        });
     }
     if let Some(dir) = &set.schema_dir {
         // The newest snapshot no earlier plan still owes a deferred
@@ -163,8 +173,14 @@ fn baseline(set: &PlanSet, engine: EngineKind, opts: &PlanOptions) -> Result<Bas
             }
         }
     }
-    let schema = Schema { version: first.saturating_sub(1), ..Schema::default() };
-    Ok(Baseline { schema, source: SchemaSource::Empty })
+    let schema = Schema {
+        version: first.saturating_sub(1),
+        ..Schema::default()
+    };
+    Ok(Baseline {
+        schema,
+        source: SchemaSource::Empty,
+    })
 }
 
 /// A backfill's `SET` and `WHERE`, parsed and rendered back from the AST.
@@ -183,8 +199,17 @@ fn parse_backfill(b: &Backfill, engine: EngineKind) -> Result<ParsedBackfill, St
     let stmts = Parser::parse_sql(&*engine.sql_dialect(), &sql).map_err(|e| e.to_string())?;
     match stmts.as_slice() {
         [Statement::Update(u)] => {
-            let set = u.assignments.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
-            let pending = u.selection.as_ref().map(ToString::to_string).unwrap_or_default();
+            let set = u
+                .assignments
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ");
+            let pending = u
+                .selection
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default();
             let mut columns = Vec::new();
             for a in &u.assignments {
                 match &a.target {
@@ -206,13 +231,24 @@ fn parse_backfill(b: &Backfill, engine: EngineKind) -> Result<ParsedBackfill, St
                 [a] if columns.len() == 1 => Some((columns[0].clone(), a.value.to_string())),
                 _ => None,
             };
-            Ok(ParsedBackfill { set, pending, columns, single })
+            Ok(ParsedBackfill {
+                set,
+                pending,
+                columns,
+                single,
+            })
         }
         _ => Err("`set` and `where` must make one UPDATE (no `;`)".to_string()),
     }
 }
 
-fn change_diag(plan: &Plan, index: usize, span: Span, message: impl Into<String>, help: impl Into<String>) -> Diagnostic {
+fn change_diag(
+    plan: &Plan,
+    index: usize,
+    span: Span,
+    message: impl Into<String>,
+    help: impl Into<String>,
+) -> Diagnostic {
     plan.diag(span, message).change(index).help(help)
 }
 
@@ -243,7 +279,9 @@ impl VersionParts {
     fn push(&mut self, sa: SourcedAction) {
         match sa.action.phase {
             Phase::Expand => self.expand.push(sa),
-            Phase::Migrate if matches!(sa.action.step, Step::Backfill(_)) => self.migrate_backfills.push(sa),
+            Phase::Migrate if matches!(sa.action.step, Step::Backfill(_)) => {
+                self.migrate_backfills.push(sa)
+            }
             Phase::Migrate => self.migrate_rest.push(sa),
             Phase::Contract => self.contract.push(sa),
         }
@@ -266,7 +304,13 @@ fn raw_id(id: &Option<String>, sql: &str) -> String {
         None => {
             use sha2::{Digest, Sha256};
             let d = Sha256::digest(sql.trim().as_bytes());
-            format!("sql-{}", d.iter().take(4).map(|b| format!("{b:02x}")).collect::<String>())
+            format!(
+                "sql-{}",
+                d.iter()
+                    .take(4)
+                    .map(|b| format!("{b:02x}"))
+                    .collect::<String>()
+            )
         }
     }
 }
@@ -279,13 +323,22 @@ pub fn check(set: &PlanSet, opts: &PlanOptions) -> Result<CheckedPlan, Diagnosti
     };
     let Baseline { mut schema, source } = baseline(set, engine, opts)?;
     let base = SchemaPoint::complete(schema.version);
-    let pending: Vec<&Plan> = set.plans.iter().filter(|p| p.version > schema.version).collect();
+    let pending: Vec<&Plan> = set
+        .plans
+        .iter()
+        .filter(|p| p.version > schema.version)
+        .collect();
 
     let mut errors: Vec<Diagnostic> = Vec::new();
     if let Some(selected) = &set.selected {
         for v in selected {
             if !pending.iter().any(|p| p.version == *v) {
-                let path = set.plans.iter().find(|p| p.version == *v).map(|p| p.path.clone()).unwrap_or_else(|| set.dir.clone());
+                let path = set
+                    .plans
+                    .iter()
+                    .find(|p| p.version == *v)
+                    .map(|p| p.path.clone())
+                    .unwrap_or_else(|| set.dir.clone());
                 errors.push(
                     Diagnostic::new(path, format!("plan {v} is already part of the baseline schema (version {})", schema.version))
                         .help("the newest file in schemas/ is the schema at its version; plans up to it are history"),
@@ -293,10 +346,16 @@ pub fn check(set: &PlanSet, opts: &PlanOptions) -> Result<CheckedPlan, Diagnosti
             }
         }
     }
-    let in_run = |v: u32| set.selected.as_ref().is_none_or(|s| s.contains(&v)) && opts.to_version.is_none_or(|to| v <= to);
+    let in_run = |v: u32| {
+        set.selected.as_ref().is_none_or(|s| s.contains(&v))
+            && opts.to_version.is_none_or(|to| v <= to)
+    };
     let all_versions: BTreeSet<u32> = set.plans.iter().map(|p| p.version).collect();
 
-    let mut parts: BTreeMap<u32, VersionParts> = pending.iter().map(|p| (p.version, VersionParts::new(p.version))).collect();
+    let mut parts: BTreeMap<u32, VersionParts> = pending
+        .iter()
+        .map(|p| (p.version, VersionParts::new(p.version)))
+        .collect();
     let mut versions: Vec<PlannedVersion> = Vec::new();
     let mut notes: Vec<Note> = Vec::new();
 
@@ -356,10 +415,21 @@ pub fn check(set: &PlanSet, opts: &PlanOptions) -> Result<CheckedPlan, Diagnosti
 
         for change in &plan.changes {
             let (op, sql, contract_in, soft_drop) = match &change.entry {
-                ChangeEntry::Raw { id, sql, phase } => {
-                    (Operation::Raw { id: raw_id(id, sql), sql: sql.clone(), phase: *phase }, sql.clone(), None, None)
-                }
-                ChangeEntry::Sql { sql, contract_in, soft_drop } => {
+                ChangeEntry::Raw { id, sql, phase } => (
+                    Operation::Raw {
+                        id: raw_id(id, sql),
+                        sql: sql.clone(),
+                        phase: *phase,
+                    },
+                    sql.clone(),
+                    None,
+                    None,
+                ),
+                ChangeEntry::Sql {
+                    sql,
+                    contract_in,
+                    soft_drop,
+                } => {
                     let stmts = match Parser::parse_sql(&*engine.sql_dialect(), sql) {
                         Ok(s) => s,
                         Err(e) => {
@@ -377,7 +447,13 @@ pub fn check(set: &PlanSet, opts: &PlanOptions) -> Result<CheckedPlan, Diagnosti
                     let stmt = match stmts.as_slice() {
                         [s] => s,
                         [] => {
-                            errors.push(change_diag(plan, change.index, change.span, "the change is empty", "write one SQL statement"));
+                            errors.push(change_diag(
+                                plan,
+                                change.index,
+                                change.span,
+                                "the change is empty",
+                                "write one SQL statement",
+                            ));
                             continue;
                         }
                         many => {
@@ -394,7 +470,13 @@ pub fn check(set: &PlanSet, opts: &PlanOptions) -> Result<CheckedPlan, Diagnosti
                     match lower(stmt, engine, &schema) {
                         Ok(op) => (op, sql.clone(), *contract_in, *soft_drop),
                         Err(u) => {
-                            errors.push(change_diag(plan, change.index, change.span, u.message, u.help));
+                            errors.push(change_diag(
+                                plan,
+                                change.index,
+                                change.span,
+                                u.message,
+                                u.help,
+                            ));
                             continue;
                         }
                     }
@@ -411,30 +493,57 @@ pub fn check(set: &PlanSet, opts: &PlanOptions) -> Result<CheckedPlan, Diagnosti
                     ));
                 }
             }
-            let change_ctx = Context { soft_drop: soft_drop.unwrap_or(plan.soft_drop), ..ctx.clone() };
+            let change_ctx = Context {
+                soft_drop: soft_drop.unwrap_or(plan.soft_drop),
+                ..ctx.clone()
+            };
             let analysis = classify::analyze(engine, &op, &schema, &change_ctx);
             if let Err(e) = schema.apply(&op, contract_in) {
-                errors.push(change_diag(plan, change.index, change.span, e.message, e.help));
+                errors.push(change_diag(
+                    plan,
+                    change.index,
+                    change.span,
+                    e.message,
+                    e.help,
+                ));
                 continue;
             }
             let analysis = match analysis {
                 Ok(a) => a,
                 Err(r) => {
-                    errors.push(change_diag(plan, change.index, change.span, format!("refused ({}): {}", r.rule, r.reason), r.help));
+                    errors.push(change_diag(
+                        plan,
+                        change.index,
+                        change.span,
+                        format!("refused ({}): {}", r.rule, r.reason),
+                        r.help,
+                    ));
                     continue;
                 }
             };
             let owner = format!("{}/{}", op.kind_name(), op.subject());
-            let origin = Origin::Change { version: v, index: change.index };
+            let origin = Origin::Change {
+                version: v,
+                index: change.index,
+            };
             let mut task_ids = Vec::new();
             for action in analysis.actions {
                 let target = match (action.phase, contract_in) {
                     (Phase::Contract, Some(t)) => t,
                     _ => v,
                 };
-                task_ids.push(TaskId(format!("v{target}/{}/{}/{}", action.phase.name(), owner, action.key)));
+                task_ids.push(TaskId(format!(
+                    "v{target}/{}/{}/{}",
+                    action.phase.name(),
+                    owner,
+                    action.key
+                )));
                 if let Some(p) = parts.get_mut(&target) {
-                    p.push(SourcedAction { action, origin: origin.clone(), owner: owner.clone() });
+                    p.push(SourcedAction {
+                        action,
+                        origin: origin.clone(),
+                        owner: owner.clone(),
+                    });
                 }
             }
             planned.changes.push(PlannedChange {
@@ -465,11 +574,25 @@ pub fn check(set: &PlanSet, opts: &PlanOptions) -> Result<CheckedPlan, Diagnosti
                 );
                 continue;
             }
-            let missing: Vec<&String> = pb.columns.iter().filter(|c| table.column(c).is_none()).collect();
+            let missing: Vec<&String> = pb
+                .columns
+                .iter()
+                .filter(|c| table.column(c).is_none())
+                .collect();
             if let Some(col) = missing.first() {
                 errors.push(
-                    plan.diag(b.span, format!("backfill #{}: table `{}` has no column `{col}`", b.index, b.table))
-                        .help(format!("columns of {}: {}", b.table, table.column_names().join(", "))),
+                    plan.diag(
+                        b.span,
+                        format!(
+                            "backfill #{}: table `{}` has no column `{col}`",
+                            b.index, b.table
+                        ),
+                    )
+                    .help(format!(
+                        "columns of {}: {}",
+                        b.table,
+                        table.column_names().join(", ")
+                    )),
                 );
                 continue;
             }
@@ -497,13 +620,23 @@ pub fn check(set: &PlanSet, opts: &PlanOptions) -> Result<CheckedPlan, Diagnosti
                 )),
                 guards: format!("no row of {} left un-backfilled ({})", b.table, pb.pending),
             };
-            let objects: Vec<ObjectRef> = pb.columns.iter().map(|c| ObjectRef::column(&b.table, c)).collect();
-            let origin = Origin::Backfill { version: v, index: b.index };
+            let objects: Vec<ObjectRef> = pb
+                .columns
+                .iter()
+                .map(|c| ObjectRef::column(&b.table, c))
+                .collect();
+            let origin = Origin::Backfill {
+                version: v,
+                index: b.index,
+            };
             let backfill = Action {
                 key: "backfill".into(),
                 phase: Phase::Migrate,
                 symbol: Symbol::Change,
-                summary: format!("backfill {}: SET {} WHERE {} ({} rows per batch)", b.table, pb.set, pb.pending, b.batch_size),
+                summary: format!(
+                    "backfill {}: SET {} WHERE {} ({} rows per batch)",
+                    b.table, pb.set, pb.pending, b.batch_size
+                ),
                 step: Step::Backfill(step),
                 creates: Vec::new(),
                 needs: objects.clone(),
@@ -524,8 +657,16 @@ pub fn check(set: &PlanSet, opts: &PlanOptions) -> Result<CheckedPlan, Diagnosti
                 TaskId(format!("v{v}/contract/{owner}/gate")),
             ];
             let p = parts.get_mut(&v).expect("every pending version has parts");
-            p.migrate_user.push(SourcedAction { action: backfill, origin: origin.clone(), owner: owner.clone() });
-            p.contract.push(SourcedAction { action: gate, origin, owner });
+            p.migrate_user.push(SourcedAction {
+                action: backfill,
+                origin: origin.clone(),
+                owner: owner.clone(),
+            });
+            p.contract.push(SourcedAction {
+                action: gate,
+                origin,
+                owner,
+            });
             planned.backfills.push(PlannedBackfill {
                 index: b.index,
                 table: b.table.clone(),
@@ -540,7 +681,12 @@ pub fn check(set: &PlanSet, opts: &PlanOptions) -> Result<CheckedPlan, Diagnosti
         schema.version = v;
 
         if in_run(v) {
-            if plan.fleet.is_empty() && planned.changes.iter().any(|c| c.tasks.iter().any(|t| t.0.contains("/contract/"))) {
+            if plan.fleet.is_empty()
+                && planned
+                    .changes
+                    .iter()
+                    .any(|c| c.tasks.iter().any(|t| t.0.contains("/contract/")))
+            {
                 notes.push(Note {
                     version: Some(v),
                     message: format!(
@@ -572,12 +718,19 @@ pub fn check(set: &PlanSet, opts: &PlanOptions) -> Result<CheckedPlan, Diagnosti
     }
 
     let work_parts: Vec<VersionParts> = parts.into_values().filter(|p| in_run(p.version)).collect();
-    let fleets: BTreeMap<u32, &[FleetGroup]> = versions.iter().map(|pv| (pv.version, pv.fleet.as_slice())).collect();
+    let fleets: BTreeMap<u32, &[FleetGroup]> = versions
+        .iter()
+        .map(|pv| (pv.version, pv.fleet.as_slice()))
+        .collect();
     let work: Vec<VersionWork<'_>> = work_parts
         .into_iter()
         .map(|p| {
             let version = p.version;
-            VersionWork { version, actions: p.into_actions(), fleet: fleets.get(&version).copied().unwrap_or(&[]) }
+            VersionWork {
+                version,
+                actions: p.into_actions(),
+                fleet: fleets.get(&version).copied().unwrap_or(&[]),
+            }
         })
         .collect();
     let graph = graph::build(&work).map_err(|errs| graph_diagnostics(&set.dir, errs))?;
@@ -585,8 +738,14 @@ pub fn check(set: &PlanSet, opts: &PlanOptions) -> Result<CheckedPlan, Diagnosti
     let has_fleet = versions.iter().any(|v| !v.fleet.is_empty());
     let proof = if has_fleet {
         let Some(releases) = &set.releases else {
-            let v = versions.iter().find(|v| !v.fleet.is_empty()).expect("has_fleet");
-            let plan = pending.iter().find(|p| p.version == v.version).expect("planned from pending");
+            let v = versions
+                .iter()
+                .find(|v| !v.fleet.is_empty())
+                .expect("has_fleet");
+            let plan = pending
+                .iter()
+                .find(|p| p.version == v.version)
+                .expect("planned from pending");
             return Err(plan
                 .diag(plan.fleet[0].span, "the plan rolls a fleet, but there is no releases.yaml beside it")
                 .help(format!(
@@ -621,11 +780,21 @@ fn graph_diagnostics(dir: &Path, errs: Vec<GraphError>) -> Diagnostics {
     Diagnostics(
         errs.into_iter()
             .map(|e| match e {
-                GraphError::DuplicateId { id, first, second } => Diagnostic::new(dir, format!("two tasks would share the ID {id} ({first:?} and {second:?})"))
-                    .help("two changes do the same thing to the same object; remove one"),
+                GraphError::DuplicateId { id, first, second } => Diagnostic::new(
+                    dir,
+                    format!("two tasks would share the ID {id} ({first:?} and {second:?})"),
+                )
+                .help("two changes do the same thing to the same object; remove one"),
                 GraphError::Cycle { among } => Diagnostic::new(
                     dir,
-                    format!("the tasks depend on each other in a cycle: {}", among.iter().map(|t| t.0.as_str()).collect::<Vec<_>>().join(", ")),
+                    format!(
+                        "the tasks depend on each other in a cycle: {}",
+                        among
+                            .iter()
+                            .map(|t| t.0.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
                 )
                 .help("this is a bug in zerodown's planner; please report it with the plan"),
             })
@@ -633,10 +802,19 @@ fn graph_diagnostics(dir: &Path, errs: Vec<GraphError>) -> Diagnostics {
     )
 }
 
-fn proof_diagnostics(proof: &Proof, pending: &[&Plan], releases: &crate::plan::Releases) -> Diagnostics {
+fn proof_diagnostics(
+    proof: &Proof,
+    pending: &[&Plan],
+    releases: &crate::plan::Releases,
+) -> Diagnostics {
     let mut out = Vec::new();
     let fleet_span = |group: &str| {
-        pending.iter().find_map(|p| p.fleet.iter().find(|g| g.name == group).map(|g| (*p, g.span)))
+        pending.iter().find_map(|p| {
+            p.fleet
+                .iter()
+                .find(|g| g.name == group)
+                .map(|g| (*p, g.span))
+        })
     };
     for c in &proof.conflicts {
         let msg = format!(
@@ -658,7 +836,12 @@ fn proof_diagnostics(proof: &Proof, pending: &[&Plan], releases: &crate::plan::R
         out.push(d.help(help));
     }
     for u in &proof.unknown {
-        let msg = format!("release {} of group `{}` is not in {}", u.release, u.group, releases.path.display());
+        let msg = format!(
+            "release {} of group `{}` is not in {}",
+            u.release,
+            u.group,
+            releases.path.display()
+        );
         let d = match fleet_span(&u.group) {
             Some((plan, span)) => plan.diag(span, msg),
             None => Diagnostic::new(&releases.path, msg),

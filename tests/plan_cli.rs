@@ -46,7 +46,10 @@ fn every_example_plan_renders_in_every_format() {
         let dir = set.to_str().unwrap();
         for format in ["text", "json", "markdown", "dot"] {
             let (code, stdout, stderr) = zerodown(&["plan", dir, "--format", format, "--no-color"]);
-            assert_eq!(code, 2, "{dir} --format {format}: exit 2 (changes) expected; stderr:\n{stderr}");
+            assert_eq!(
+                code, 2,
+                "{dir} --format {format}: exit 2 (changes) expected; stderr:\n{stderr}"
+            );
             assert!(stderr.is_empty(), "{dir}: unexpected stderr:\n{stderr}");
             snapshot_settings().bind(|| {
                 insta::assert_snapshot!(format!("plan-{}-{format}", name_of(&set)), stdout);
@@ -65,11 +68,15 @@ fn json_output_is_valid_json_with_every_task() {
     for set in sets {
         let tasks = set["tasks"].as_array().expect("tasks");
         assert!(!tasks.is_empty());
-        let ids: std::collections::HashSet<&str> = tasks.iter().map(|t| t["id"].as_str().unwrap()).collect();
+        let ids: std::collections::HashSet<&str> =
+            tasks.iter().map(|t| t["id"].as_str().unwrap()).collect();
         assert_eq!(ids.len(), tasks.len(), "task IDs are unique");
         for t in tasks {
             for dep in t["depends_on"].as_array().expect("depends_on") {
-                assert!(ids.contains(dep.as_str().unwrap()), "dependency {dep} is a task");
+                assert!(
+                    ids.contains(dep.as_str().unwrap()),
+                    "dependency {dep} is a task"
+                );
             }
         }
     }
@@ -80,7 +87,11 @@ fn the_whole_plans_folder_prints_every_example() {
     let (code, stdout, stderr) = zerodown(&["plan", "plans", "--no-color"]);
     assert_eq!(code, 2, "stderr:\n{stderr}");
     for set in example_sets() {
-        assert!(stdout.contains(set.to_str().unwrap()), "output mentions {}", set.display());
+        assert!(
+            stdout.contains(set.to_str().unwrap()),
+            "output mentions {}",
+            set.display()
+        );
     }
     assert!(stdout.contains("Plan: "), "summary line present");
 }
@@ -106,9 +117,18 @@ fn an_unsafe_rollout_is_refused_naming_both_tasks() {
     let (code, stdout, stderr) = zerodown(&["plan", "tests/inputs/incompatible"]);
     assert_eq!(code, 1);
     assert!(stdout.is_empty());
-    assert!(stderr.contains("v2/rollout/api/1"), "names the rollout task:\n{stderr}");
-    assert!(stderr.contains("v2/migrate"), "names the schema task:\n{stderr}");
-    assert!(stderr.contains("1 ..= 2.expand"), "names the range:\n{stderr}");
+    assert!(
+        stderr.contains("v2/rollout/api/1"),
+        "names the rollout task:\n{stderr}"
+    );
+    assert!(
+        stderr.contains("v2/migrate"),
+        "names the schema task:\n{stderr}"
+    );
+    assert!(
+        stderr.contains("1 ..= 2.expand"),
+        "names the range:\n{stderr}"
+    );
     snapshot_settings().bind(|| insta::assert_snapshot!("error-incompatible", stderr));
 }
 
@@ -123,11 +143,25 @@ fn every_error_input_fails_with_a_located_message() {
     assert!(cases.len() >= 15);
     for case in cases {
         let (code, stdout, stderr) = zerodown(&["plan", case.to_str().unwrap()]);
-        assert_eq!(code, 1, "{}: exit 1 expected; stdout:\n{stdout}", case.display());
+        assert_eq!(
+            code,
+            1,
+            "{}: exit 1 expected; stdout:\n{stdout}",
+            case.display()
+        );
         assert!(stdout.is_empty(), "{}: nothing on stdout", case.display());
-        assert!(stderr.contains(case.to_str().unwrap()), "{}: the message names the file:\n{stderr}", case.display());
-        assert!(stderr.contains("help:"), "{}: the message says what to do:\n{stderr}", case.display());
-        snapshot_settings().bind(|| insta::assert_snapshot!(format!("error-{}", name_of(&case)), stderr));
+        assert!(
+            stderr.contains(case.to_str().unwrap()),
+            "{}: the message names the file:\n{stderr}",
+            case.display()
+        );
+        assert!(
+            stderr.contains("help:"),
+            "{}: the message says what to do:\n{stderr}",
+            case.display()
+        );
+        snapshot_settings()
+            .bind(|| insta::assert_snapshot!(format!("error-{}", name_of(&case)), stderr));
     }
 }
 

@@ -21,4 +21,4 @@ CREATE TABLE legacy_sessions (
 
 CREATE INDEX users_email_idx ON users (email);
 
-CREATE VIEW big_orders AS SELECT id, user_id, total FROM orders WHERE total > 1000;
+CREATE VIEW recent_orders AS SELECT id, user_id, created_at FROM orders WHERE created_at > now() - interval '7 days';

@@ -113,9 +113,9 @@ pub fn analyze(
 ) -> Result<Analysis, Refusal> {
     use crate::ops::{column, constraint, index, raw, table, view};
     match op {
-        Operation::CreateTable { .. } | Operation::DropTable { .. } | Operation::RenameTable { .. } => {
-            table::analyze(engine, op, schema, ctx)
-        }
+        Operation::CreateTable { .. }
+        | Operation::DropTable { .. }
+        | Operation::RenameTable { .. } => table::analyze(engine, op, schema, ctx),
         Operation::AddColumn { .. }
         | Operation::DropColumn { .. }
         | Operation::RenameColumn { .. }
@@ -124,14 +124,18 @@ pub fn analyze(
         | Operation::DropNotNull { .. }
         | Operation::SetDefault { .. }
         | Operation::DropDefault { .. } => column::analyze(engine, op, schema, ctx),
-        Operation::CreateIndex { .. } | Operation::DropIndex { .. } => index::analyze(engine, op, schema, ctx),
+        Operation::CreateIndex { .. } | Operation::DropIndex { .. } => {
+            index::analyze(engine, op, schema, ctx)
+        }
         Operation::AddForeignKey { .. }
         | Operation::AddCheck { .. }
         | Operation::AddUnique { .. }
         | Operation::AddPrimaryKey { .. }
         | Operation::ValidateConstraint { .. }
         | Operation::DropConstraint { .. } => constraint::analyze(engine, op, schema, ctx),
-        Operation::CreateView { .. } | Operation::DropView { .. } => view::analyze(engine, op, schema, ctx),
+        Operation::CreateView { .. } | Operation::DropView { .. } => {
+            view::analyze(engine, op, schema, ctx)
+        }
         Operation::Raw { .. } => raw::analyze(engine, op, schema, ctx),
     }
 }

@@ -1,2 +1,70 @@
-//! Facts about sqlite that the rules in `crate::ops` share: lock names,
-//! online-DDL clauses, volatile functions, sync-trigger SQL.
+//! Facts about SQLite (3.35+) that the rules in `crate::ops` share: its one
+//! database-wide write lock, what `ALTER TABLE` can do in place (add, drop
+//! and rename a column; nothing else), and the refusal for everything that
+//! needs the table rebuilt.
+
+use crate::classify::Refusal;
+
+/// The prefix of SQLite rule IDs (`sqlite/<kind>/<variant>`).
+pub const RULE_PREFIX: &str = "sqlite";
+
+/// A schema change that only rewrites the schema table: the database write
+/// lock, for an instant. Readers continue (WAL).
+pub const LOCK_CATALOG_ONLY: &str = "database write lock (brief, catalog only)";
+/// A transaction that also builds indexes or touches rows: other writers
+/// wait for all of it. Readers continue (WAL).
+pub const LOCK_WRITE_TRANSACTION: &str =
+    "database write lock for the whole transaction (writers wait)";
+/// `DROP COLUMN`: SQLite rewrites every row to purge the column's data.
+pub const LOCK_TABLE_REWRITE: &str =
+    "database write lock while every row is rewritten (writers wait)";
+/// `CREATE INDEX`: SQLite builds it holding the write lock.
+pub const LOCK_INDEX_BUILD: &str = "database write lock for the index build (writers wait)";
+
+/// Whether SQLite's `ADD COLUMN` accepts this default: not
+/// `CURRENT_TIME`, `CURRENT_DATE`, `CURRENT_TIMESTAMP`, nor an expression
+/// in parentheses; a literal (signed number, string, blob, NULL, TRUE,
+/// FALSE) is fine.
+pub fn is_constant_default(sql: &str) -> bool {
+    let sql = sql.trim();
+    if sql.starts_with('\'') {
+        return true;
+    }
+    !sql.to_uppercase().starts_with("CURRENT_") && !sql.contains('(')
+}
+
+/// A change SQLite can only make by rebuilding the table (create a new
+/// table, copy every row, swap): zerodown does not do that behind the
+/// user's back.
+pub fn rebuild_refusal(kind: &str, variant: &str, what: &str, help: &str) -> Refusal {
+    Refusal {
+        rule: format!("{RULE_PREFIX}/{kind}/{variant}"),
+        reason: format!(
+            "SQLite cannot {what} with ALTER TABLE: it needs the table rebuilt (new table, copy of every row, swap), which holds the write lock for the whole copy"
+        ),
+        help: help.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constant_defaults() {
+        let cases = [
+            ("0", true),
+            ("'x'", true),
+            ("'(x)'", true),
+            ("NULL", true),
+            ("-1", true),
+            ("CURRENT_TIMESTAMP", false),
+            ("current_date", false),
+            ("(random())", false),
+            ("random()", false),
+        ];
+        for (sql, expected) in cases {
+            assert_eq!(is_constant_default(sql), expected, "{sql}");
+        }
+    }
+}

@@ -103,7 +103,8 @@ pub fn prove(graph: &TaskGraph, base: SchemaPoint, releases: &Releases) -> Proof
         // Batches of one group in one version share a release change; the
         // segments of a node are delimited by each of its rollout tasks.
         // Checking every batch is needed: each batch has its own position.
-        let mut cache: BTreeMap<NodeIndex, (HashSet<NodeIndex>, HashSet<NodeIndex>)> = BTreeMap::new();
+        let mut cache: BTreeMap<NodeIndex, (HashSet<NodeIndex>, HashSet<NodeIndex>)> =
+            BTreeMap::new();
         let mut reach = |ix: NodeIndex| -> (HashSet<NodeIndex>, HashSet<NodeIndex>) {
             cache
                 .entry(ix)
@@ -119,7 +120,8 @@ pub fn prove(graph: &TaskGraph, base: SchemaPoint, releases: &Releases) -> Proof
                 }
             }
         }
-        let mut seen_checks: HashSet<(String, Option<NodeIndex>, Option<NodeIndex>)> = HashSet::new();
+        let mut seen_checks: HashSet<(String, Option<NodeIndex>, Option<NodeIndex>)> =
+            HashSet::new();
         for chain in chains.values() {
             let rel = |ix: NodeIndex| match &graph.task(ix).kind {
                 TaskKind::Rollout(r) => (r.from_release.clone(), r.to_release.clone()),
@@ -158,7 +160,10 @@ pub fn prove(graph: &TaskGraph, base: SchemaPoint, releases: &Releases) -> Proof
                 let range = releases.ranges.get(&release).map(|(r, _)| *r);
                 match range {
                     None => {
-                        let u = UnknownRelease { group: group.clone(), release: release.clone() };
+                        let u = UnknownRelease {
+                            group: group.clone(),
+                            release: release.clone(),
+                        };
                         if !proof.unknown.contains(&u) {
                             proof.unknown.push(u);
                         }
@@ -171,7 +176,9 @@ pub fn prove(graph: &TaskGraph, base: SchemaPoint, releases: &Releases) -> Proof
                             // Name the rollout that allows the overlap and
                             // the schema task that makes it.
                             let above = span.point > range.end.unwrap_or(span.point);
-                            let (rollout, schema_task, explanation) = if let (true, Some(t)) = (above, span.entered_by) {
+                            let (rollout, schema_task, explanation) = if let (true, Some(t)) =
+                                (above, span.entered_by)
+                            {
                                 match end {
                                     Some(r) => (
                                         r,

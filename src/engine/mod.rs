@@ -44,7 +44,11 @@ pub struct DatabaseIdentity {
 
 impl fmt::Display for DatabaseIdentity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} database {} on {}", self.engine, self.database, self.server)
+        write!(
+            f,
+            "{} database {} on {}",
+            self.engine, self.database, self.server
+        )
     }
 }
 
@@ -103,7 +107,9 @@ impl LockPolicy {
     /// The pause before attempt `n` (1-based retry count), with up to 50%
     /// jitter from `seed` so concurrent runs do not retry in step.
     pub fn pause(&self, n: u32, seed: u64) -> Duration {
-        let exp = self.backoff.saturating_mul(1u32 << n.min(16).saturating_sub(1));
+        let exp = self
+            .backoff
+            .saturating_mul(1u32 << n.min(16).saturating_sub(1));
         let base = exp.min(self.max_backoff);
         let jitter = (seed % 1000) as f64 / 1000.0 * 0.5;
         base.mul_f64(1.0 + jitter).min(self.max_backoff)
@@ -169,7 +175,11 @@ pub enum EngineError {
     #[error("another zerodown run holds the lock on this database{}", holder.as_ref().map(|h| format!(" ({h})")).unwrap_or_default())]
     LockHeld { holder: Option<String> },
     #[error("gave up after {attempts} attempts: each waited {timeout_ms} ms for a lock held by other sessions while running: {statement}")]
-    LockTimeout { statement: String, attempts: u32, timeout_ms: u128 },
+    LockTimeout {
+        statement: String,
+        attempts: u32,
+        timeout_ms: u128,
+    },
     #[error("{message}\n  while running: {statement}")]
     Sql { statement: String, message: String },
     #[error("{0}")]
@@ -207,7 +217,12 @@ pub trait Engine {
 
     /// Run a step's statements with the lock policy: a short lock timeout,
     /// retried with backoff. Returns the number of attempts it took.
-    async fn execute(&mut self, lock: &RunLock, step: &SqlStep, policy: &LockPolicy) -> Result<u32, EngineError>;
+    async fn execute(
+        &mut self,
+        lock: &RunLock,
+        step: &SqlStep,
+        policy: &LockPolicy,
+    ) -> Result<u32, EngineError>;
 
     /// Run a query returning one integer (counts of gates and checks).
     async fn count(&mut self, sql: &str) -> Result<i64, EngineError>;

@@ -21,20 +21,29 @@ pub struct UrlError {
 
 impl DatabaseUrl {
     pub fn parse(raw: &str) -> Result<Self, UrlError> {
-        let scheme = raw.split_once("://").map(|(s, _)| s.to_ascii_lowercase()).ok_or_else(|| UrlError {
-            message: "a database URL starts with postgres://, mysql:// or sqlite://".to_string(),
-        })?;
+        let scheme = raw
+            .split_once("://")
+            .map(|(s, _)| s.to_ascii_lowercase())
+            .ok_or_else(|| UrlError {
+                message: "a database URL starts with postgres://, mysql:// or sqlite://"
+                    .to_string(),
+            })?;
         let kind = match scheme.as_str() {
             "postgres" | "postgresql" => EngineKind::Postgres,
             "mysql" | "mariadb" => EngineKind::Mysql,
             "sqlite" => EngineKind::Sqlite,
             other => {
                 return Err(UrlError {
-                    message: format!("unknown database scheme `{other}`: use postgres://, mysql:// or sqlite://"),
+                    message: format!(
+                        "unknown database scheme `{other}`: use postgres://, mysql:// or sqlite://"
+                    ),
                 })
             }
         };
-        Ok(DatabaseUrl { raw: raw.to_string(), kind })
+        Ok(DatabaseUrl {
+            raw: raw.to_string(),
+            kind,
+        })
     }
 
     pub fn kind(&self) -> EngineKind {
@@ -101,9 +110,18 @@ mod tests {
     #[test]
     fn passwords_never_show() {
         let cases = [
-            ("postgres://bob:s3cret@db:5432/app", "postgres://bob:***@db:5432/app"),
-            ("mysql://root:p%40ss@127.0.0.1/test?ssl-mode=REQUIRED", "mysql://root:***@127.0.0.1/test?ssl-mode=REQUIRED"),
-            ("postgres://db/app?user=bob&password=s3cret", "postgres://db/app?user=bob&password=***"),
+            (
+                "postgres://bob:s3cret@db:5432/app",
+                "postgres://bob:***@db:5432/app",
+            ),
+            (
+                "mysql://root:p%40ss@127.0.0.1/test?ssl-mode=REQUIRED",
+                "mysql://root:***@127.0.0.1/test?ssl-mode=REQUIRED",
+            ),
+            (
+                "postgres://db/app?user=bob&password=s3cret",
+                "postgres://db/app?user=bob&password=***",
+            ),
             ("postgres://bob@db/app", "postgres://bob@db/app"),
             ("sqlite://data/app.db", "sqlite://data/app.db"),
         ];
@@ -112,7 +130,10 @@ mod tests {
             assert_eq!(url.to_string(), shown);
             assert!(!format!("{url:?}").contains("s3cret"));
         }
-        assert_eq!(DatabaseUrl::parse("postgresql://x/y").unwrap().kind(), EngineKind::Postgres);
+        assert_eq!(
+            DatabaseUrl::parse("postgresql://x/y").unwrap().kind(),
+            EngineKind::Postgres
+        );
         assert!(DatabaseUrl::parse("oracle://x").is_err());
         assert!(DatabaseUrl::parse("just-a-path").is_err());
     }

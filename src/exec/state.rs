@@ -63,7 +63,10 @@ pub enum RunStatus {
 impl RunStatus {
     /// Whether `resume` has something to finish.
     pub fn is_unfinished(self) -> bool {
-        matches!(self, RunStatus::Running | RunStatus::Interrupted | RunStatus::Failed)
+        matches!(
+            self,
+            RunStatus::Running | RunStatus::Interrupted | RunStatus::Failed
+        )
     }
 }
 
@@ -123,11 +126,17 @@ pub struct StateFile {
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
     #[error("cannot read the state file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("the state file {path} is not valid: {message}")]
     Invalid { path: PathBuf, message: String },
     #[error("cannot write the state file {path}: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// The current time, RFC 3339 UTC.
@@ -141,14 +150,24 @@ impl StateFile {
         let text = match fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => return Err(StateError::Read { path: path.to_path_buf(), source }),
+            Err(source) => {
+                return Err(StateError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                })
+            }
         };
-        let state: StateFile = serde_json::from_str(&text)
-            .map_err(|e| StateError::Invalid { path: path.to_path_buf(), message: e.to_string() })?;
+        let state: StateFile = serde_json::from_str(&text).map_err(|e| StateError::Invalid {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
         if state.format != STATE_FORMAT {
             return Err(StateError::Invalid {
                 path: path.to_path_buf(),
-                message: format!("format {} is not {STATE_FORMAT}, written by another zerodown version", state.format),
+                message: format!(
+                    "format {} is not {STATE_FORMAT}, written by another zerodown version",
+                    state.format
+                ),
             });
         }
         Ok(Some(state))
@@ -159,7 +178,10 @@ impl StateFile {
     /// never half of one.
     pub fn save(&mut self, path: &Path) -> Result<(), StateError> {
         self.updated_at = now();
-        let err = |source| StateError::Write { path: path.to_path_buf(), source };
+        let err = |source| StateError::Write {
+            path: path.to_path_buf(),
+            source,
+        };
         let dir = match path.parent() {
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
             _ => PathBuf::from("."),
@@ -172,7 +194,12 @@ impl StateFile {
         ));
         let json = serde_json::to_vec_pretty(self).expect("the state serializes");
         {
-            let mut f = OpenOptions::new().write(true).create(true).truncate(true).open(&tmp).map_err(err)?;
+            let mut f = OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(&tmp)
+                .map_err(err)?;
             f.write_all(&json).map_err(err)?;
             f.write_all(b"\n").map_err(err)?;
             f.sync_all().map_err(err)?;
@@ -183,7 +210,10 @@ impl StateFile {
     }
 
     pub fn task_status(&self, id: &str) -> TaskStatus {
-        self.tasks.get(id).map(|t| t.status).unwrap_or(TaskStatus::Pending)
+        self.tasks
+            .get(id)
+            .map(|t| t.status)
+            .unwrap_or(TaskStatus::Pending)
     }
 }
 
@@ -197,8 +227,16 @@ mod tests {
             format: STATE_FORMAT,
             zerodown_version: "test".into(),
             plan_dir: "plans/x".into(),
-            plans: vec![PlanRef { version: 2, path: "plans/x/0002.yaml".into(), hash: "ab".into() }],
-            database: DatabaseIdentity { engine: EngineKind::Postgres, server: "1".into(), database: "db".into() },
+            plans: vec![PlanRef {
+                version: 2,
+                path: "plans/x/0002.yaml".into(),
+                hash: "ab".into(),
+            }],
+            database: DatabaseIdentity {
+                engine: EngineKind::Postgres,
+                server: "1".into(),
+                database: "db".into(),
+            },
             base_schema: Schema::default(),
             until: Until::Contract,
             to_version: None,
@@ -217,13 +255,21 @@ mod tests {
         let mut s = sample();
         s.backfills.insert(
             "t".into(),
-            BackfillCheckpoint { last_key: Some(vec![KeyValue::Int(42), KeyValue::Text("x".into())]), rows: 10, batches: 1 },
+            BackfillCheckpoint {
+                last_key: Some(vec![KeyValue::Int(42), KeyValue::Text("x".into())]),
+                rows: 10,
+                batches: 1,
+            },
         );
         s.save(&path).unwrap();
         let loaded = StateFile::load(&path).unwrap().unwrap();
         assert_eq!(loaded.backfills, s.backfills);
         assert_eq!(loaded.plans, s.plans);
-        let leftovers: Vec<_> = fs::read_dir(&dir).unwrap().filter_map(|e| e.ok()).filter(|e| e.file_name() != "state.json").collect();
+        let leftovers: Vec<_> = fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name() != "state.json")
+            .collect();
         assert!(leftovers.is_empty());
         fs::remove_dir_all(&dir).unwrap();
         assert!(StateFile::load(&path).unwrap().is_none());

@@ -165,8 +165,14 @@ pub struct VersionWork<'a> {
 /// A problem building the graph.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum GraphError {
-    DuplicateId { id: TaskId, first: Option<Origin>, second: Option<Origin> },
-    Cycle { among: Vec<TaskId> },
+    DuplicateId {
+        id: TaskId,
+        first: Option<Origin>,
+        second: Option<Origin>,
+    },
+    Cycle {
+        among: Vec<TaskId>,
+    },
 }
 
 /// The milestones of one version, by role.
@@ -201,15 +207,21 @@ impl TaskGraph {
 
     /// The IDs of the tasks a task waits for.
     pub fn dependencies(&self, ix: NodeIndex) -> Vec<&TaskId> {
-        let mut deps: Vec<NodeIndex> =
-            self.graph.edges_directed(ix, Direction::Incoming).map(|e| e.source()).collect();
+        let mut deps: Vec<NodeIndex> = self
+            .graph
+            .edges_directed(ix, Direction::Incoming)
+            .map(|e| e.source())
+            .collect();
         deps.sort();
         deps.into_iter().map(|d| &self.graph[d].id).collect()
     }
 
     /// Non-milestone tasks.
     pub fn work_count(&self) -> usize {
-        self.graph.node_weights().filter(|t| !t.is_milestone()).count()
+        self.graph
+            .node_weights()
+            .filter(|t| !t.is_milestone())
+            .count()
     }
 
     /// The schema point entered by each milestone, with the milestone that
@@ -226,9 +238,21 @@ impl TaskGraph {
         });
         for (i, (v, m)) in versions.iter().enumerate() {
             let next_expand = versions.get(i + 1).map(|(_, n)| n.expand);
-            spans.push(PointSpan { point: SchemaPoint::expand(**v), entered_by: Some(m.expand), left_by: Some(m.migrate) });
-            spans.push(PointSpan { point: SchemaPoint::migrate(**v), entered_by: Some(m.migrate), left_by: Some(m.contract) });
-            spans.push(PointSpan { point: SchemaPoint::complete(**v), entered_by: Some(m.contract), left_by: next_expand });
+            spans.push(PointSpan {
+                point: SchemaPoint::expand(**v),
+                entered_by: Some(m.expand),
+                left_by: Some(m.migrate),
+            });
+            spans.push(PointSpan {
+                point: SchemaPoint::migrate(**v),
+                entered_by: Some(m.migrate),
+                left_by: Some(m.contract),
+            });
+            spans.push(PointSpan {
+                point: SchemaPoint::complete(**v),
+                entered_by: Some(m.contract),
+                left_by: next_expand,
+            });
             prev_leave = next_expand;
         }
         let _ = prev_leave;
@@ -265,7 +289,14 @@ impl Builder {
         ix
     }
 
-    fn milestone(&mut self, version: u32, name: &str, stage: Stage, milestone: Milestone, summary: String) -> NodeIndex {
+    fn milestone(
+        &mut self,
+        version: u32,
+        name: &str,
+        stage: Stage,
+        milestone: Milestone,
+        summary: String,
+    ) -> NodeIndex {
         self.add(Task {
             id: TaskId(format!("v{version}/{name}")),
             version,
@@ -316,18 +347,58 @@ fn tables_of(action: &Action) -> Vec<String> {
 
 /// Build the graph of the given versions, in version order.
 pub fn build(work: &[VersionWork<'_>]) -> Result<TaskGraph, Vec<GraphError>> {
-    let mut b = Builder { graph: DiGraph::new(), by_id: HashMap::new(), errors: Vec::new() };
+    let mut b = Builder {
+        graph: DiGraph::new(),
+        by_id: HashMap::new(),
+        errors: Vec::new(),
+    };
     let mut milestones = BTreeMap::new();
     let mut prev_done: Option<NodeIndex> = None;
 
     for w in work {
         let v = w.version;
         let m = VersionMilestones {
-            expand: b.milestone(v, "expand", Stage::Expand, Milestone::Enter { point: SchemaPoint::expand(v) }, format!("enter {v}.expand")),
-            expanded: b.milestone(v, "expanded", Stage::Migrate, Milestone::Barrier, format!("expand of {v} done")),
-            migrate: b.milestone(v, "migrate", Stage::Rollout, Milestone::Enter { point: SchemaPoint::migrate(v) }, format!("enter {v}.migrate")),
-            contract: b.milestone(v, "contract", Stage::Contract, Milestone::Enter { point: SchemaPoint::complete(v) }, format!("enter {v}: contract starts")),
-            done: b.milestone(v, "done", Stage::Contract, Milestone::Barrier, format!("version {v} complete")),
+            expand: b.milestone(
+                v,
+                "expand",
+                Stage::Expand,
+                Milestone::Enter {
+                    point: SchemaPoint::expand(v),
+                },
+                format!("enter {v}.expand"),
+            ),
+            expanded: b.milestone(
+                v,
+                "expanded",
+                Stage::Migrate,
+                Milestone::Barrier,
+                format!("expand of {v} done"),
+            ),
+            migrate: b.milestone(
+                v,
+                "migrate",
+                Stage::Rollout,
+                Milestone::Enter {
+                    point: SchemaPoint::migrate(v),
+                },
+                format!("enter {v}.migrate"),
+            ),
+            contract: b.milestone(
+                v,
+                "contract",
+                Stage::Contract,
+                Milestone::Enter {
+                    point: SchemaPoint::complete(v),
+                },
+                format!("enter {v}: contract starts"),
+            ),
+            done: b.milestone(
+                v,
+                "done",
+                Stage::Contract,
+                Milestone::Barrier,
+                format!("version {v} complete"),
+            ),
         };
         if let Some(p) = prev_done {
             b.edge(p, m.expand);
@@ -358,7 +429,12 @@ pub fn build(work: &[VersionWork<'_>]) -> Result<TaskGraph, Vec<GraphError>> {
                     version: v,
                     stage: Stage::Rollout,
                     symbol: Some(Symbol::Change),
-                    summary: format!("roll {} from {} to {}", nodes.join(", "), g.from_release, g.to_release),
+                    summary: format!(
+                        "roll {} from {} to {}",
+                        nodes.join(", "),
+                        g.from_release,
+                        g.to_release
+                    ),
                     kind: TaskKind::Rollout(Rollout {
                         group: g.name.clone(),
                         batch: i + 1,
@@ -372,7 +448,10 @@ pub fn build(work: &[VersionWork<'_>]) -> Result<TaskGraph, Vec<GraphError>> {
                         rollback: g.rollback.clone(),
                         timeout: g.timeout,
                     }),
-                    origin: Some(Origin::Fleet { version: v, group: g.name.clone() }),
+                    origin: Some(Origin::Fleet {
+                        version: v,
+                        group: g.name.clone(),
+                    }),
                     creates: Vec::new(),
                 });
                 match prev {
@@ -411,7 +490,9 @@ pub fn build(work: &[VersionWork<'_>]) -> Result<TaskGraph, Vec<GraphError>> {
                 stage,
                 symbol: Some(a.symbol),
                 summary: a.summary.clone(),
-                kind: TaskKind::Action { step: a.step.clone() },
+                kind: TaskKind::Action {
+                    step: a.step.clone(),
+                },
                 origin: Some(sa.origin.clone()),
                 creates: a.creates.clone(),
             });
@@ -458,22 +539,35 @@ pub fn build(work: &[VersionWork<'_>]) -> Result<TaskGraph, Vec<GraphError>> {
     let order = match stable_toposort(&b.graph) {
         Ok(order) => order,
         Err(among) => {
-            b.errors.push(GraphError::Cycle { among: among.into_iter().map(|ix| b.graph[ix].id.clone()).collect() });
+            b.errors.push(GraphError::Cycle {
+                among: among.into_iter().map(|ix| b.graph[ix].id.clone()).collect(),
+            });
             Vec::new()
         }
     };
     if !b.errors.is_empty() {
         return Err(b.errors);
     }
-    Ok(TaskGraph { graph: b.graph, by_id: b.by_id, milestones, order })
+    Ok(TaskGraph {
+        graph: b.graph,
+        by_id: b.by_id,
+        milestones,
+        order,
+    })
 }
 
 /// Kahn's algorithm with ties broken by creation order, so the printed plan
 /// follows the plan file. Returns the nodes left on a cycle on failure.
 fn stable_toposort(g: &DiGraph<Task, ()>) -> Result<Vec<NodeIndex>, Vec<NodeIndex>> {
-    let mut indegree: Vec<usize> = g.node_indices().map(|n| g.edges_directed(n, Direction::Incoming).count()).collect();
-    let mut ready: BinaryHeap<Reverse<NodeIndex>> =
-        g.node_indices().filter(|n| indegree[n.index()] == 0).map(Reverse).collect();
+    let mut indegree: Vec<usize> = g
+        .node_indices()
+        .map(|n| g.edges_directed(n, Direction::Incoming).count())
+        .collect();
+    let mut ready: BinaryHeap<Reverse<NodeIndex>> = g
+        .node_indices()
+        .filter(|n| indegree[n.index()] == 0)
+        .map(Reverse)
+        .collect();
     let mut order = Vec::with_capacity(g.node_count());
     while let Some(Reverse(n)) = ready.pop() {
         order.push(n);
@@ -488,6 +582,9 @@ fn stable_toposort(g: &DiGraph<Task, ()>) -> Result<Vec<NodeIndex>, Vec<NodeInde
     if order.len() == g.node_count() {
         Ok(order)
     } else {
-        Err(g.node_indices().filter(|n| indegree[n.index()] > 0).collect())
+        Err(g
+            .node_indices()
+            .filter(|n| indegree[n.index()] > 0)
+            .collect())
     }
 }

@@ -38,10 +38,15 @@ pub enum ObjectRef {
 
 impl ObjectRef {
     pub fn table(name: &str) -> Self {
-        ObjectRef::Table { name: name.to_string() }
+        ObjectRef::Table {
+            name: name.to_string(),
+        }
     }
     pub fn column(table: &str, name: &str) -> Self {
-        ObjectRef::Column { table: table.to_string(), name: name.to_string() }
+        ObjectRef::Column {
+            table: table.to_string(),
+            name: name.to_string(),
+        }
     }
     /// The table the object belongs to, if any.
     pub fn owning_table(&self) -> Option<&str> {
@@ -61,25 +66,74 @@ impl ObjectRef {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "check", rename_all = "snake_case")]
 pub enum Effect {
-    TableExists { table: String },
-    TableAbsent { table: String },
-    ColumnExists { table: String, column: String },
-    ColumnAbsent { table: String, column: String },
-    ColumnNotNull { table: String, column: String },
-    ColumnNullable { table: String, column: String },
-    ColumnHasDefault { table: String, column: String },
-    ColumnHasNoDefault { table: String, column: String },
-    ColumnType { table: String, column: String, data_type: String },
+    TableExists {
+        table: String,
+    },
+    TableAbsent {
+        table: String,
+    },
+    ColumnExists {
+        table: String,
+        column: String,
+    },
+    ColumnAbsent {
+        table: String,
+        column: String,
+    },
+    ColumnNotNull {
+        table: String,
+        column: String,
+    },
+    ColumnNullable {
+        table: String,
+        column: String,
+    },
+    ColumnHasDefault {
+        table: String,
+        column: String,
+    },
+    ColumnHasNoDefault {
+        table: String,
+        column: String,
+    },
+    ColumnType {
+        table: String,
+        column: String,
+        data_type: String,
+    },
     /// A valid (fully built) index of that name.
-    IndexValid { index: String },
-    IndexAbsent { index: String },
-    ConstraintExists { table: String, constraint: String },
-    ConstraintValidated { table: String, constraint: String },
-    ConstraintAbsent { table: String, constraint: String },
-    TriggerExists { table: String, trigger: String },
-    TriggerAbsent { table: String, trigger: String },
-    ViewExists { view: String },
-    ViewAbsent { view: String },
+    IndexValid {
+        index: String,
+    },
+    IndexAbsent {
+        index: String,
+    },
+    ConstraintExists {
+        table: String,
+        constraint: String,
+    },
+    ConstraintValidated {
+        table: String,
+        constraint: String,
+    },
+    ConstraintAbsent {
+        table: String,
+        constraint: String,
+    },
+    TriggerExists {
+        table: String,
+        trigger: String,
+    },
+    TriggerAbsent {
+        table: String,
+        trigger: String,
+    },
+    ViewExists {
+        view: String,
+    },
+    ViewAbsent {
+        view: String,
+    },
     /// No catalog trace (raw SQL): the history table alone says whether it ran.
     RecordedOnly,
 }
@@ -132,7 +186,9 @@ impl BackfillStep {
     }
 
     fn params_tuple(&self, first: usize) -> String {
-        let ps: Vec<String> = (0..self.key.len()).map(|i| self.placeholder(first + i)).collect();
+        let ps: Vec<String> = (0..self.key.len())
+            .map(|i| self.placeholder(first + i))
+            .collect();
         if ps.len() == 1 {
             ps[0].clone()
         } else {
@@ -170,10 +226,18 @@ impl BackfillStep {
         }
         if upper {
             let first = if lower { k + 1 } else { 1 };
-            conds.push(format!("{} <= {}", self.key_tuple(), self.params_tuple(first)));
+            conds.push(format!(
+                "{} <= {}",
+                self.key_tuple(),
+                self.params_tuple(first)
+            ));
         }
         conds.push(format!("({})", self.pending));
-        format!("UPDATE {table} SET {} WHERE {}", self.set, conds.join(" AND "))
+        format!(
+            "UPDATE {table} SET {} WHERE {}",
+            self.set,
+            conds.join(" AND ")
+        )
     }
 
     /// Counts the rows the backfill still has to touch.

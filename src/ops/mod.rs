@@ -15,6 +15,7 @@ pub mod constraint;
 pub mod index;
 pub mod parse;
 pub mod raw;
+pub mod sync;
 pub mod table;
 pub mod undo;
 pub mod view;
@@ -283,7 +284,10 @@ mod naming_tests {
 
     #[test]
     fn generated_names_stay_within_limits_and_distinct() {
-        assert_eq!(generated_name(&["sync", "users", "name"]), "zd_sync_users_name");
+        assert_eq!(
+            generated_name(&["sync", "users", "name"]),
+            "zd_sync_users_name"
+        );
         let a = generated_name(&["sync", &"a".repeat(40), &"b".repeat(40)]);
         let b = generated_name(&["sync", &"a".repeat(40), &"c".repeat(40)]);
         assert!(a.len() <= 63 && b.len() <= 63);

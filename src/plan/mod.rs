@@ -16,7 +16,9 @@ use std::time::Duration;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-pub use model::{BackfillEntry, ChangeEntry, FleetGroupEntry, MaxUnavailable, Phase, ReleaseChange};
+pub use model::{
+    BackfillEntry, ChangeEntry, FleetGroupEntry, MaxUnavailable, Phase, ReleaseChange,
+};
 pub use point::{ReleaseRange, SchemaPoint, Stage};
 
 use crate::diagnostic::{from_yaml, Diagnostic, Diagnostics};
@@ -40,7 +42,10 @@ pub struct Span {
 
 impl<T> From<&serde_saphyr::Spanned<T>> for Span {
     fn from(s: &serde_saphyr::Spanned<T>) -> Self {
-        Span { line: s.referenced.line(), column: s.referenced.column() }
+        Span {
+            line: s.referenced.line(),
+            column: s.referenced.column(),
+        }
     }
 }
 
@@ -102,7 +107,9 @@ pub struct Plan {
 impl Plan {
     /// A diagnostic pointing into this plan.
     pub fn diag(&self, span: Span, message: impl Into<String>) -> Diagnostic {
-        Diagnostic::new(&self.path, message).at(span.line, span.column).with_source(&self.source)
+        Diagnostic::new(&self.path, message)
+            .at(span.line, span.column)
+            .with_source(&self.source)
     }
 }
 
@@ -181,26 +188,43 @@ pub fn load_plan(path: &Path) -> Result<Plan, Diagnostics> {
     if let Some(named) = version_in_file_name(path) {
         if named != plan.version {
             errors.push(
-                plan.diag(version_span, format!("the file name says version {named}, the plan says {}", plan.version))
-                    .help("rename the file or fix `version:` so that both agree"),
+                plan.diag(
+                    version_span,
+                    format!(
+                        "the file name says version {named}, the plan says {}",
+                        plan.version
+                    ),
+                )
+                .help("rename the file or fix `version:` so that both agree"),
             );
         }
     }
 
     if file.changes.is_empty() && file.backfills.is_empty() && file.fleet.is_empty() {
         errors.push(
-            Diagnostic::new(path, "the plan has no changes, backfills or fleet: nothing to do")
-                .help("add at least one entry under `changes:`"),
+            Diagnostic::new(
+                path,
+                "the plan has no changes, backfills or fleet: nothing to do",
+            )
+            .help("add at least one entry under `changes:`"),
         );
     }
 
     let mut contract_targets = Vec::new();
     for (i, c) in file.changes.iter().enumerate() {
         let span = Span::from(c);
-        if let ChangeEntry::Sql { contract_in: Some(target), .. } = &c.value {
+        if let ChangeEntry::Sql {
+            contract_in: Some(target),
+            ..
+        } = &c.value
+        {
             contract_targets.push((i + 1, span, *target));
         }
-        plan.changes.push(Change { index: i + 1, span, entry: c.value.clone() });
+        plan.changes.push(Change {
+            index: i + 1,
+            span,
+            entry: c.value.clone(),
+        });
     }
     for (index, span, target) in contract_targets {
         if target <= plan.version {
@@ -224,9 +248,16 @@ pub fn load_plan(path: &Path) -> Result<Plan, Diagnostics> {
         };
         let batch_size = entry.batch_size.unwrap_or(DEFAULT_BATCH_SIZE);
         if batch_size == 0 {
-            errors.push(plan.diag(span, format!("backfill #{}: batch_size must be at least 1", i + 1)));
+            errors.push(plan.diag(
+                span,
+                format!("backfill #{}: batch_size must be at least 1", i + 1),
+            ));
         }
-        for (what, text) in [("set", &entry.set), ("where", &entry.pending), ("table", &entry.table)] {
+        for (what, text) in [
+            ("set", &entry.set),
+            ("where", &entry.pending),
+            ("table", &entry.table),
+        ] {
             if text.trim().is_empty() {
                 errors.push(plan.diag(span, format!("backfill #{}: `{what}` is empty", i + 1)));
             }
@@ -248,7 +279,10 @@ pub fn load_plan(path: &Path) -> Result<Plan, Diagnostics> {
         let span = Span::from(g);
         let e = &g.value;
         if !seen_groups.insert(e.group.clone()) {
-            errors.push(plan.diag(span, format!("fleet group `{}` is declared twice", e.group)).help("give each group a unique name"));
+            errors.push(
+                plan.diag(span, format!("fleet group `{}` is declared twice", e.group))
+                    .help("give each group a unique name"),
+            );
         }
         if e.nodes.is_empty() {
             errors.push(plan.diag(span, format!("fleet group `{}` has no nodes", e.group)));
@@ -256,13 +290,22 @@ pub fn load_plan(path: &Path) -> Result<Plan, Diagnostics> {
         for node in &e.nodes {
             if let Some(other) = seen_nodes.insert(node.clone(), e.group.clone()) {
                 errors.push(
-                    plan.diag(span, format!("node `{node}` is in groups `{other}` and `{}`", e.group))
-                        .help("a node runs one release at a time: list it in one group"),
+                    plan.diag(
+                        span,
+                        format!("node `{node}` is in groups `{other}` and `{}`", e.group),
+                    )
+                    .help("a node runs one release at a time: list it in one group"),
                 );
             }
         }
         if e.release.from == e.release.to {
-            errors.push(plan.diag(span, format!("fleet group `{}` rolls from {} to the same release", e.group, e.release.from)));
+            errors.push(plan.diag(
+                span,
+                format!(
+                    "fleet group `{}` rolls from {} to the same release",
+                    e.group, e.release.from
+                ),
+            ));
         }
         for (step, argv) in [("upgrade", &e.upgrade), ("health", &e.health)] {
             if argv.is_empty() {
@@ -336,21 +379,31 @@ pub fn load_releases(path: &Path) -> Result<Releases, Diagnostics> {
         }
     }
     if errors.is_empty() {
-        Ok(Releases { path: path.to_path_buf(), ranges })
+        Ok(Releases {
+            path: path.to_path_buf(),
+            ranges,
+        })
     } else {
         Err(Diagnostics(errors))
     }
 }
 
 fn is_plan_file(path: &Path) -> bool {
-    let is_yaml = matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"));
+    let is_yaml = matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("yaml" | "yml")
+    );
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
     is_yaml && name != RELEASES_FILE && name != "releases.yml"
 }
 
 fn read_dir_sorted(dir: &Path) -> Result<Vec<PathBuf>, Box<Diagnostic>> {
-    let entries = std::fs::read_dir(dir)
-        .map_err(|e| Box::new(Diagnostic::new(dir, format!("cannot read the directory: {e}"))))?;
+    let entries = std::fs::read_dir(dir).map_err(|e| {
+        Box::new(Diagnostic::new(
+            dir,
+            format!("cannot read the directory: {e}"),
+        ))
+    })?;
     let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
     paths.sort();
     Ok(paths)
@@ -374,7 +427,9 @@ pub fn schema_dir_for(dir: &Path) -> Option<PathBuf> {
             return Some(p);
         }
     }
-    [dir.join("schemas"), dir.join("..").join("schemas")].into_iter().find(|p| p.is_dir())
+    [dir.join("schemas"), dir.join("..").join("schemas")]
+        .into_iter()
+        .find(|p| p.is_dir())
 }
 
 /// Load one directory as a plan set.
@@ -393,8 +448,15 @@ fn load_set(dir: &Path, selected: Option<BTreeSet<u32>>) -> Result<PlanSet, Diag
     for pair in plans.windows(2) {
         if pair[0].version == pair[1].version {
             errors.push(
-                Diagnostic::new(&pair[1].path, format!("version {} is also the version of {}", pair[1].version, pair[0].path.display()))
-                    .help("each plan brings the schema to its own version: renumber one of them"),
+                Diagnostic::new(
+                    &pair[1].path,
+                    format!(
+                        "version {} is also the version of {}",
+                        pair[1].version,
+                        pair[0].path.display()
+                    ),
+                )
+                .help("each plan brings the schema to its own version: renumber one of them"),
             );
         }
         if pair[0].engine != pair[1].engine {
@@ -419,12 +481,21 @@ fn load_set(dir: &Path, selected: Option<BTreeSet<u32>>) -> Result<PlanSet, Diag
     if let Some(sel) = &selected {
         for v in sel {
             if !plans.iter().any(|p| p.version == *v) {
-                errors.push(Diagnostic::new(dir, format!("no plan with version {v} in this directory")));
+                errors.push(Diagnostic::new(
+                    dir,
+                    format!("no plan with version {v} in this directory"),
+                ));
             }
         }
     }
     if errors.is_empty() {
-        Ok(PlanSet { dir: dir.to_path_buf(), plans, releases, schema_dir: schema_dir_for(dir), selected })
+        Ok(PlanSet {
+            dir: dir.to_path_buf(),
+            plans,
+            releases,
+            schema_dir: schema_dir_for(dir),
+            selected,
+        })
     } else {
         Err(Diagnostics(errors))
     }
@@ -440,8 +511,15 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<PlanSet>, Diagnostics> {
         if path.is_file() {
             match load_plan(path) {
                 Ok(p) => {
-                    let dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
-                    let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
+                    let dir = path
+                        .parent()
+                        .map(Path::to_path_buf)
+                        .unwrap_or_else(|| PathBuf::from("."));
+                    let dir = if dir.as_os_str().is_empty() {
+                        PathBuf::from(".")
+                    } else {
+                        dir
+                    };
                     files_by_dir.entry(dir).or_default().insert(p.version);
                 }
                 Err(d) => errors.extend(d.0),

@@ -68,7 +68,11 @@ pub enum ChangeEntry {
         soft_drop: Option<bool>,
     },
     /// The escape hatch: SQL the planner does not interpret.
-    Raw { id: Option<String>, sql: String, phase: super::Phase },
+    Raw {
+        id: Option<String>,
+        sql: String,
+        phase: super::Phase,
+    },
 }
 
 #[derive(Deserialize)]
@@ -94,7 +98,11 @@ impl<'de> Deserialize<'de> for ChangeEntry {
                 )
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<ChangeEntry, E> {
-                Ok(ChangeEntry::Sql { sql: v.to_string(), contract_in: None, soft_drop: None })
+                Ok(ChangeEntry::Sql {
+                    sql: v.to_string(),
+                    contract_in: None,
+                    soft_drop: None,
+                })
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<ChangeEntry, A::Error> {
                 let m = ChangeMap::deserialize(de::value::MapAccessDeserializer::new(map))?;
@@ -190,9 +198,15 @@ impl<'de> Deserialize<'de> for MaxUnavailable {
                     .trim()
                     .strip_suffix('%')
                     .and_then(|n| n.trim().parse::<u32>().ok())
-                    .ok_or_else(|| E::custom(format!("`{v}` is neither a count nor a percentage like `25%`")))?;
+                    .ok_or_else(|| {
+                        E::custom(format!(
+                            "`{v}` is neither a count nor a percentage like `25%`"
+                        ))
+                    })?;
                 if pct == 0 || pct > 100 {
-                    return Err(E::custom("a max_unavailable percentage must be between 1% and 100%"));
+                    return Err(E::custom(
+                        "a max_unavailable percentage must be between 1% and 100%",
+                    ));
                 }
                 Ok(MaxUnavailable::Percent(pct))
             }

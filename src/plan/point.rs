@@ -29,13 +29,22 @@ pub struct SchemaPoint {
 
 impl SchemaPoint {
     pub fn complete(version: u32) -> Self {
-        SchemaPoint { version, stage: Stage::Complete }
+        SchemaPoint {
+            version,
+            stage: Stage::Complete,
+        }
     }
     pub fn expand(version: u32) -> Self {
-        SchemaPoint { version, stage: Stage::Expand }
+        SchemaPoint {
+            version,
+            stage: Stage::Expand,
+        }
     }
     pub fn migrate(version: u32) -> Self {
-        SchemaPoint { version, stage: Stage::Migrate }
+        SchemaPoint {
+            version,
+            stage: Stage::Migrate,
+        }
     }
 }
 
@@ -71,9 +80,9 @@ impl FromStr for SchemaPoint {
                 ))
             }
         };
-        let version = num
-            .parse::<u32>()
-            .map_err(|_| format!("`{s}` is not a schema point: write `N`, `N.expand` or `N.migrate`"))?;
+        let version = num.parse::<u32>().map_err(|_| {
+            format!("`{s}` is not a schema point: write `N`, `N.expand` or `N.migrate`")
+        })?;
         Ok(SchemaPoint { version, stage })
     }
 }
@@ -119,15 +128,23 @@ impl FromStr for ReleaseRange {
             if end < start {
                 return Err(format!("range `{s}` ends before it starts"));
             }
-            Ok(ReleaseRange { start, end: Some(end) })
+            Ok(ReleaseRange {
+                start,
+                end: Some(end),
+            })
         } else if let Some(a) = s.strip_suffix("..") {
-            Ok(ReleaseRange { start: a.parse()?, end: None })
+            Ok(ReleaseRange {
+                start: a.parse()?,
+                end: None,
+            })
         } else if s.contains("..") {
             Err(format!(
                 "range `{s}`: only inclusive ranges are supported: write `A ..= B` or `A ..`"
             ))
         } else {
-            Err(format!("`{s}` is not a range: write `A ..= B` (for example `1 ..= 2.migrate`) or `A ..`"))
+            Err(format!(
+                "`{s}` is not a range: write `A ..= B` (for example `1 ..= 2.migrate`) or `A ..`"
+            ))
         }
     }
 }

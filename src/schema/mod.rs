@@ -10,7 +10,7 @@ mod apply;
 mod load;
 
 pub use apply::SchemaError;
-pub use load::{load_schema_dir, load_schema_file, SchemaSource};
+pub use load::{load_schema_dir, load_schema_file, newest_schema_version, SchemaSource};
 
 use std::collections::BTreeMap;
 
@@ -32,10 +32,20 @@ pub struct Column {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ConstraintKind {
-    Check { expr: String },
-    ForeignKey { columns: Vec<String>, ref_table: String, ref_columns: Vec<String> },
-    Unique { columns: Vec<String> },
-    PrimaryKey { columns: Vec<String> },
+    Check {
+        expr: String,
+    },
+    ForeignKey {
+        columns: Vec<String>,
+        ref_table: String,
+        ref_columns: Vec<String>,
+    },
+    Unique {
+        columns: Vec<String>,
+    },
+    PrimaryKey {
+        columns: Vec<String>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
