@@ -10,7 +10,7 @@ use sqlparser::ast::{
     AlterColumnOperation, AlterTable, AlterTableOperation, CheckConstraint, ColumnDef,
     ColumnOption, CreateIndex, CreateTable, CreateView, DataType, DropBehavior, Expr,
     ForeignKeyConstraint, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, IndexColumn,
-    ObjectName, ObjectType, RenameTableNameKind, Statement, TableConstraint,
+    NullsDistinctOption, ObjectName, ObjectType, RenameTableNameKind, Statement, TableConstraint,
 };
 
 use crate::dialect::EngineKind;
@@ -90,6 +90,13 @@ pub fn lower(
             )),
         },
         Statement::CreateView(view) => create_view(stmt, view),
+        Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_) => {
+            Err(Unsupported::new(
+                format!("`{}` changes data, not the schema", statement_kind(stmt)),
+                "data changes go in `backfills:` (batched, resumable, run in migrate), or in a \
+                 raw change: `- raw: \"…\"` with `phase: migrate`",
+            ))
+        }
         _ => Err(not_classifiable(&statement_kind(stmt), stmt)),
     }
 }
@@ -507,7 +514,8 @@ fn raw_hatch(sql: &str) -> String {
         "...".to_string()
     };
     format!(
-        "zerodown does not interpret it; run it as a raw change, in the phase where it is safe for the \
+        "zerodown does not interpret it; run it as a raw change, in the phase where it is \
+            safe for the \
          running code:\n  - raw: \"{shown}\"\n    phase: expand|migrate|contract"
     )
 }
@@ -522,10 +530,11 @@ fn not_classifiable(kind: &str, stmt: &Statement) -> Unsupported {
 /// `CREATE FUNCTION`, `DROP SEQUENCE`, `INSERT`: the statement's kind, from
 /// its variant name (the rendered SQL can be long).
 fn statement_kind(stmt: &Statement) -> String {
-    if let Statement::Drop { object_type, .. } = stmt {
-        return format!("DROP {object_type}");
+    match stmt {
+        Statement::Drop { object_type, .. } => format!("DROP {object_type}"),
+        Statement::Query(_) => "SELECT".to_string(),
+        _ => variant_words(&format!("{stmt:?}")),
     }
-    variant_words(&format!("{stmt:?}"))
 }
 
 /// `CreateFunction(…)` → `CREATE FUNCTION`.
@@ -661,32 +670,79 @@ fn set_primary_key(
 /// schema model adds them with these.
 pub fn inline_indexes(create: &CreateTable, engine: EngineKind) -> Vec<Operation> {
     let table = object_name(&create.name);
+    // Names the table's UNIQUE keys take (as `lower` names them), which an
+    // unnamed index must not reuse.
     let mut taken: Vec<String> = Vec::new();
-    create
-        .constraints
-        .iter()
-        .filter_map(|constraint| match constraint {
-            TableConstraint::Index(index) => {
-                let (keys, columns) = index_keys(&index.columns, engine);
-                let name = match &index.name {
-                    Some(name) => normalize_ident(name),
-                    None => mysql_index_name(&columns, &keys, &taken),
-                };
-                taken.push(name.clone());
-                Some(Operation::CreateIndex {
-                    name,
-                    table: table.clone(),
-                    keys,
-                    columns,
-                    unique: false,
-                    concurrently: false,
-                    method: index.index_type.as_ref().map(|t| t.to_string()),
-                    predicate: None,
-                })
-            }
+    let column_uniques = create.columns.iter().filter_map(|c| {
+        c.options.iter().find_map(|o| match &o.option {
+            ColumnOption::Unique(unique) => Some((
+                o.name.as_ref().or(unique.name.as_ref()),
+                vec![normalize_ident(&c.name)],
+            )),
             _ => None,
         })
-        .collect()
+    });
+    let table_uniques = create.constraints.iter().filter_map(|c| match c {
+        TableConstraint::Unique(unique) => Some((
+            unique.name.as_ref().or(unique.index_name.as_ref()),
+            unique
+                .columns
+                .iter()
+                .filter_map(|k| match &k.column.expr {
+                    Expr::Identifier(ident) => Some(normalize_ident(ident)),
+                    _ => None,
+                })
+                .collect(),
+        )),
+        _ => None,
+    });
+    for (name, columns) in column_uniques.chain(table_uniques).collect::<Vec<_>>() {
+        let name = match name {
+            Some(name) => normalize_ident(name),
+            None => mysql_index_name(&columns, &[], &taken),
+        };
+        taken.push(name);
+    }
+    let mut indexes = Vec::new();
+    for constraint in &create.constraints {
+        let (name, columns, method) = match constraint {
+            TableConstraint::Index(index) => (
+                index.name.as_ref(),
+                &index.columns,
+                index.index_type.as_ref().map(|t| t.to_string()),
+            ),
+            TableConstraint::FulltextOrSpatial(index) => (
+                index.opt_index_name.as_ref(),
+                &index.columns,
+                Some(
+                    if index.fulltext {
+                        "FULLTEXT"
+                    } else {
+                        "SPATIAL"
+                    }
+                    .to_string(),
+                ),
+            ),
+            _ => continue,
+        };
+        let (keys, columns) = index_keys(columns, engine);
+        let name = match name {
+            Some(name) => normalize_ident(name),
+            None => mysql_index_name(&columns, &keys, &taken),
+        };
+        taken.push(name.clone());
+        indexes.push(Operation::CreateIndex {
+            name,
+            table: table.clone(),
+            keys,
+            columns,
+            unique: false,
+            concurrently: false,
+            method,
+            predicate: None,
+        });
+    }
+    indexes
 }
 
 /// MySQL names an unnamed index after its first column, then `_2`, `_3`.
@@ -886,7 +942,8 @@ fn check_supported(check: &CheckConstraint) -> Result<(), Unsupported> {
     Ok(())
 }
 
-/// A table-level constraint of `CREATE TABLE`; `None` for a MySQL index entry.
+/// A table-level constraint of `CREATE TABLE`; `None` for a MySQL index
+/// entry (`KEY`, `FULLTEXT KEY`), which `inline_indexes` turns into an index.
 fn table_constraint(
     constraint: &TableConstraint,
     table: &str,
@@ -931,7 +988,7 @@ fn table_constraint(
                 column: (refs.len() == 1).then(|| refs[0].clone()),
             }
         }
-        TableConstraint::Index(_) => return Ok(None),
+        TableConstraint::Index(_) | TableConstraint::FulltextOrSpatial(_) => return Ok(None),
         other => {
             return Err(Unsupported::new(
                 format!("`{other}` in CREATE TABLE is not a constraint zerodown models"),
@@ -952,7 +1009,10 @@ fn plain_columns(
         .map(|c| match &c.column.expr {
             Expr::Identifier(ident) => Ok(normalize_ident(ident)),
             other => Err(Unsupported::new(
-                format!("{what} on {table} uses the expression `{other}`; a {what} constraint takes columns"),
+                format!(
+                    "{what} on {table} uses the expression `{other}`; a {what} \
+                    constraint takes columns"
+                ),
                 "use a unique index on the expression: `CREATE UNIQUE INDEX … ON t (expr)`",
             )),
         })
@@ -985,12 +1045,25 @@ fn index_keys(columns: &[IndexColumn], engine: EngineKind) -> (Vec<String>, Vec<
 
 fn create_index(create: &CreateIndex, engine: EngineKind) -> Result<Operation, Unsupported> {
     let table = object_name(&create.table_name);
+    if !create.include.is_empty()
+        || create.nulls_distinct.is_some()
+        || !create.with.is_empty()
+        || !create.index_options.is_empty()
+        || !create.alter_options.is_empty()
+    {
+        return Err(options_not_kept("CREATE INDEX", &create.to_string()));
+    }
     if create.concurrently && engine != EngineKind::Postgres {
         return Err(Unsupported::new(
-            format!("`CREATE INDEX CONCURRENTLY` is PostgreSQL syntax; {} does not accept it", engine_title(engine)),
+            format!(
+                "`CREATE INDEX CONCURRENTLY` is PostgreSQL syntax; {} does not accept \
+                it",
+                engine_title(engine)
+            ),
             match engine {
                 EngineKind::Mysql => {
-                    "remove CONCURRENTLY: zerodown builds MySQL indexes online with ALGORITHM=INPLACE, LOCK=NONE"
+                    "remove CONCURRENTLY: zerodown builds MySQL indexes online with \
+                        ALGORITHM=INPLACE, LOCK=NONE"
                 }
                 _ => "remove CONCURRENTLY: SQLite builds an index under its single write lock",
             },
@@ -1047,7 +1120,8 @@ fn drop_object(
     if cascade {
         return Err(Unsupported::new(
             format!("`DROP {object_type} … CASCADE` also drops objects the plan does not show"),
-            "drop the dependent constraints and views first, each as its own change, then drop it without CASCADE",
+            "drop the dependent constraints and views first, each as its own change, then \
+                drop it without CASCADE",
         ));
     }
     let name = object_name(name);
@@ -1124,16 +1198,17 @@ fn alter_table(
             "remove the clause; the plan shows the algorithm and lock each step uses",
         ));
     }
-    let op =
-        match alter.operations.as_slice() {
-            [op] => op,
-            [] => return Err(not_classifiable("ALTER TABLE", stmt)),
-            ops => return Err(Unsupported::new(
+    let op = match alter.operations.as_slice() {
+        [op] => op,
+        [] => return Err(not_classifiable("ALTER TABLE", stmt)),
+        ops => {
+            return Err(Unsupported::new(
                 format!("`ALTER TABLE {table}` has {} operations", ops.len()),
-                "write one change per ALTER operation, so each is classified and phased on its own",
-            )),
-        };
-    let column_op = |column: &Ident| (table.clone(), normalize_ident(column));
+                "write one change per ALTER operation, \
+                 so each is classified and phased on its own",
+            ))
+        }
+    };
     match op {
         AlterTableOperation::AddColumn {
             column_keyword,
@@ -1146,8 +1221,14 @@ fn alter_table(
             let (column, constraints) = column_spec(&table, column_def, engine)?;
             if let Some(constraint) = constraints.first() {
                 return Err(Unsupported::new(
-                    format!("`ADD COLUMN {}` declares a {} inline", column.name, kind_title(&constraint.kind)),
-                    "add the column, then the constraint as its own change (`ALTER TABLE … ADD CONSTRAINT …`), \
+                    format!(
+                        "`ADD COLUMN {}` declares a {} \
+                        inline",
+                        column.name,
+                        kind_title(&constraint.kind)
+                    ),
+                    "add the column, then the constraint as its own change (`ALTER TABLE … \
+                        ADD CONSTRAINT …`), \
                      so it is built and validated online",
                 ));
             }
@@ -1186,8 +1267,7 @@ fn alter_table(
             })
         }
         AlterTableOperation::AlterColumn { column_name, op } => {
-            let (table, column) = column_op(column_name);
-            alter_column(table, column, op, engine)
+            alter_column(table, normalize_ident(column_name), op, engine)
         }
         AlterTableOperation::ModifyColumn {
             col_name,
@@ -1218,8 +1298,13 @@ fn alter_table(
         } => {
             if *not_valid && engine != EngineKind::Postgres {
                 return Err(Unsupported::new(
-                    format!("`NOT VALID` is PostgreSQL syntax; {} does not accept it", engine_title(engine)),
-                    "remove NOT VALID: zerodown checks the existing rows for violations itself before the \
+                    format!(
+                        "`NOT VALID` is PostgreSQL syntax; {} does not accept \
+                        it",
+                        engine_title(engine)
+                    ),
+                    "remove NOT VALID: zerodown checks the existing rows for violations \
+                        itself before the \
                      constraint is enforced",
                 ));
             }
@@ -1290,7 +1375,8 @@ fn reject_cascade(behavior: Option<&DropBehavior>, what: &str) -> Result<(), Uns
     if matches!(behavior, Some(DropBehavior::Cascade)) {
         return Err(Unsupported::new(
             format!("`{what} … CASCADE` also drops objects the plan does not show"),
-            "drop the dependent constraints and views first, each as its own change, then drop it without CASCADE",
+            "drop the dependent constraints and views first, each as its own change, then \
+                drop it without CASCADE",
         ));
     }
     Ok(())
@@ -1300,7 +1386,8 @@ fn reject_position(has_position: bool) -> Result<(), Unsupported> {
     if has_position {
         return Err(Unsupported::new(
             "`FIRST` / `AFTER` column positions are not kept",
-            "remove the position: zerodown adds columns at the end (code that names its columns does not \
+            "remove the position: zerodown adds columns at the end (code that names its \
+                columns does not \
              notice), or write the change as a raw change",
         ));
     }
@@ -1362,7 +1449,8 @@ fn alter_column(
         Unsupported::new(
             format!("MySQL has no `ALTER COLUMN … {what}`"),
             format!(
-                "use MODIFY COLUMN with the full definition: ALTER TABLE {} MODIFY COLUMN {} <type> [NOT NULL] \
+                "use MODIFY COLUMN with the full definition: ALTER TABLE {} MODIFY COLUMN {} \
+                    <type> [NOT NULL] \
                  [DEFAULT …]",
                 engine.quote_ident(&table),
                 engine.quote_ident(&column)
@@ -1370,23 +1458,38 @@ fn alter_column(
         )
     };
     match op {
-        AlterColumnOperation::SetNotNull if engine == EngineKind::Mysql => Err(mysql_full_definition("SET NOT NULL")),
+        AlterColumnOperation::SetNotNull if engine == EngineKind::Mysql => {
+            Err(mysql_full_definition("SET NOT NULL"))
+        }
         AlterColumnOperation::DropNotNull if engine == EngineKind::Mysql => {
             Err(mysql_full_definition("DROP NOT NULL"))
         }
-        AlterColumnOperation::SetDataType { .. } if engine == EngineKind::Mysql => Err(mysql_full_definition("TYPE")),
+        AlterColumnOperation::SetDataType { .. } if engine == EngineKind::Mysql => {
+            Err(mysql_full_definition("TYPE"))
+        }
         AlterColumnOperation::SetNotNull => Ok(Operation::SetNotNull { table, column }),
         AlterColumnOperation::DropNotNull => Ok(Operation::DropNotNull { table, column }),
         AlterColumnOperation::SetDefault { value } => match default_expr(value, engine) {
-            Some(default) => Ok(Operation::SetDefault { table, column, default }),
+            Some(default) => Ok(Operation::SetDefault {
+                table,
+                column,
+                default,
+            }),
             None => Ok(Operation::DropDefault { table, column }),
         },
         AlterColumnOperation::DropDefault => Ok(Operation::DropDefault { table, column }),
-        AlterColumnOperation::SetDataType { data_type, using, .. } => {
+        AlterColumnOperation::SetDataType {
+            data_type, using, ..
+        } => {
             if using.is_some() && engine != EngineKind::Postgres {
                 return Err(Unsupported::new(
-                    format!("`ALTER COLUMN … TYPE … USING` is PostgreSQL syntax; {} does not accept it", engine_title(engine)),
-                    "remove USING; to convert the values, add a new column, backfill it, and drop the old one, \
+                    format!(
+                        "`ALTER COLUMN … TYPE … USING` is PostgreSQL syntax; {} does not \
+                        accept it",
+                        engine_title(engine)
+                    ),
+                    "remove USING; to convert the values, add a new column, backfill it, and \
+                        drop the old one, \
                      each as its own change",
                 ));
             }
@@ -1399,7 +1502,10 @@ fn alter_column(
             })
         }
         AlterColumnOperation::AddGenerated { .. } => Err(Unsupported::new(
-            format!("`ALTER COLUMN {column} ADD GENERATED … AS IDENTITY` is not a change zerodown can classify"),
+            format!(
+                "`ALTER COLUMN {column} ADD GENERATED … AS IDENTITY` is not a change \
+                zerodown can classify"
+            ),
             "run it as a raw change (`- raw: \"…\"` with `phase: expand|migrate|contract`)",
         )),
     }
@@ -1421,8 +1527,13 @@ fn redefine_column(
 ) -> Result<Operation, Unsupported> {
     if engine != EngineKind::Mysql {
         return Err(Unsupported::new(
-            format!("`{written_as} COLUMN` is MySQL syntax; {} does not accept it", engine_title(engine)),
-            "write `ALTER TABLE t ALTER COLUMN c TYPE …`, `… SET NOT NULL` / `DROP NOT NULL`, `… SET DEFAULT …` \
+            format!(
+                "`{written_as} COLUMN` is MySQL syntax; {} does not accept \
+                it",
+                engine_title(engine)
+            ),
+            "write `ALTER TABLE t ALTER COLUMN c TYPE …`, `… SET NOT NULL` / `DROP NOT \
+                NULL`, `… SET DEFAULT …` \
              / `DROP DEFAULT`, or `RENAME COLUMN a TO b`, one per change",
         ));
     }
@@ -1442,7 +1553,8 @@ fn redefine_column(
             | ColumnOption::Check(_) => {
                 return Err(Unsupported::new(
                     format!("`{written_as} COLUMN {to}` declares a constraint (`{option}`) inline"),
-                    "change the column, then add the constraint as its own change (`ALTER TABLE … ADD CONSTRAINT …`)",
+                    "change the column, then add the constraint as its own change (`ALTER \
+                        TABLE … ADD CONSTRAINT …`)",
                 ))
             }
             other => extra.push(other.to_string()),
@@ -1508,7 +1620,11 @@ fn redefine_column(
             "remove the change: it changes nothing",
         )),
         [] => Err(Unsupported::new(
-            format!("`{written_as} COLUMN {from}` only changes column options ({})", extra.join(", ")),
+            format!(
+                "`{written_as} COLUMN {from}` only changes column options \
+                ({})",
+                extra.join(", ")
+            ),
             raw_hatch(&format!("ALTER TABLE {table} {written_as} COLUMN …")),
         )),
         [_] if renamed => Ok(Operation::RenameColumn { table, from, to }),
@@ -1519,19 +1635,44 @@ fn redefine_column(
             using: None,
             written_as: written_as.to_string(),
         }),
-        [_] if renullable && nullable => Ok(Operation::DropNotNull { table, column: from }),
-        [_] if renullable => Ok(Operation::SetNotNull { table, column: from }),
+        [_] if renullable && nullable => Ok(Operation::DropNotNull {
+            table,
+            column: from,
+        }),
+        [_] if renullable => Ok(Operation::SetNotNull {
+            table,
+            column: from,
+        }),
         [_] => Ok(match default {
-            Some(default) => Operation::SetDefault { table, column: from, default },
-            None => Operation::DropDefault { table, column: from },
+            Some(default) => Operation::SetDefault {
+                table,
+                column: from,
+                default,
+            },
+            None => Operation::DropDefault {
+                table,
+                column: from,
+            },
         }),
         _ => Err(Unsupported::new(
             format!(
-                "`{written_as} COLUMN {from}` changes {} of {table}.{from} at once (MODIFY and CHANGE restate \
+                "`{written_as} COLUMN {from}` changes {} of {table}.{from} at once (MODIFY \
+                    and CHANGE restate \
                  the whole column: what is left out is changed too)",
                 join_and(&aspects)
             ),
-            split_help(engine, &table, old, &to, &new_type, nullable, default.as_ref(), renamed, retyped, renullable),
+            split_help(
+                engine,
+                &table,
+                old,
+                &to,
+                &new_type,
+                nullable,
+                default.as_ref(),
+                renamed,
+                retyped,
+                renullable,
+            ),
         )),
     }
 }
@@ -1657,8 +1798,12 @@ fn add_constraint(
     };
     let not_valid_only_for = |what: &str| {
         Unsupported::new(
-            format!("`ADD {what} … NOT VALID`: PostgreSQL accepts NOT VALID only on foreign keys and CHECK constraints"),
-            "remove NOT VALID: zerodown checks the existing rows for duplicates before it adds the constraint",
+            format!(
+                "`ADD {what} … NOT VALID`: PostgreSQL accepts NOT VALID only on foreign \
+                keys and CHECK constraints"
+            ),
+            "remove NOT VALID: zerodown checks the existing rows for duplicates before it \
+                adds the constraint",
         )
     };
     match constraint {
@@ -1675,7 +1820,12 @@ fn add_constraint(
                     None,
                 ),
             };
-            Ok(Operation::AddForeignKey { table, name, fk: spec, not_valid })
+            Ok(Operation::AddForeignKey {
+                table,
+                name,
+                fk: spec,
+                not_valid,
+            })
         }
         TableConstraint::Check(check) => {
             check_supported(check)?;
@@ -1684,32 +1834,71 @@ fn add_constraint(
                 Some(name) => normalize_ident(name),
                 None => {
                     let refs = column_refs(&check.expr);
-                    default_name(&ConstraintKind::Check { expr: expr.clone() }, (refs.len() == 1).then(|| refs[0].as_str()))
+                    default_name(
+                        &ConstraintKind::Check { expr: expr.clone() },
+                        (refs.len() == 1).then(|| refs[0].as_str()),
+                    )
                 }
             };
-            Ok(Operation::AddCheck { table, name, expr, not_valid })
+            Ok(Operation::AddCheck {
+                table,
+                name,
+                expr,
+                not_valid,
+            })
         }
         TableConstraint::Unique(unique) => {
             if not_valid {
                 return Err(not_valid_only_for("UNIQUE"));
             }
+            if !unique.include.is_empty()
+                || unique.characteristics.is_some()
+                || unique.nulls_distinct != NullsDistinctOption::None
+                || !unique.index_options.is_empty()
+            {
+                return Err(options_not_kept("ADD UNIQUE", &stmt.to_string()));
+            }
             let columns = plain_columns(&unique.columns, &table, "UNIQUE")?;
             let name = match unique.name.as_ref().or(unique.index_name.as_ref()) {
                 Some(name) => normalize_ident(name),
-                None => default_name(&ConstraintKind::Unique { columns: columns.clone() }, None),
+                None => default_name(
+                    &ConstraintKind::Unique {
+                        columns: columns.clone(),
+                    },
+                    None,
+                ),
             };
-            Ok(Operation::AddUnique { table, name, columns })
+            Ok(Operation::AddUnique {
+                table,
+                name,
+                columns,
+            })
         }
         TableConstraint::PrimaryKey(pk) => {
             if not_valid {
                 return Err(not_valid_only_for("PRIMARY KEY"));
             }
+            if !pk.include.is_empty()
+                || pk.characteristics.is_some()
+                || !pk.index_options.is_empty()
+            {
+                return Err(options_not_kept("ADD PRIMARY KEY", &stmt.to_string()));
+            }
             let columns = plain_columns(&pk.columns, &table, "PRIMARY KEY")?;
-            Ok(Operation::AddPrimaryKey { table, name: pk.name.as_ref().map(normalize_ident), columns })
+            Ok(Operation::AddPrimaryKey {
+                table,
+                name: pk.name.as_ref().map(normalize_ident),
+                columns,
+            })
         }
         TableConstraint::Index(index) if engine == EngineKind::Mysql => {
             let (keys, columns) = index_keys(&index.columns, engine);
-            let taken: Vec<String> = schema.indexes.values().filter(|i| i.table == table).map(|i| i.name.clone()).collect();
+            let taken: Vec<String> = schema
+                .indexes
+                .values()
+                .filter(|i| i.table == table)
+                .map(|i| i.name.clone())
+                .collect();
             let name = match &index.name {
                 Some(name) => normalize_ident(name),
                 None => mysql_index_name(&columns, &keys, &taken),
@@ -1725,13 +1914,35 @@ fn add_constraint(
                 predicate: None,
             })
         }
-        TableConstraint::PrimaryKeyUsingIndex(_) | TableConstraint::UniqueUsingIndex(_) => Err(Unsupported::new(
-            format!("`ADD {constraint}`: attaching an existing index is not a change zerodown classifies"),
-            "write `ADD CONSTRAINT <name> UNIQUE (<columns>)` (or PRIMARY KEY): zerodown builds the index \
+        TableConstraint::PrimaryKeyUsingIndex(_) | TableConstraint::UniqueUsingIndex(_) => {
+            Err(Unsupported::new(
+                format!(
+                    "`ADD {constraint}`: attaching an existing index is not a change \
+                zerodown classifies"
+                ),
+                "write `ADD CONSTRAINT <name> UNIQUE (<columns>)` (or PRIMARY KEY): zerodown \
+                builds the index \
              online and attaches it itself",
+            ))
+        }
+        other => Err(not_classifiable(
+            &format!("ALTER TABLE … ADD {other}"),
+            stmt,
         )),
-        other => Err(not_classifiable(&format!("ALTER TABLE … ADD {other}"), stmt)),
     }
+}
+
+/// Clauses the operation has no place for (`INCLUDE`, `WITH (…)`, `NULLS
+/// NOT DISTINCT`, `DEFERRABLE`): refused rather than silently dropped from
+/// the SQL zerodown writes.
+fn options_not_kept(what: &str, sql: &str) -> Unsupported {
+    Unsupported::new(
+        format!(
+            "`{what}` with INCLUDE, WITH (…), NULLS [NOT] DISTINCT, DEFERRABLE or index \
+             options: zerodown would not keep them"
+        ),
+        raw_hatch(sql),
+    )
 }
 
 fn foreign_key_spec(fk: &ForeignKeyConstraint) -> ForeignKeySpec {
@@ -2034,12 +2245,19 @@ mod tests {
                 "zerodown builds the index online"),
             (Postgres, "CREATE FUNCTION f() RETURNS int AS $$ SELECT 1 $$ LANGUAGE sql",
                 "`CREATE FUNCTION` is not a change zerodown can classify", "phase: expand|migrate|contract"),
-            (Postgres, "INSERT INTO users (id) VALUES (1)", "`INSERT` is not a change zerodown can classify",
-                "- raw: \"INSERT INTO users (id) VALUES (1)\""),
+            (Postgres, "INSERT INTO users (id) VALUES (1)", "`INSERT` changes data, not the schema",
+                "data changes go in `backfills:`"),
+            (Mysql, "UPDATE users SET age = 0 WHERE age IS NULL", "`UPDATE` changes data", "`phase: migrate`"),
+            (Postgres, "SELECT 1", "`SELECT` is not a change zerodown can classify", "- raw: \"SELECT 1\""),
+            (Postgres, "TRUNCATE users", "`TRUNCATE` is not a change zerodown can classify", "- raw: \"TRUNCATE users\""),
             (Postgres, "DROP SEQUENCE users_id_seq", "`DROP SEQUENCE` is not a change", "- raw:"),
             (Postgres, "ALTER TABLE users RENAME CONSTRAINT a TO b", "`ALTER TABLE … RENAME CONSTRAINT` is not a change", "- raw:"),
             (Postgres, "CREATE TABLE copy AS SELECT * FROM users", "`CREATE TABLE … AS SELECT`", "- raw:"),
             (Postgres, "CREATE MATERIALIZED VIEW m AS SELECT 1", "`CREATE MATERIALIZED VIEW`", "- raw:"),
+            (Postgres, "CREATE INDEX i ON users (email) INCLUDE (name)", "zerodown would not keep them", "- raw:"),
+            (Postgres, "CREATE INDEX i ON users (email) WITH (fillfactor = 70)", "zerodown would not keep them", "- raw:"),
+            (Postgres, "ALTER TABLE users ADD CONSTRAINT u UNIQUE NULLS NOT DISTINCT (email)", "zerodown would not keep them", "- raw:"),
+            (Postgres, "ALTER TABLE users ADD CONSTRAINT u UNIQUE (email) DEFERRABLE", "zerodown would not keep them", "- raw:"),
             (Postgres, "CREATE TABLE t (a int PRIMARY KEY, b int, PRIMARY KEY (b))", "more than one primary key", "keep one"),
         ];
         for (engine, sql, message, help) in cases {
@@ -2140,8 +2358,8 @@ mod tests {
 
     #[test]
     fn mysql_create_table_names_constraints_as_mysql_does_and_keeps_its_keys() {
-        let sql = "CREATE TABLE IF NOT EXISTS `orders` (`id` int NOT NULL AUTO_INCREMENT, user_id int, code int, \
-                   PRIMARY KEY (`id`), UNIQUE KEY (code), KEY idx_user (user_id), KEY (code, user_id), \
+        let sql = "CREATE TABLE IF NOT EXISTS `orders` (`id` int NOT NULL AUTO_INCREMENT, user_id int, code int, note text, \
+                   PRIMARY KEY (`id`), UNIQUE KEY (code), KEY idx_user (user_id), KEY (code, user_id), FULLTEXT KEY ft (note), \
                    FOREIGN KEY (user_id) REFERENCES users (id), CHECK (code > 0)) ENGINE=InnoDB";
         let stmt = parse(Mysql, sql);
         let Ok(Operation::CreateTable {
@@ -2168,11 +2386,21 @@ mod tests {
             vec![
                 index("idx_user", "orders", &["`user_id`"], &["user_id"]),
                 index(
-                    "code",
+                    "code_2",
                     "orders",
                     &["`code`", "`user_id`"],
                     &["code", "user_id"]
                 ),
+                Operation::CreateIndex {
+                    name: s("ft"),
+                    table: s("orders"),
+                    keys: cols(&["`note`"]),
+                    columns: cols(&["note"]),
+                    unique: false,
+                    concurrently: false,
+                    method: Some(s("FULLTEXT")),
+                    predicate: None,
+                },
             ]
         );
     }

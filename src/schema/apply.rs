@@ -89,7 +89,10 @@ impl Schema {
                     .is_some_and(|t| t.primary_key.contains(column))
                 {
                     return Err(SchemaError::new(
-                        format!("column {table}.{column} is in the primary key, which keeps it NOT NULL"),
+                        format!(
+                            "column {table}.{column} is in the primary key, which keeps \
+                            it NOT NULL"
+                        ),
                         "drop or change the primary key first, as its own change",
                     ));
                 }
@@ -219,7 +222,20 @@ impl Schema {
                 Ok(())
             }
             Operation::DropConstraint { table, name } => {
-                self.constraint_mut_checked(table, name)?;
+                let key = match &self.constraint_mut_checked(table, name)?.kind {
+                    ConstraintKind::Unique { columns } | ConstraintKind::PrimaryKey { columns } => {
+                        Some(columns.clone())
+                    }
+                    _ => None,
+                };
+                // The engines refuse to drop the key a foreign key stands on.
+                if let Some((other, fk)) = key.and_then(|key| self.foreign_keys_on_key(table, &key))
+                {
+                    return Err(SchemaError::new(
+                        format!("constraint {name} on {table} is the key foreign key {fk} on {other} references"),
+                        format!("drop foreign key {fk} on {other} first, as its own change"),
+                    ));
+                }
                 let t = self.tables.get_mut(table).expect("checked above");
                 if let Some(Constraint {
                     kind: ConstraintKind::PrimaryKey { .. },
@@ -352,10 +368,14 @@ impl Schema {
                 format!("{what} {name} already exists{}", kept_until(drop_at)),
                 match drop_at {
                     Some(version) => format!(
-                        "the {what} is kept until version {version}'s contract; pick another name for the {kind}, \
+                        "the {what} is kept until version {version}'s contract; pick another \
+                            name for the {kind}, \
                          or create it in a plan after version {version}"
                     ),
-                    None => format!("pick another name for the {kind}, or drop the {what} first, as its own change"),
+                    None => format!(
+                        "pick another name for the {kind}, or drop the {what} \
+                        first, as its own change"
+                    ),
                 },
             )),
         }
@@ -460,7 +480,7 @@ impl Schema {
         {
             return Err(SchemaError::new(
                 format!("table {table} is referenced by foreign key {fk} on {other}"),
-                format!("drop that constraint first, as its own change: `ALTER TABLE {other} DROP CONSTRAINT {fk}`"),
+                format!("drop foreign key {fk} on {other} first, as its own change"),
             ));
         }
         match contract_in {
@@ -534,7 +554,10 @@ impl Schema {
                 ),
                 match existing.drop_at {
                     Some(version) => {
-                        format!("it is kept until version {version}'s contract; pick another name, or add it later")
+                        format!(
+                            "it is kept until version {version}'s contract; pick another \
+                            name, or add it later"
+                        )
                     }
                     None => format!(
                         "pick another name; {table} has columns: {}",
@@ -558,7 +581,7 @@ impl Schema {
         if let Some((other, fk)) = self.foreign_keys_to(table, Some(column)).into_iter().next() {
             return Err(SchemaError::new(
                 format!("column {table}.{column} is referenced by foreign key {fk} on {other}"),
-                format!("drop that constraint first, as its own change: `ALTER TABLE {other} DROP CONSTRAINT {fk}`"),
+                format!("drop foreign key {fk} on {other} first, as its own change"),
             ));
         }
         match contract_in {
@@ -782,8 +805,12 @@ impl Schema {
         let t = self.tables.get_mut(table).expect("checked above");
         if !t.primary_key.is_empty() {
             return Err(SchemaError::new(
-                format!("table {table} already has a primary key ({})", t.primary_key.join(", ")),
-                "drop the current primary key first, as its own change, or make these columns UNIQUE",
+                format!(
+                    "table {table} already has a primary key ({})",
+                    t.primary_key.join(", ")
+                ),
+                "drop the current primary key first, as its own change, or make these \
+                    columns UNIQUE",
             ));
         }
         let name = name
@@ -828,6 +855,26 @@ impl Schema {
             .collect()
     }
 
+    /// A foreign key that references exactly these columns of a table, as
+    /// `(table, constraint)`.
+    fn foreign_keys_on_key(&self, table: &str, key: &[String]) -> Option<(String, String)> {
+        self.tables.values().find_map(|t| {
+            t.constraints.values().find_map(|c| match &c.kind {
+                ConstraintKind::ForeignKey {
+                    ref_table,
+                    ref_columns,
+                    ..
+                } if ref_table == table
+                    && ref_columns.len() == key.len()
+                    && ref_columns.iter().all(|r| key.contains(r)) =>
+                {
+                    Some((t.name.clone(), c.name.clone()))
+                }
+                _ => None,
+            })
+        })
+    }
+
     // ------------------------------------------------------------ views
 
     fn create_view(&mut self, name: &str, or_replace: bool, sql: &str) -> Result<(), SchemaError> {
@@ -867,8 +914,15 @@ fn referenced_columns(
     let columns = if written.is_empty() {
         if target.primary_key.is_empty() {
             return Err(SchemaError::new(
-                format!("the foreign key on {table} references {} without naming columns, and it has no primary key", target.name),
-                format!("name the referenced columns: `REFERENCES {} (<columns>)`", target.name),
+                format!(
+                    "the foreign key on {table} references {} without naming columns, \
+                    and it has no primary key",
+                    target.name
+                ),
+                format!(
+                    "name the referenced columns: `REFERENCES {} (<columns>)`",
+                    target.name
+                ),
             ));
         }
         target.primary_key.clone()
@@ -881,7 +935,8 @@ fn referenced_columns(
     if columns.len() != count {
         return Err(SchemaError::new(
             format!(
-                "the foreign key on {table} has {count} column(s) but references {} column(s) of {}",
+                "the foreign key on {table} has {count} column(s) but references {} \
+                    column(s) of {}",
                 columns.len(),
                 target.name
             ),
@@ -911,7 +966,10 @@ fn kept_until(drop_at: Option<u32>) -> String {
 fn scheduled_twice(kind: &str, name: &str, drop_at: Option<u32>) -> Result<(), SchemaError> {
     match drop_at {
         Some(version) => Err(SchemaError::new(
-            format!("{kind} {name} is already dropped by an earlier change (kept until version {version}'s contract)"),
+            format!(
+                "{kind} {name} is already dropped by an earlier change (kept until \
+                version {version}'s contract)"
+            ),
             "remove this change: the earlier one removes it",
         )),
         None => Ok(()),
@@ -1136,12 +1194,15 @@ mod tests {
                 fk: ForeignKeySpec { columns: vec![s("user_id"), s("id")], ref_table: s("users"), ref_columns: vec![], actions: vec![] } },
                 "the foreign key on orders has 2 column(s) but references 1 column(s) of users", "as many columns"),
             (Operation::DropTable { table: s("users") }, "table users is referenced by foreign key orders_user_id_fkey on orders",
-                "ALTER TABLE orders DROP CONSTRAINT orders_user_id_fkey"),
+                "drop foreign key orders_user_id_fkey on orders first"),
             (Operation::DropColumn { table: s("users"), column: s("id") }, "column users.id is referenced by foreign key orders_user_id_fkey on orders",
-                "drop that constraint first"),
+                "drop foreign key orders_user_id_fkey on orders first"),
             (Operation::CreateView { name: s("adults"), or_replace: false, sql: String::new() }, "view adults already exists",
                 "pick another name for the view"),
             (Operation::DropView { name: s("adult") }, "unknown view adult", "did you mean adults?"),
+            (Operation::DropConstraint { table: s("users"), name: s("users_pkey") },
+                "constraint users_pkey on users is the key foreign key orders_user_id_fkey on orders references",
+                "drop foreign key orders_user_id_fkey on orders first"),
         ];
         for (op, message, help) in cases {
             let err = model().apply(&op, None).expect_err(&format!("{op:?}"));
@@ -1323,8 +1384,9 @@ mod tests {
             Operation::AddForeignKey { table: s("orders"), name: s("orders_user_fk2"), not_valid: true,
                 fk: ForeignKeySpec { columns: vec![s("user_id")], ref_table: s("users"), ref_columns: vec![], actions: vec![] } },
             Operation::AddUnique { table: s("users"), name: s("users_email_key"), columns: vec![s("email")] },
-            Operation::DropConstraint { table: s("users"), name: s("users_pkey") },
-            Operation::AddPrimaryKey { table: s("users"), name: None, columns: vec![s("email")] },
+            Operation::DropConstraint { table: s("users"), name: s("users_age_check") },
+            create_table("tags", vec![spec("label", "text", true)], &[], vec![]),
+            Operation::AddPrimaryKey { table: s("tags"), name: None, columns: vec![s("label")] },
             Operation::AlterColumnType { table: s("users"), column: s("age"), new_type: s("bigint"), using: None,
                 written_as: s("ALTER COLUMN TYPE") },
             Operation::SetDefault { table: s("users"), column: s("name"), default: DefaultExpr { sql: s("'x'"), volatile: false } },
@@ -1358,12 +1420,22 @@ mod tests {
             .unwrap();
         assert!(schema.tables["orders"].constraints["orders_user_fk2"].validated);
 
-        let users = &schema.tables["users"];
-        assert_eq!(users.primary_key, vec![s("email")]);
-        assert!(users.constraints.contains_key("users_pkey"));
+        let tags = &schema.tables["tags"];
+        assert_eq!(tags.primary_key, vec![s("label")]);
+        assert_eq!(
+            tags.constraints["tags_pkey"].kind,
+            ConstraintKind::PrimaryKey {
+                columns: vec![s("label")]
+            }
+        );
         assert!(
-            !users.column("email").unwrap().nullable,
+            !tags.column("label").unwrap().nullable,
             "a primary key column is NOT NULL"
+        );
+        let users = &schema.tables["users"];
+        assert_eq!(
+            users.constraints.keys().collect::<Vec<_>>(),
+            vec!["users_email_key", "users_pkey"]
         );
         assert_eq!(users.column("age").unwrap().data_type, "bigint");
         assert_eq!(users.column("age").unwrap().default, None);
@@ -1377,7 +1449,7 @@ mod tests {
         );
 
         let mut same = model();
-        same.apply(&ops[8], None).unwrap();
+        same.apply(&ops[9], None).unwrap();
         assert_eq!(same, model(), "raw SQL does not change the model");
     }
 
