@@ -108,6 +108,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "DURATION", default_value = "200ms", value_parser = parse_duration)]
     pub lock_timeout: std::time::Duration,
 
+    /// Longest wait of CREATE/DROP INDEX CONCURRENTLY, which waits for older
+    /// transactions without blocking reads or writes.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    pub concurrent_lock_timeout: std::time::Duration,
+
     /// Attempts per DDL before giving up (exponential backoff with jitter between them).
     #[arg(long, value_name = "N", default_value_t = 30)]
     pub lock_retries: u32,
@@ -235,7 +240,10 @@ pub fn run(cli: Cli) -> ExitCode {
 }
 
 fn block_on(f: impl std::future::Future<Output = ExitCode>) -> ExitCode {
-    match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt.block_on(f),
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -257,20 +265,31 @@ macro_rules! with_engine {
             Err(e) => return fail(format!("--database: {e}")),
         };
         match url.kind() {
-            crate::dialect::EngineKind::Postgres => match crate::engine::postgres::connect(&url).await {
-                Ok(mut conn) => {
-                    let $engine = &mut conn;
-                    $body
+            crate::dialect::EngineKind::Postgres => {
+                match crate::engine::postgres::connect(&url).await {
+                    Ok(mut conn) => {
+                        let $engine = &mut conn;
+                        $body
+                    }
+                    Err(e) => return fail(e),
                 }
-                Err(e) => return fail(e),
-            },
-            other => return fail(format!("the {other} engine is not available in this version of zerodown")),
+            }
+            other => {
+                return fail(format!(
+                    "the {other} engine is not available in this version of zerodown"
+                ))
+            }
         }
     }};
 }
 
 fn lock_policy(run: &RunArgs) -> LockPolicy {
-    LockPolicy { lock_timeout: run.lock_timeout, max_attempts: run.lock_retries.max(1), ..LockPolicy::default() }
+    LockPolicy {
+        lock_timeout: run.lock_timeout,
+        concurrent_lock_timeout: run.concurrent_lock_timeout,
+        max_attempts: run.lock_retries.max(1),
+        ..LockPolicy::default()
+    }
 }
 
 fn run_request(run: &RunArgs, until: Option<UntilArg>, to: Option<u32>) -> session::RunRequest {
@@ -308,7 +327,12 @@ fn report_run(result: Result<RunReport, SessionError>, state: &std::path::Path) 
             for note in &report.notes {
                 println!("note: {note}");
             }
-            let versions = report.versions.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(", ");
+            let versions = report
+                .versions
+                .iter()
+                .map(|v| v.to_string())
+                .collect::<Vec<_>>()
+                .join(", ");
             match report.outcome {
                 Outcome::Completed => {
                     println!("Done: version {versions} applied.");
@@ -322,7 +346,10 @@ fn report_run(result: Result<RunReport, SessionError>, state: &std::path::Path) 
                     ExitCode::from(exit::OK)
                 }
                 Outcome::Interrupted => {
-                    println!("Interrupted at a safe point. Run `zerodown resume --state {}` to go on.", state.display());
+                    println!(
+                        "Interrupted at a safe point. Run `zerodown resume --state {}` to go on.",
+                        state.display()
+                    );
                     ExitCode::from(exit::INTERRUPTED)
                 }
             }
@@ -374,7 +401,10 @@ async fn abort(args: AbortArgs) -> ExitCode {
                 for s in &report.steps {
                     println!("  - {s}");
                 }
-                println!("Aborted: what expand created is removed ({} statements).", report.steps.len());
+                println!(
+                    "Aborted: what expand created is removed ({} statements).",
+                    report.steps.len()
+                );
                 ExitCode::from(exit::OK)
             }
             Err(e) => fail(e),
@@ -394,9 +424,13 @@ async fn status(args: StatusArgs) -> ExitCode {
                     let stages = report
                         .progress
                         .iter()
-                        .find(|(ver, _)| *ver == v.version)
-                        .map(|(_, stages)| {
-                            stages.iter().map(|(s, done, total)| format!("{} {done}/{total}", s.name())).collect::<Vec<_>>().join(", ")
+                        .find(|p| p.version == v.version)
+                        .map(|p| {
+                            p.stages
+                                .iter()
+                                .map(|(s, done, total)| format!("{} {done}/{total}", s.name()))
+                                .collect::<Vec<_>>()
+                                .join(", ")
                         })
                         .unwrap_or_default();
                     let reached = match v.reached.as_deref() {
@@ -404,7 +438,11 @@ async fn status(args: StatusArgs) -> ExitCode {
                         Some(m) => format!("reached {m}"),
                         None => "started".to_string(),
                     };
-                    let detail = if stages.is_empty() { String::new() } else { format!(" ({stages})") };
+                    let detail = if stages.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({stages})")
+                    };
                     println!("version {}: {reached}{detail}", v.version);
                     for r in &v.running {
                         println!("  running: {r}");
@@ -427,7 +465,11 @@ fn print_diagnostics(d: &Diagnostics) {
     let mut err = std::io::stderr().lock();
     let _ = writeln!(err, "{d}");
     let n = d.0.len();
-    let _ = writeln!(err, "\n{n} error{} found; nothing was applied.", if n == 1 { "" } else { "s" });
+    let _ = writeln!(
+        err,
+        "\n{n} error{} found; nothing was applied.",
+        if n == 1 { "" } else { "s" }
+    );
 }
 
 fn run_plan(args: PlanArgs) -> ExitCode {
@@ -438,7 +480,10 @@ fn run_plan(args: PlanArgs) -> ExitCode {
             return ExitCode::from(exit::ERROR);
         }
     };
-    let opts = PlanOptions { schema_file: args.schema.clone(), ..PlanOptions::default() };
+    let opts = PlanOptions {
+        schema_file: args.schema.clone(),
+        ..PlanOptions::default()
+    };
     let mut checked: Vec<CheckedPlan> = Vec::new();
     let mut errors = Vec::new();
     for set in &sets {
@@ -451,7 +496,8 @@ fn run_plan(args: PlanArgs) -> ExitCode {
         print_diagnostics(&Diagnostics(errors));
         return ExitCode::from(exit::ERROR);
     }
-    let color = !args.no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
+    let color =
+        !args.no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
     let out = match args.format {
         Format::Text => render::text(&checked, &render::TextOptions { color }),
         Format::Json => render::json(&checked),
@@ -459,7 +505,11 @@ fn run_plan(args: PlanArgs) -> ExitCode {
         Format::Dot => render::dot(&checked),
     };
     let mut stdout = std::io::stdout().lock();
-    if stdout.write_all(out.as_bytes()).and_then(|_| stdout.flush()).is_err() {
+    if stdout
+        .write_all(out.as_bytes())
+        .and_then(|_| stdout.flush())
+        .is_err()
+    {
         return ExitCode::from(exit::ERROR);
     }
     if checked.iter().any(CheckedPlan::has_changes) {

@@ -18,7 +18,10 @@ pub struct Console {
 
 impl Console {
     pub fn new() -> Self {
-        Console { bars: HashMap::new(), last_line: None }
+        Console {
+            bars: HashMap::new(),
+            last_line: None,
+        }
     }
 
     fn line(&self, text: String) {
@@ -53,11 +56,19 @@ impl Observer for Console {
         match event {
             Event::TaskStarted { id, summary } => self.line(format!("  … {id}: {summary}")),
             Event::TaskAlreadyDone { id } => self.line(format!("  ✓ {id} (already applied)")),
-            Event::TaskDone { id, elapsed, attempts } => {
+            Event::TaskDone {
+                id,
+                elapsed,
+                attempts,
+            } => {
                 if let Some(bar) = self.bars.remove(&id) {
                     bar.finish_and_clear();
                 }
-                let retries = if attempts > 1 { format!(", {attempts} attempts (lock timeouts)") } else { String::new() };
+                let retries = if attempts > 1 {
+                    format!(", {attempts} attempts (lock timeouts)")
+                } else {
+                    String::new()
+                };
                 self.line(format!("  ✓ {id} ({}{retries})", secs(elapsed)));
             }
             Event::TaskFailed { id, error } => {
@@ -66,12 +77,19 @@ impl Observer for Console {
                 }
                 self.line(format!("  ✗ {id}: {error}"));
             }
-            Event::BackfillStarted { id, table, estimate, resumed_rows } => {
+            Event::BackfillStarted {
+                id,
+                table,
+                estimate,
+                resumed_rows,
+            } => {
                 let bar = ProgressBar::with_draw_target(estimate, ProgressDrawTarget::stderr());
                 bar.set_style(
-                    ProgressStyle::with_template("    {msg} [{bar:30}] {human_pos}/{human_len} rows, {per_sec}, ETA {eta}")
-                        .expect("valid template")
-                        .progress_chars("=> "),
+                    ProgressStyle::with_template(
+                        "    {msg} [{bar:30}] {human_pos}/{human_len} rows, {per_sec}, ETA {eta}",
+                    )
+                    .expect("valid template")
+                    .progress_chars("=> "),
                 );
                 bar.set_message(table);
                 bar.set_position(resumed_rows);
@@ -80,7 +98,12 @@ impl Observer for Console {
                 }
                 self.bars.insert(id, bar);
             }
-            Event::BackfillProgress { id, rows, estimate, rows_per_sec } => {
+            Event::BackfillProgress {
+                id,
+                rows,
+                estimate,
+                rows_per_sec,
+            } => {
                 if let Some(bar) = self.bars.get(&id) {
                     if let Some(e) = estimate {
                         bar.set_length(e.max(rows));
@@ -92,23 +115,46 @@ impl Observer for Console {
                 }
                 // No terminal: a line every so often instead of a bar.
                 let eta = match (estimate, rows_per_sec > 0.0) {
-                    (Some(e), true) if e > rows => format!(", ETA {}", secs(Duration::from_secs_f64((e - rows) as f64 / rows_per_sec))),
+                    (Some(e), true) if e > rows => format!(
+                        ", ETA {}",
+                        secs(Duration::from_secs_f64((e - rows) as f64 / rows_per_sec))
+                    ),
                     _ => String::new(),
                 };
-                let due = self.last_line.is_none_or(|t| t.elapsed() >= Duration::from_secs(2));
+                let due = self
+                    .last_line
+                    .is_none_or(|t| t.elapsed() >= Duration::from_secs(2));
                 if rows_per_sec > 0.0 && due {
                     self.last_line = Some(Instant::now());
-                    self.line(format!("    {id}: {rows} rows, {rows_per_sec:.0} rows/s{eta}"));
+                    self.line(format!(
+                        "    {id}: {rows} rows, {rows_per_sec:.0} rows/s{eta}"
+                    ));
                 }
             }
-            Event::Throttled { id, lag } => self.line(format!("    {id}: paused, replica lag {}", secs(lag))),
-            Event::PointReached { point } => self.line(format!("── schema at {point} ──")),
-            Event::NodeRolling { group, node, from, to } => self.line(format!("    {group}/{node}: {from} → {to}")),
-            Event::NodeUpgraded { group, node, release } => self.line(format!("    {group}/{node}: on {release}, healthy")),
-            Event::NodeFailed { group, node, error } => self.line(format!("    {group}/{node}: FAILED: {error}")),
-            Event::GroupProgress { group, upgraded, total, release } => {
-                self.line(format!("    {group}: {upgraded}/{total} on {release}"))
+            Event::Throttled { id, lag } => {
+                self.line(format!("    {id}: paused, replica lag {}", secs(lag)))
             }
+            Event::PointReached { point } => self.line(format!("── schema at {point} ──")),
+            Event::NodeRolling {
+                group,
+                node,
+                from,
+                to,
+            } => self.line(format!("    {group}/{node}: {from} → {to}")),
+            Event::NodeUpgraded {
+                group,
+                node,
+                release,
+            } => self.line(format!("    {group}/{node}: on {release}, healthy")),
+            Event::NodeFailed { group, node, error } => {
+                self.line(format!("    {group}/{node}: FAILED: {error}"))
+            }
+            Event::GroupProgress {
+                group,
+                upgraded,
+                total,
+                release,
+            } => self.line(format!("    {group}: {upgraded}/{total} on {release}")),
             Event::Paused { path } => self.line(format!("    paused: waiting while {path} exists")),
         }
     }

@@ -28,7 +28,10 @@ pub struct HealthPolicy {
 
 impl Default for HealthPolicy {
     fn default() -> Self {
-        HealthPolicy { interval: Duration::from_millis(500), min_healthy: Duration::from_secs(1) }
+        HealthPolicy {
+            interval: Duration::from_millis(500),
+            min_healthy: Duration::from_secs(1),
+        }
     }
 }
 
@@ -38,9 +41,17 @@ pub enum StepError {
     #[error("`{argv}` could not start: {message}")]
     Spawn { argv: String, message: String },
     #[error("`{argv}` exited with {code}{tail}")]
-    Exit { argv: String, code: String, tail: String },
+    Exit {
+        argv: String,
+        code: String,
+        tail: String,
+    },
     #[error("`{argv}` did not finish within {timeout:?} and was killed{tail}")]
-    Timeout { argv: String, timeout: Duration, tail: String },
+    Timeout {
+        argv: String,
+        timeout: Duration,
+        tail: String,
+    },
 }
 
 /// The values a step's placeholders take for one node.
@@ -99,7 +110,13 @@ fn tail(output: &[u8], lines: usize) -> String {
 
 impl StepRunner {
     /// Run one step; its stdout and stderr go to the log.
-    pub async fn run(&self, step: &str, template: &[String], ctx: &NodeContext<'_>, timeout: Duration) -> Result<(), StepError> {
+    pub async fn run(
+        &self,
+        step: &str,
+        template: &[String],
+        ctx: &NodeContext<'_>,
+        timeout: Duration,
+    ) -> Result<(), StepError> {
         let argv = ctx.argv(template);
         let shown = argv.join(" ");
         let Some((program, args)) = argv.split_first() else {
@@ -115,7 +132,10 @@ impl StepRunner {
         for (k, v) in ctx.env() {
             cmd.env(k, v);
         }
-        let child = cmd.spawn().map_err(|e| StepError::Spawn { argv: shown.clone(), message: e.to_string() })?;
+        let child = cmd.spawn().map_err(|e| StepError::Spawn {
+            argv: shown.clone(),
+            message: e.to_string(),
+        })?;
         let started = Instant::now();
         let result = tokio::time::timeout(timeout, child.wait_with_output()).await;
         let (output, status) = match result {
@@ -124,26 +144,59 @@ impl StepRunner {
                 combined.extend_from_slice(&out.stderr);
                 (combined, Some(out.status))
             }
-            Ok(Err(e)) => return Err(StepError::Spawn { argv: shown, message: e.to_string() }),
+            Ok(Err(e)) => {
+                return Err(StepError::Spawn {
+                    argv: shown,
+                    message: e.to_string(),
+                })
+            }
             Err(_) => (Vec::new(), None),
         };
-        self.log(step, ctx.node, &shown, started.elapsed(), &output, status.map(|s| s.to_string()).as_deref()).await;
+        self.log(
+            step,
+            ctx.node,
+            &shown,
+            started.elapsed(),
+            &output,
+            status.map(|s| s.to_string()).as_deref(),
+        )
+        .await;
         match status {
-            None => Err(StepError::Timeout { argv: shown, timeout, tail: tail(&output, 10) }),
+            None => Err(StepError::Timeout {
+                argv: shown,
+                timeout,
+                tail: tail(&output, 10),
+            }),
             Some(s) if s.success() => Ok(()),
             Some(s) => Err(StepError::Exit {
                 argv: shown,
-                code: s.code().map(|c| format!("code {c}")).unwrap_or_else(|| s.to_string()),
+                code: s
+                    .code()
+                    .map(|c| format!("code {c}"))
+                    .unwrap_or_else(|| s.to_string()),
                 tail: tail(&output, 10),
             }),
         }
     }
 
-    async fn log(&self, step: &str, node: &str, argv: &str, elapsed: Duration, output: &[u8], status: Option<&str>) {
+    async fn log(
+        &self,
+        step: &str,
+        node: &str,
+        argv: &str,
+        elapsed: Duration,
+        output: &[u8],
+        status: Option<&str>,
+    ) {
         if let Some(dir) = self.log_path.parent() {
             let _ = tokio::fs::create_dir_all(dir).await;
         }
-        let Ok(mut f) = tokio::fs::OpenOptions::new().create(true).append(true).open(&self.log_path).await else {
+        let Ok(mut f) = tokio::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log_path)
+            .await
+        else {
             return;
         };
         let header = format!(
@@ -161,7 +214,14 @@ impl StepRunner {
 
     /// Health, retried until it has passed for `min_healthy` or `deadline`
     /// is over.
-    pub async fn wait_healthy(&self, template: &[String], ctx: &NodeContext<'_>, step_timeout: Duration, deadline: Duration, policy: &HealthPolicy) -> Result<(), StepError> {
+    pub async fn wait_healthy(
+        &self,
+        template: &[String],
+        ctx: &NodeContext<'_>,
+        step_timeout: Duration,
+        deadline: Duration,
+        policy: &HealthPolicy,
+    ) -> Result<(), StepError> {
         let start = Instant::now();
         let mut healthy_since: Option<Instant> = None;
         loop {
@@ -211,35 +271,83 @@ pub enum NodeStatus {
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
     #[error("node {node}: {step} failed: {source}; rolled back to {from} and healthy again")]
-    RolledBack { node: String, step: String, from: String, source: StepError },
+    RolledBack {
+        node: String,
+        step: String,
+        from: String,
+        source: StepError,
+    },
     #[error("node {node}: {step} failed: {source}; then the rollback failed too: {rollback}")]
-    RollbackFailed { node: String, step: String, source: StepError, rollback: String },
+    RollbackFailed {
+        node: String,
+        step: String,
+        source: StepError,
+        rollback: String,
+    },
 }
 
 /// Roll one node; the caller records the node's state around it.
-pub async fn roll_node(runner: &StepRunner, r: &Rollout, node: &str, policy: &HealthPolicy) -> Result<(), NodeError> {
-    let new = NodeContext { node, group: &r.group, release: &r.to_release, from_release: &r.from_release };
+pub async fn roll_node(
+    runner: &StepRunner,
+    r: &Rollout,
+    node: &str,
+    policy: &HealthPolicy,
+) -> Result<(), NodeError> {
+    let new = NodeContext {
+        node,
+        group: &r.group,
+        release: &r.to_release,
+        from_release: &r.from_release,
+    };
     let attempt = async {
         if !r.drain.is_empty() {
-            runner.run("drain", &r.drain, &new, r.timeout).await.map_err(|e| ("drain", e))?;
+            runner
+                .run("drain", &r.drain, &new, r.timeout)
+                .await
+                .map_err(|e| ("drain", e))?;
         }
-        runner.run("upgrade", &r.upgrade, &new, r.timeout).await.map_err(|e| ("upgrade", e))?;
-        runner.wait_healthy(&r.health, &new, r.timeout, r.timeout, policy).await.map_err(|e| ("health", e))
+        runner
+            .run("upgrade", &r.upgrade, &new, r.timeout)
+            .await
+            .map_err(|e| ("upgrade", e))?;
+        runner
+            .wait_healthy(&r.health, &new, r.timeout, r.timeout, policy)
+            .await
+            .map_err(|e| ("health", e))
     }
     .await;
-    let Err((step, source)) = attempt else { return Ok(()) };
+    let Err((step, source)) = attempt else {
+        return Ok(());
+    };
     // Back to the old release: `{release}` is the old one for rollback.
-    let old = NodeContext { node, group: &r.group, release: &r.from_release, from_release: &r.from_release };
+    let old = NodeContext {
+        node,
+        group: &r.group,
+        release: &r.from_release,
+        from_release: &r.from_release,
+    };
     let back = async {
         if !r.rollback.is_empty() {
             runner.run("rollback", &r.rollback, &old, r.timeout).await?;
         }
-        runner.wait_healthy(&r.health, &old, r.timeout, r.timeout, policy).await
+        runner
+            .wait_healthy(&r.health, &old, r.timeout, r.timeout, policy)
+            .await
     }
     .await;
     match back {
-        Ok(()) => Err(NodeError::RolledBack { node: node.to_string(), step: step.to_string(), from: r.from_release.clone(), source }),
-        Err(e) => Err(NodeError::RollbackFailed { node: node.to_string(), step: step.to_string(), source, rollback: e.to_string() }),
+        Ok(()) => Err(NodeError::RolledBack {
+            node: node.to_string(),
+            step: step.to_string(),
+            from: r.from_release.clone(),
+            source,
+        }),
+        Err(e) => Err(NodeError::RollbackFailed {
+            node: node.to_string(),
+            step: step.to_string(),
+            source,
+            rollback: e.to_string(),
+        }),
     }
 }
 
@@ -249,8 +357,16 @@ pub async fn preflight(runner: &StepRunner, rollouts: &[&Rollout]) -> BTreeMap<S
     let mut failing = BTreeMap::new();
     for r in rollouts {
         for node in &r.nodes {
-            let ctx = NodeContext { node, group: &r.group, release: &r.from_release, from_release: &r.from_release };
-            if let Err(e) = runner.run("preflight-health", &r.health, &ctx, r.timeout).await {
+            let ctx = NodeContext {
+                node,
+                group: &r.group,
+                release: &r.from_release,
+                from_release: &r.from_release,
+            };
+            if let Err(e) = runner
+                .run("preflight-health", &r.health, &ctx, r.timeout)
+                .await
+            {
                 failing.insert(node.clone(), e.to_string());
             }
         }
@@ -260,7 +376,10 @@ pub async fn preflight(runner: &StepRunner, rollouts: &[&Rollout]) -> BTreeMap<S
 
 /// The log file of a run, beside its state file.
 pub fn log_path_for(state_path: &Path) -> PathBuf {
-    let dir = state_path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = state_path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     dir.join("fleet.log")
 }
 
@@ -270,20 +389,65 @@ mod tests {
 
     #[test]
     fn placeholders_stay_inside_their_argument() {
-        let ctx = NodeContext { node: "api-1; rm -rf /", group: "api", release: "1.5", from_release: "1.4" };
-        let argv = ctx.argv(&["./up.sh".into(), "{node}".into(), "--to={release}".into(), "{from_release}".into()]);
+        let ctx = NodeContext {
+            node: "api-1; rm -rf /",
+            group: "api",
+            release: "1.5",
+            from_release: "1.4",
+        };
+        let argv = ctx.argv(&[
+            "./up.sh".into(),
+            "{node}".into(),
+            "--to={release}".into(),
+            "{from_release}".into(),
+        ]);
         assert_eq!(argv, vec!["./up.sh", "api-1; rm -rf /", "--to=1.5", "1.4"]);
     }
 
     #[tokio::test]
     async fn steps_time_out_fail_with_a_tail_and_log_everything() {
         let dir = std::env::temp_dir().join(format!("zd-fleet-{}", std::process::id()));
-        let runner = StepRunner { log_path: dir.join("fleet.log"), cwd: std::env::temp_dir() };
-        let ctx = NodeContext { node: "n1", group: "g", release: "2", from_release: "1" };
-        runner.run("ok", &["sh".into(), "-c".into(), "echo hello $ZERODOWN_NODE".into()], &ctx, Duration::from_secs(5)).await.unwrap();
-        let err = runner.run("fail", &["sh".into(), "-c".into(), "echo boom; exit 3".into()], &ctx, Duration::from_secs(5)).await.unwrap_err();
-        assert!(err.to_string().contains("code 3") && err.to_string().contains("boom"), "{err}");
-        let err = runner.run("slow", &["sleep".into(), "5".into()], &ctx, Duration::from_millis(200)).await.unwrap_err();
+        let runner = StepRunner {
+            log_path: dir.join("fleet.log"),
+            cwd: std::env::temp_dir(),
+        };
+        let ctx = NodeContext {
+            node: "n1",
+            group: "g",
+            release: "2",
+            from_release: "1",
+        };
+        runner
+            .run(
+                "ok",
+                &["sh".into(), "-c".into(), "echo hello $ZERODOWN_NODE".into()],
+                &ctx,
+                Duration::from_secs(5),
+            )
+            .await
+            .unwrap();
+        let err = runner
+            .run(
+                "fail",
+                &["sh".into(), "-c".into(), "echo boom; exit 3".into()],
+                &ctx,
+                Duration::from_secs(5),
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("code 3") && err.to_string().contains("boom"),
+            "{err}"
+        );
+        let err = runner
+            .run(
+                "slow",
+                &["sleep".into(), "5".into()],
+                &ctx,
+                Duration::from_millis(200),
+            )
+            .await
+            .unwrap_err();
         assert!(matches!(err, StepError::Timeout { .. }));
         let log = std::fs::read_to_string(&runner.log_path).unwrap();
         assert!(log.contains("hello n1") && log.contains("boom") && log.contains("timed out"));

@@ -29,7 +29,10 @@ use crate::graph::{Stage, Task, TaskKind};
 use crate::ops::{CheckKind, Effect, Step};
 use crate::planner::CheckedPlan;
 
-pub use state::{BackfillCheckpoint, PlanRef, RunStatus, StateError, StateFile, TaskState, Until, DEFAULT_STATE_PATH};
+pub use state::{
+    BackfillCheckpoint, PlanRef, RunStatus, StateError, StateFile, TaskState, Until,
+    DEFAULT_STATE_PATH,
+};
 
 /// Set by the signal handler: stop at the next safe point.
 #[derive(Clone, Debug, Default)]
@@ -50,24 +53,71 @@ impl StopFlag {
 /// What the executor reports as it goes.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Event {
-    TaskStarted { id: String, summary: String },
+    TaskStarted {
+        id: String,
+        summary: String,
+    },
     /// The effect was already in the catalog: nothing to run.
-    TaskAlreadyDone { id: String },
-    TaskDone { id: String, elapsed: Duration, attempts: u32 },
-    TaskFailed { id: String, error: String },
-    BackfillStarted { id: String, table: String, estimate: Option<u64>, resumed_rows: u64 },
-    BackfillProgress { id: String, rows: u64, estimate: Option<u64>, rows_per_sec: f64 },
+    TaskAlreadyDone {
+        id: String,
+    },
+    TaskDone {
+        id: String,
+        elapsed: Duration,
+        attempts: u32,
+    },
+    TaskFailed {
+        id: String,
+        error: String,
+    },
+    BackfillStarted {
+        id: String,
+        table: String,
+        estimate: Option<u64>,
+        resumed_rows: u64,
+    },
+    BackfillProgress {
+        id: String,
+        rows: u64,
+        estimate: Option<u64>,
+        rows_per_sec: f64,
+    },
     /// Paused between batches because a replica lags.
-    Throttled { id: String, lag: Duration },
+    Throttled {
+        id: String,
+        lag: Duration,
+    },
     /// A phase boundary: the schema reached this point.
-    PointReached { point: String },
-    NodeRolling { group: String, node: String, from: String, to: String },
-    NodeUpgraded { group: String, node: String, release: String },
-    NodeFailed { group: String, node: String, error: String },
+    PointReached {
+        point: String,
+    },
+    NodeRolling {
+        group: String,
+        node: String,
+        from: String,
+        to: String,
+    },
+    NodeUpgraded {
+        group: String,
+        node: String,
+        release: String,
+    },
+    NodeFailed {
+        group: String,
+        node: String,
+        error: String,
+    },
     /// A group's nodes on the new release so far.
-    GroupProgress { group: String, upgraded: usize, total: usize, release: String },
+    GroupProgress {
+        group: String,
+        upgraded: usize,
+        total: usize,
+        release: String,
+    },
     /// Waiting while the pause file exists.
-    Paused { path: String },
+    Paused {
+        path: String,
+    },
 }
 
 /// Receives events; the CLI turns them into progress bars and lines.
@@ -104,7 +154,10 @@ impl RunOptions {
             until,
             lock,
             max_replica_lag: None,
-            steps: fleet::StepRunner { log_path: fleet::log_path_for(state_path), cwd: cwd.to_path_buf() },
+            steps: fleet::StepRunner {
+                log_path: fleet::log_path_for(state_path),
+                cwd: cwd.to_path_buf(),
+            },
             health: fleet::HealthPolicy::default(),
             pause_file: None,
             preflight: true,
@@ -188,15 +241,25 @@ struct Runner<'a, E: Engine, O: Observer> {
 }
 
 impl<E: Engine, O: Observer> Runner<'_, E, O> {
-    async fn mark(&mut self, task: &Task, status: TaskStatus, error: Option<String>, note: Option<String>) -> Result<(), ExecError> {
+    async fn mark(
+        &mut self,
+        task: &Task,
+        status: TaskStatus,
+        error: Option<String>,
+        note: Option<String>,
+    ) -> Result<(), ExecError> {
         let now = state::now();
-        let entry = self.state.tasks.entry(task.id.0.clone()).or_insert(TaskState {
-            status,
-            started_at: None,
-            finished_at: None,
-            error: None,
-            note: None,
-        });
+        let entry = self
+            .state
+            .tasks
+            .entry(task.id.0.clone())
+            .or_insert(TaskState {
+                status,
+                started_at: None,
+                finished_at: None,
+                error: None,
+                note: None,
+            });
         entry.status = status;
         match status {
             TaskStatus::Running => {
@@ -204,7 +267,9 @@ impl<E: Engine, O: Observer> Runner<'_, E, O> {
                 entry.finished_at = None;
                 entry.error = None;
             }
-            TaskStatus::Done | TaskStatus::Failed | TaskStatus::Undone => entry.finished_at = Some(now.clone()),
+            TaskStatus::Done | TaskStatus::Failed | TaskStatus::Undone => {
+                entry.finished_at = Some(now.clone())
+            }
             TaskStatus::Pending => {}
         }
         entry.error = error.clone();
@@ -225,12 +290,18 @@ impl<E: Engine, O: Observer> Runner<'_, E, O> {
         self.engine
             .record(self.lock, &record)
             .await
-            .map_err(|source| ExecError::Engine { task: task.id.0.clone(), source })?;
+            .map_err(|source| ExecError::Engine {
+                task: task.id.0.clone(),
+                source,
+            })?;
         Ok(())
     }
 
     fn engine_err(task: &Task) -> impl FnOnce(EngineError) -> ExecError + '_ {
-        move |source| ExecError::Engine { task: task.id.0.clone(), source }
+        move |source| ExecError::Engine {
+            task: task.id.0.clone(),
+            source,
+        }
     }
 
     async fn run_task(&mut self, task: &Task) -> Result<(), ExecError> {
@@ -238,26 +309,49 @@ impl<E: Engine, O: Observer> Runner<'_, E, O> {
         match &task.kind {
             TaskKind::Milestone(crate::graph::Milestone::Enter { point }) => {
                 self.mark(task, TaskStatus::Done, None, None).await?;
-                self.observer.event(Event::PointReached { point: point.to_string() });
+                self.observer.event(Event::PointReached {
+                    point: point.to_string(),
+                });
                 Ok(())
             }
-            TaskKind::Milestone(crate::graph::Milestone::Barrier) => self.mark(task, TaskStatus::Done, None, None).await,
+            TaskKind::Milestone(crate::graph::Milestone::Barrier) => {
+                self.mark(task, TaskStatus::Done, None, None).await
+            }
             TaskKind::Rollout(r) => {
-                self.observer.event(Event::TaskStarted { id: task.id.0.clone(), summary: task.summary.clone() });
+                self.observer.event(Event::TaskStarted {
+                    id: task.id.0.clone(),
+                    summary: task.summary.clone(),
+                });
                 self.mark(task, TaskStatus::Running, None, None).await?;
                 self.roll(task, r).await?;
                 self.mark(task, TaskStatus::Done, None, None).await?;
-                self.observer.event(Event::TaskDone { id: task.id.0.clone(), elapsed: started.elapsed(), attempts: 1 });
+                self.observer.event(Event::TaskDone {
+                    id: task.id.0.clone(),
+                    elapsed: started.elapsed(),
+                    attempts: 1,
+                });
                 Ok(())
             }
             TaskKind::Action { step } => match step {
                 Step::Sql(sql) => {
-                    let check = sql.effect != Effect::RecordedOnly;
-                    if check && self.engine.effect_present(&sql.effect).await.map_err(Self::engine_err(task))? {
-                        self.observer.event(Event::TaskAlreadyDone { id: task.id.0.clone() });
-                        return self.mark(task, TaskStatus::Done, None, Some("already applied".into())).await;
+                    let check = !matches!(sql.effect, Effect::RecordedOnly | Effect::Rerunnable);
+                    if check
+                        && self
+                            .engine
+                            .effect_present(&sql.effect)
+                            .await
+                            .map_err(Self::engine_err(task))?
+                    {
+                        self.observer.event(Event::TaskAlreadyDone {
+                            id: task.id.0.clone(),
+                        });
+                        return self
+                            .mark(task, TaskStatus::Done, None, Some("already applied".into()))
+                            .await;
                     }
-                    if !check && self.state.task_status(&task.id.0) == TaskStatus::Running {
+                    if sql.effect == Effect::RecordedOnly
+                        && self.state.task_status(&task.id.0) == TaskStatus::Running
+                    {
                         return Err(ExecError::Check {
                             task: task.id.0.clone(),
                             message: "this raw SQL task was running when the previous run stopped, and zerodown cannot \
@@ -266,34 +360,61 @@ impl<E: Engine, O: Observer> Runner<'_, E, O> {
                                 .to_string(),
                         });
                     }
-                    self.observer.event(Event::TaskStarted { id: task.id.0.clone(), summary: task.summary.clone() });
+                    self.observer.event(Event::TaskStarted {
+                        id: task.id.0.clone(),
+                        summary: task.summary.clone(),
+                    });
                     self.mark(task, TaskStatus::Running, None, None).await?;
                     failpoint(&format!("before:{}", task.id));
-                    let attempts = self.engine.execute(self.lock, sql, &self.opts.lock).await.map_err(Self::engine_err(task))?;
+                    let attempts = self
+                        .engine
+                        .execute(self.lock, sql, &self.opts.lock)
+                        .await
+                        .map_err(Self::engine_err(task))?;
                     failpoint(&format!("after:{}", task.id));
-                    if check && !self.engine.effect_present(&sql.effect).await.map_err(Self::engine_err(task))? {
+                    if check
+                        && !self
+                            .engine
+                            .effect_present(&sql.effect)
+                            .await
+                            .map_err(Self::engine_err(task))?
+                    {
                         return Err(ExecError::Check {
                             task: task.id.0.clone(),
                             message: format!("the statements ran but the catalog does not show their effect ({:?})", sql.effect),
                         });
                     }
                     self.mark(task, TaskStatus::Done, None, None).await?;
-                    self.observer.event(Event::TaskDone { id: task.id.0.clone(), elapsed: started.elapsed(), attempts });
+                    self.observer.event(Event::TaskDone {
+                        id: task.id.0.clone(),
+                        elapsed: started.elapsed(),
+                        attempts,
+                    });
                     Ok(())
                 }
                 Step::Backfill(b) => {
-                    self.observer.event(Event::TaskStarted { id: task.id.0.clone(), summary: task.summary.clone() });
+                    self.observer.event(Event::TaskStarted {
+                        id: task.id.0.clone(),
+                        summary: task.summary.clone(),
+                    });
                     self.mark(task, TaskStatus::Running, None, None).await?;
                     let batches = self.backfill(task, b, false).await?;
                     if batches.is_none() {
                         return Ok(()); // interrupted: stays running, resumable
                     }
                     self.mark(task, TaskStatus::Done, None, None).await?;
-                    self.observer.event(Event::TaskDone { id: task.id.0.clone(), elapsed: started.elapsed(), attempts: 1 });
+                    self.observer.event(Event::TaskDone {
+                        id: task.id.0.clone(),
+                        elapsed: started.elapsed(),
+                        attempts: 1,
+                    });
                     Ok(())
                 }
                 Step::Check(c) => {
-                    self.observer.event(Event::TaskStarted { id: task.id.0.clone(), summary: task.summary.clone() });
+                    self.observer.event(Event::TaskStarted {
+                        id: task.id.0.clone(),
+                        summary: task.summary.clone(),
+                    });
                     self.mark(task, TaskStatus::Running, None, None).await?;
                     // A gate guarding a backfill first catches up the rows
                     // that old releases wrote after the backfill passed.
@@ -304,14 +425,23 @@ impl<E: Engine, O: Observer> Runner<'_, E, O> {
                             }
                         }
                     }
-                    let n = self.engine.count(&c.count_sql).await.map_err(Self::engine_err(task))?;
+                    let n = self
+                        .engine
+                        .count(&c.count_sql)
+                        .await
+                        .map_err(Self::engine_err(task))?;
                     if n != 0 {
                         let sample = match &c.sample_sql {
                             Some(sql) => self
                                 .engine
                                 .sample(sql)
                                 .await
-                                .map(|rows| rows.into_iter().map(|r| format!("({})", r.join(", "))).collect::<Vec<_>>().join(", "))
+                                .map(|rows| {
+                                    rows.into_iter()
+                                        .map(|r| format!("({})", r.join(", ")))
+                                        .collect::<Vec<_>>()
+                                        .join(", ")
+                                })
                                 .unwrap_or_default(),
                             None => String::new(),
                         };
@@ -329,7 +459,11 @@ impl<E: Engine, O: Observer> Runner<'_, E, O> {
                         });
                     }
                     self.mark(task, TaskStatus::Done, None, None).await?;
-                    self.observer.event(Event::TaskDone { id: task.id.0.clone(), elapsed: started.elapsed(), attempts: 1 });
+                    self.observer.event(Event::TaskDone {
+                        id: task.id.0.clone(),
+                        elapsed: started.elapsed(),
+                        attempts: 1,
+                    });
                     Ok(())
                 }
             },
@@ -348,7 +482,11 @@ impl<E: Engine, O: Observer> Runner<'_, E, O> {
         for node in &todo {
             self.state.nodes.insert(
                 (*node).clone(),
-                NodeState { group: r.group.clone(), release: r.from_release.clone(), status: NodeStatus::Rolling },
+                NodeState {
+                    group: r.group.clone(),
+                    release: r.from_release.clone(),
+                    status: NodeStatus::Rolling,
+                },
             );
             self.observer.event(Event::NodeRolling {
                 group: r.group.clone(),
@@ -364,7 +502,12 @@ impl<E: Engine, O: Observer> Runner<'_, E, O> {
         let results = futures_util::future::join_all(todo.iter().map(|node| {
             let steps = &steps;
             let health = &health;
-            async move { (node.to_string(), fleet::roll_node(steps, r, node, health).await) }
+            async move {
+                (
+                    node.to_string(),
+                    fleet::roll_node(steps, r, node, health).await,
+                )
+            }
         }))
         .await;
         let mut errors = Vec::new();
@@ -374,21 +517,37 @@ impl<E: Engine, O: Observer> Runner<'_, E, O> {
                 Ok(()) => {
                     entry.status = NodeStatus::Upgraded;
                     entry.release = r.to_release.clone();
-                    self.observer.event(Event::NodeUpgraded { group: r.group.clone(), node, release: r.to_release.clone() });
+                    self.observer.event(Event::NodeUpgraded {
+                        group: r.group.clone(),
+                        node,
+                        release: r.to_release.clone(),
+                    });
                 }
                 Err(e) => {
                     entry.status = match e {
                         fleet::NodeError::RolledBack { .. } => NodeStatus::RolledBack,
                         fleet::NodeError::RollbackFailed { .. } => NodeStatus::Broken,
                     };
-                    self.observer.event(Event::NodeFailed { group: r.group.clone(), node, error: e.to_string() });
+                    self.observer.event(Event::NodeFailed {
+                        group: r.group.clone(),
+                        node,
+                        error: e.to_string(),
+                    });
                     errors.push(e.to_string());
                 }
             }
         }
         self.state.save(self.state_path)?;
-        let group_nodes: Vec<&NodeState> = self.state.nodes.values().filter(|s| s.group == r.group).collect();
-        let upgraded = group_nodes.iter().filter(|s| s.status == NodeStatus::Upgraded && s.release == r.to_release).count();
+        let group_nodes: Vec<&NodeState> = self
+            .state
+            .nodes
+            .values()
+            .filter(|s| s.group == r.group)
+            .collect();
+        let upgraded = group_nodes
+            .iter()
+            .filter(|s| s.status == NodeStatus::Upgraded && s.release == r.to_release)
+            .count();
         self.observer.event(Event::GroupProgress {
             group: r.group.clone(),
             upgraded,
@@ -431,11 +590,15 @@ impl<E: Engine, O: Observer> Runner<'_, E, O> {
 
     /// Wait while the pause file exists.
     async fn wait_while_paused(&mut self) {
-        let Some(path) = self.opts.pause_file.clone() else { return };
+        let Some(path) = self.opts.pause_file.clone() else {
+            return;
+        };
         let mut told = false;
         while path.exists() && !self.stop.requested() {
             if !told {
-                self.observer.event(Event::Paused { path: path.display().to_string() });
+                self.observer.event(Event::Paused {
+                    path: path.display().to_string(),
+                });
                 told = true;
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
@@ -444,11 +607,17 @@ impl<E: Engine, O: Observer> Runner<'_, E, O> {
 
     /// The backfill of the same owner as a gate (`…/backfill` beside `…/gate`).
     fn sibling_backfill(&self, gate: &Task) -> Option<crate::ops::BackfillStep> {
-        let owner = gate.id.0.strip_prefix(&format!("v{}/contract/", gate.version))?.strip_suffix("/gate")?;
+        let owner = gate
+            .id
+            .0
+            .strip_prefix(&format!("v{}/contract/", gate.version))?
+            .strip_suffix("/gate")?;
         let id = format!("v{}/migrate/{owner}/backfill", gate.version);
         let ix = self.plan.graph.by_id.get(&crate::graph::TaskId(id))?;
         match &self.plan.graph.task(*ix).kind {
-            TaskKind::Action { step: Step::Backfill(b) } => Some(b.clone()),
+            TaskKind::Action {
+                step: Step::Backfill(b),
+            } => Some(b.clone()),
             _ => None,
         }
     }
@@ -456,11 +625,29 @@ impl<E: Engine, O: Observer> Runner<'_, E, O> {
     /// Walk the table in key order from the checkpoint. `Ok(None)` when a
     /// stop was requested between batches. A catch-up pass starts from the
     /// first key and keeps no checkpoint.
-    async fn backfill(&mut self, task: &Task, b: &crate::ops::BackfillStep, catch_up: bool) -> Result<Option<u64>, ExecError> {
+    async fn backfill(
+        &mut self,
+        task: &Task,
+        b: &crate::ops::BackfillStep,
+        catch_up: bool,
+    ) -> Result<Option<u64>, ExecError> {
         let id = task.id.0.clone();
-        let mut cp = if catch_up { BackfillCheckpoint::default() } else { self.state.backfills.get(&id).cloned().unwrap_or_default() };
-        let estimate = self.engine.estimate_rows(&b.table).await.map_err(Self::engine_err(task))?;
-        self.observer.event(Event::BackfillStarted { id: id.clone(), table: b.table.clone(), estimate, resumed_rows: cp.rows });
+        let mut cp = if catch_up {
+            BackfillCheckpoint::default()
+        } else {
+            self.state.backfills.get(&id).cloned().unwrap_or_default()
+        };
+        let estimate = self
+            .engine
+            .estimate_rows(&b.table)
+            .await
+            .map_err(Self::engine_err(task))?;
+        self.observer.event(Event::BackfillStarted {
+            id: id.clone(),
+            table: b.table.clone(),
+            estimate,
+            resumed_rows: cp.rows,
+        });
         let started = Instant::now();
         let rows_at_start = cp.rows;
         loop {
@@ -468,11 +655,19 @@ impl<E: Engine, O: Observer> Runner<'_, E, O> {
                 return Ok(None);
             }
             if let Some(max) = self.opts.max_replica_lag {
-                while let Some(lag) = self.engine.replica_lag().await.map_err(Self::engine_err(task))? {
+                while let Some(lag) = self
+                    .engine
+                    .replica_lag()
+                    .await
+                    .map_err(Self::engine_err(task))?
+                {
                     if lag <= max || self.stop.requested() {
                         break;
                     }
-                    self.observer.event(Event::Throttled { id: id.clone(), lag });
+                    self.observer.event(Event::Throttled {
+                        id: id.clone(),
+                        lag,
+                    });
                     tokio::time::sleep(Duration::from_millis(500)).await;
                 }
             }
@@ -521,12 +716,30 @@ pub async fn run<E: Engine, O: Observer>(
     observer: &mut O,
     stop: &StopFlag,
 ) -> Result<Outcome, ExecError> {
-    let hashes: HashMap<u32, String> = plan.versions.iter().map(|v| (v.version, v.hash.clone())).collect();
+    let hashes: HashMap<u32, String> = plan
+        .versions
+        .iter()
+        .map(|v| (v.version, v.hash.clone()))
+        .collect();
     state.status = RunStatus::Running;
     state.save(state_path)?;
-    let mut runner = Runner { engine, lock, plan, state, state_path, opts, observer, stop, hashes };
+    let mut runner = Runner {
+        engine,
+        lock,
+        plan,
+        state,
+        state_path,
+        opts,
+        observer,
+        stop,
+        hashes,
+    };
     let order: Vec<_> = plan.graph.order.clone();
-    let fresh = runner.state.tasks.values().all(|t| t.status == TaskStatus::Pending);
+    let fresh = runner
+        .state
+        .tasks
+        .values()
+        .all(|t| t.status == TaskStatus::Pending);
     if opts.preflight && fresh {
         let rollouts: Vec<&crate::graph::Rollout> = plan
             .graph
@@ -563,10 +776,15 @@ pub async fn run<E: Engine, O: Observer>(
         }
         if let Err(e) = runner.run_task(task).await {
             let message = e.to_string();
-            runner.observer.event(Event::TaskFailed { id: task.id.0.clone(), error: message.clone() });
+            runner.observer.event(Event::TaskFailed {
+                id: task.id.0.clone(),
+                error: message.clone(),
+            });
             // Record the failure; if even that fails, the original error
             // is what the user needs to see.
-            let _ = runner.mark(task, TaskStatus::Failed, Some(message), None).await;
+            let _ = runner
+                .mark(task, TaskStatus::Failed, Some(message), None)
+                .await;
             runner.state.status = RunStatus::Failed;
             let _ = runner.state.save(state_path);
             return Err(e);
@@ -600,21 +818,30 @@ pub struct VersionStatus {
 pub fn version_status(history: &[HistoryRecord]) -> Vec<VersionStatus> {
     let mut by_version: BTreeMap<u32, VersionStatus> = BTreeMap::new();
     for r in history {
-        let v = by_version.entry(r.version).or_insert_with(|| VersionStatus {
-            version: r.version,
-            plan_hash: r.plan_hash.clone(),
-            done: 0,
-            total_recorded: 0,
-            running: Vec::new(),
-            failed: Vec::new(),
-            reached: None,
-        });
+        let v = by_version
+            .entry(r.version)
+            .or_insert_with(|| VersionStatus {
+                version: r.version,
+                plan_hash: r.plan_hash.clone(),
+                done: 0,
+                total_recorded: 0,
+                running: Vec::new(),
+                failed: Vec::new(),
+                reached: None,
+            });
         v.total_recorded += 1;
         match r.status {
             TaskStatus::Done => {
                 v.done += 1;
-                let milestone = r.task_id.strip_prefix(&format!("v{}/", r.version)).unwrap_or("");
-                let rank = |m: &str| ["expand", "expanded", "migrate", "contract", "done"].iter().position(|x| *x == m);
+                let milestone = r
+                    .task_id
+                    .strip_prefix(&format!("v{}/", r.version))
+                    .unwrap_or("");
+                let rank = |m: &str| {
+                    ["expand", "expanded", "migrate", "contract", "done"]
+                        .iter()
+                        .position(|x| *x == m)
+                };
                 if let Some(new) = rank(milestone) {
                     let old = v.reached.as_deref().and_then(rank);
                     if old.is_none_or(|o| new > o) {
@@ -623,7 +850,9 @@ pub fn version_status(history: &[HistoryRecord]) -> Vec<VersionStatus> {
                 }
             }
             TaskStatus::Running => v.running.push(r.task_id.clone()),
-            TaskStatus::Failed => v.failed.push((r.task_id.clone(), r.error.clone().unwrap_or_default())),
+            TaskStatus::Failed => v
+                .failed
+                .push((r.task_id.clone(), r.error.clone().unwrap_or_default())),
             TaskStatus::Pending | TaskStatus::Undone => {}
         }
     }

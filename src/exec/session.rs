@@ -7,8 +7,13 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use crate::diagnostic::Diagnostics;
-use crate::engine::{DatabaseIdentity, Engine, EngineError, HistoryRecord, LockPolicy, RunLock, TaskStatus};
-use crate::exec::{self, ExecError, Observer, Outcome, PlanRef, RunOptions, RunStatus, StateError, StateFile, StopFlag, Until, VersionStatus};
+use crate::engine::{
+    DatabaseIdentity, Engine, EngineError, HistoryRecord, LockPolicy, RunLock, TaskStatus,
+};
+use crate::exec::{
+    self, ExecError, Observer, Outcome, PlanRef, RunOptions, RunStatus, StateError, StateFile,
+    StopFlag, Until, VersionStatus,
+};
 use crate::graph::{Stage, TaskKind};
 use crate::plan::{self, PlanSet};
 use crate::planner::{self, CheckedPlan, PlanOptions};
@@ -73,9 +78,14 @@ fn refused(msg: impl Into<String>) -> SessionError {
 /// The versions the history says are complete, and one in progress.
 fn history_versions(history: &[HistoryRecord]) -> (Option<u32>, Option<VersionStatus>) {
     let statuses = exec::version_status(history);
-    let done = statuses.iter().filter(|v| v.reached.as_deref() == Some("done")).map(|v| v.version).max();
+    let done = statuses
+        .iter()
+        .filter(|v| v.reached.as_deref() == Some("done"))
+        .map(|v| v.version)
+        .max();
     let in_progress = statuses.into_iter().find(|v| {
-        v.reached.as_deref() != Some("done") && (v.done > 0 || !v.running.is_empty() || !v.failed.is_empty())
+        v.reached.as_deref() != Some("done")
+            && (v.done > 0 || !v.running.is_empty() || !v.failed.is_empty())
     });
     (done, in_progress)
 }
@@ -120,7 +130,14 @@ async fn with_lock<E: Engine, T>(
 }
 
 fn plan_refs(plan: &CheckedPlan) -> Vec<PlanRef> {
-    plan.versions.iter().map(|v| PlanRef { version: v.version, path: v.path.clone(), hash: v.hash.clone() }).collect()
+    plan.versions
+        .iter()
+        .map(|v| PlanRef {
+            version: v.version,
+            path: v.path.clone(),
+            hash: v.hash.clone(),
+        })
+        .collect()
 }
 
 /// `zerodown apply`: plan against the live database and run.
@@ -211,7 +228,11 @@ pub async fn apply<E: Engine, O: Observer>(
 /// The version a database without zerodown history is taken to be at: the
 /// newest schema snapshot beside the plans, else the one before the first plan.
 fn base_version_without_history(set: &PlanSet) -> u32 {
-    let first = set.plans.first().map(|p| p.version.saturating_sub(1)).unwrap_or(0);
+    let first = set
+        .plans
+        .first()
+        .map(|p| p.version.saturating_sub(1))
+        .unwrap_or(0);
     set.schema_dir
         .as_deref()
         .and_then(crate::schema::newest_schema_version)
@@ -234,8 +255,23 @@ async fn continue_run<E: Engine, O: Observer>(
     let mut opts = run_options(req, state.until);
     // A resumed run has changed things already: no pre-flight.
     opts.preflight = false;
-    let outcome = exec::run(engine, lock, &checked, &mut state, &req.state_path, &opts, observer, stop).await?;
-    Ok(RunReport { outcome, versions: checked.versions.iter().map(|v| v.version).collect(), until: state.until, notes: Vec::new() })
+    let outcome = exec::run(
+        engine,
+        lock,
+        &checked,
+        &mut state,
+        &req.state_path,
+        &opts,
+        observer,
+        stop,
+    )
+    .await?;
+    Ok(RunReport {
+        outcome,
+        versions: checked.versions.iter().map(|v| v.version).collect(),
+        until: state.until,
+        notes: Vec::new(),
+    })
 }
 
 /// The checked plan of a recorded run, refusing plans that changed since.
@@ -263,12 +299,26 @@ pub fn replan(state: &StateFile) -> Result<CheckedPlan, SessionError> {
             Some(_) => {}
         }
     }
-    set.selected = Some(state.plans.iter().map(|p| p.version).collect::<BTreeSet<u32>>());
-    let opts = PlanOptions { baseline: Some(state.base_schema.clone()), to_version: state.to_version, ..PlanOptions::default() };
+    set.selected = Some(
+        state
+            .plans
+            .iter()
+            .map(|p| p.version)
+            .collect::<BTreeSet<u32>>(),
+    );
+    let opts = PlanOptions {
+        baseline: Some(state.base_schema.clone()),
+        to_version: state.to_version,
+        ..PlanOptions::default()
+    };
     planner::check(&set, &opts).map_err(SessionError::Plan)
 }
 
-fn check_identity(state: &StateFile, identity: &DatabaseIdentity, path: &Path) -> Result<(), SessionError> {
+fn check_identity(
+    state: &StateFile,
+    identity: &DatabaseIdentity,
+    path: &Path,
+) -> Result<(), SessionError> {
     if &state.database != identity {
         return Err(refused(format!(
             "{} belongs to a run on {}, but this is {}: point --database at the right database",
@@ -288,7 +338,10 @@ pub async fn resume<E: Engine, O: Observer>(
     stop: &StopFlag,
 ) -> Result<RunReport, SessionError> {
     let Some(state) = StateFile::load(&req.state_path)? else {
-        return Err(refused(format!("there is no state file at {}: nothing to resume", req.state_path.display())));
+        return Err(refused(format!(
+            "there is no state file at {}: nothing to resume",
+            req.state_path.display()
+        )));
     };
     if !state.status.is_unfinished() && state.status != RunStatus::Stopped {
         return Err(refused(format!(
@@ -299,7 +352,10 @@ pub async fn resume<E: Engine, O: Observer>(
     }
     let identity = engine.identity().await?;
     check_identity(&state, &identity, &req.state_path)?;
-    with_lock(engine, async |engine, lock| continue_run(engine, lock, state, req, observer, stop).await).await
+    with_lock(engine, async |engine, lock| {
+        continue_run(engine, lock, state, req, observer, stop).await
+    })
+    .await
 }
 
 /// What `abort` undid.
@@ -310,12 +366,22 @@ pub struct AbortReport {
 
 /// `zerodown abort`: undo what expand (and migrate) created, while contract
 /// has not started.
-pub async fn abort<E: Engine>(engine: &mut E, state_path: &Path, lock_policy: &LockPolicy) -> Result<AbortReport, SessionError> {
+pub async fn abort<E: Engine>(
+    engine: &mut E,
+    state_path: &Path,
+    lock_policy: &LockPolicy,
+) -> Result<AbortReport, SessionError> {
     let Some(mut state) = StateFile::load(state_path)? else {
-        return Err(refused(format!("there is no state file at {}: nothing to abort", state_path.display())));
+        return Err(refused(format!(
+            "there is no state file at {}: nothing to abort",
+            state_path.display()
+        )));
     };
     if state.status == RunStatus::Aborted {
-        return Err(refused(format!("the run in {} is already aborted", state_path.display())));
+        return Err(refused(format!(
+            "the run in {} is already aborted",
+            state_path.display()
+        )));
     }
     let identity = engine.identity().await?;
     check_identity(&state, &identity, state_path)?;
@@ -326,7 +392,10 @@ pub async fn abort<E: Engine>(engine: &mut E, state_path: &Path, lock_policy: &L
     for task in checked.graph.tasks() {
         if matches!(task.stage, Stage::Rollout | Stage::Gate | Stage::Contract)
             && !task.is_milestone()
-            && matches!(state.task_status(&task.id.0), TaskStatus::Done | TaskStatus::Running)
+            && matches!(
+                state.task_status(&task.id.0),
+                TaskStatus::Done | TaskStatus::Running
+            )
         {
             return Err(refused(format!(
                 "cannot abort: {} has {} ({}), so new code may already depend on the new schema and undoing expand \
@@ -341,7 +410,12 @@ pub async fn abort<E: Engine>(engine: &mut E, state_path: &Path, lock_policy: &L
         let created_tables: Vec<String> = checked
             .graph
             .tasks()
-            .filter(|t| matches!(state.task_status(&t.id.0), TaskStatus::Done | TaskStatus::Running | TaskStatus::Failed))
+            .filter(|t| {
+                matches!(
+                    state.task_status(&t.id.0),
+                    TaskStatus::Done | TaskStatus::Running | TaskStatus::Failed
+                )
+            })
             .flat_map(|t| t.creates.iter())
             .filter_map(|o| match o {
                 crate::ops::ObjectRef::Table { name } => Some(name.clone()),
@@ -352,12 +426,20 @@ pub async fn abort<E: Engine>(engine: &mut E, state_path: &Path, lock_policy: &L
         let tasks: Vec<_> = checked.graph.tasks().collect();
         for task in tasks.iter().rev() {
             let status = state.task_status(&task.id.0);
-            if !matches!(status, TaskStatus::Done | TaskStatus::Running | TaskStatus::Failed) {
+            if !matches!(
+                status,
+                TaskStatus::Done | TaskStatus::Running | TaskStatus::Failed
+            ) {
                 continue;
             }
             if let TaskKind::Action { .. } = task.kind {
                 for object in task.creates.iter().rev() {
-                    let Some(step) = crate::ops::undo::undo_step(checked.engine, object, &checked.final_schema, &created_tables) else {
+                    let Some(step) = crate::ops::undo::undo_step(
+                        checked.engine,
+                        object,
+                        &checked.final_schema,
+                        &created_tables,
+                    ) else {
                         continue;
                     };
                     if engine.effect_present(&step.effect).await? {
@@ -369,7 +451,12 @@ pub async fn abort<E: Engine>(engine: &mut E, state_path: &Path, lock_policy: &L
             }
             let record = HistoryRecord {
                 version: task.version,
-                plan_hash: checked.versions.iter().find(|v| v.version == task.version).map(|v| v.hash.clone()).unwrap_or_default(),
+                plan_hash: checked
+                    .versions
+                    .iter()
+                    .find(|v| v.version == task.version)
+                    .map(|v| v.hash.clone())
+                    .unwrap_or_default(),
                 phase: task.stage.name().to_string(),
                 task_id: task.id.0.clone(),
                 status: TaskStatus::Undone,
@@ -397,12 +484,23 @@ pub struct StatusReport {
     pub versions: Vec<VersionStatus>,
     /// Per version, per stage: (done, total), when the state file and its
     /// plans are at hand.
-    pub progress: Vec<(u32, Vec<(Stage, usize, usize)>)>,
+    pub progress: Vec<VersionProgress>,
     pub state: Option<(PathBuf, RunStatus)>,
 }
 
+/// Tasks done per stage of one version.
+#[derive(Debug)]
+pub struct VersionProgress {
+    pub version: u32,
+    /// (stage, done, total), stages in order, empty stages left out.
+    pub stages: Vec<(Stage, usize, usize)>,
+}
+
 /// `zerodown status`: read-only.
-pub async fn status<E: Engine>(engine: &mut E, state_path: &Path) -> Result<StatusReport, SessionError> {
+pub async fn status<E: Engine>(
+    engine: &mut E,
+    state_path: &Path,
+) -> Result<StatusReport, SessionError> {
     let identity = engine.identity().await?;
     let history = engine.history().await?;
     let versions = exec::version_status(&history);
@@ -414,19 +512,41 @@ pub async fn status<E: Engine>(engine: &mut E, state_path: &Path) -> Result<Stat
             if let Ok(checked) = replan(&state) {
                 for v in &checked.versions {
                     let mut stages = Vec::new();
-                    for stage in [Stage::Expand, Stage::Migrate, Stage::Rollout, Stage::Gate, Stage::Contract] {
-                        let tasks: Vec<_> =
-                            checked.graph.tasks().filter(|t| t.version == v.version && t.stage == stage && !t.is_milestone()).collect();
+                    for stage in [
+                        Stage::Expand,
+                        Stage::Migrate,
+                        Stage::Rollout,
+                        Stage::Gate,
+                        Stage::Contract,
+                    ] {
+                        let tasks: Vec<_> = checked
+                            .graph
+                            .tasks()
+                            .filter(|t| {
+                                t.version == v.version && t.stage == stage && !t.is_milestone()
+                            })
+                            .collect();
                         if tasks.is_empty() {
                             continue;
                         }
-                        let done = tasks.iter().filter(|t| state.task_status(&t.id.0) == TaskStatus::Done).count();
+                        let done = tasks
+                            .iter()
+                            .filter(|t| state.task_status(&t.id.0) == TaskStatus::Done)
+                            .count();
                         stages.push((stage, done, tasks.len()));
                     }
-                    progress.push((v.version, stages));
+                    progress.push(VersionProgress {
+                        version: v.version,
+                        stages,
+                    });
                 }
             }
         }
     }
-    Ok(StatusReport { identity, versions, progress, state: state_info })
+    Ok(StatusReport {
+        identity,
+        versions,
+        progress,
+        state: state_info,
+    })
 }
