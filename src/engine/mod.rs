@@ -85,6 +85,11 @@ pub struct LockPolicy {
     /// Longest wait for a lock per attempt (`lock_timeout`,
     /// `lock_wait_timeout`).
     pub lock_timeout: Duration,
+    /// Longest wait of a statement that takes no lock blocking reads or
+    /// writes (PostgreSQL's CREATE/DROP INDEX CONCURRENTLY): it may wait for
+    /// every older transaction, which traffic does not feel, so a short
+    /// timeout would only throw finished builds away.
+    pub concurrent_lock_timeout: Duration,
     /// Attempts before giving up.
     pub max_attempts: u32,
     /// First pause between attempts; doubled each time, with jitter.
@@ -96,6 +101,7 @@ impl Default for LockPolicy {
     fn default() -> Self {
         LockPolicy {
             lock_timeout: Duration::from_millis(200),
+            concurrent_lock_timeout: Duration::from_secs(300),
             max_attempts: 30,
             backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(5),

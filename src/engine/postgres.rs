@@ -571,7 +571,7 @@ fn effect_query(effect: &Effect) -> Option<(String, Vec<&str>, bool)> {
             false,
         ),
         // Compared in Rust: see `column_type_matches`.
-        Effect::ColumnType { .. } | Effect::RecordedOnly => return None,
+        Effect::ColumnType { .. } | Effect::RecordedOnly | Effect::Rerunnable => return None,
         Effect::IndexValid { index } => (valid_index, vec![index], false),
         Effect::IndexAbsent { index } => (relation("'i', 'I'"), vec![index], true),
         Effect::ConstraintExists { table, constraint } => {
@@ -744,15 +744,22 @@ impl Postgres {
     ///
     /// `lock_timeout` also bounds CREATE INDEX CONCURRENTLY's final wait for
     /// every older transaction in the database, on any table: a long one
-    /// fails the build after the work is done, leaving an INVALID index
-    /// that the next attempt drops and builds again.
+    /// would fail the build after the work is done, leaving an INVALID index
+    /// to drop and build again. Such statements block no reads or writes
+    /// while they wait, so they get the longer `concurrent_lock_timeout`.
     async fn run_one_by_one(
         &mut self,
         statements: &[String],
         completed: &mut usize,
         policy: &LockPolicy,
     ) -> Result<Attempt<()>, EngineError> {
-        let set = set_lock_timeout(false, policy);
+        let set = set_lock_timeout(
+            false,
+            &LockPolicy {
+                lock_timeout: policy.concurrent_lock_timeout,
+                ..policy.clone()
+            },
+        );
         self.client
             .batch_execute(&set)
             .await
@@ -1357,6 +1364,7 @@ mod tests {
     fn policy(lock_timeout_ms: u64, max_attempts: u32) -> LockPolicy {
         LockPolicy {
             lock_timeout: Duration::from_millis(lock_timeout_ms),
+            concurrent_lock_timeout: Duration::from_millis(lock_timeout_ms),
             max_attempts,
             backoff: Duration::from_millis(50),
             max_backoff: Duration::from_millis(200),

@@ -14,6 +14,8 @@
 //!
 //! The executor prints nothing: it reports [`Event`]s to an [`Observer`].
 
+pub mod fleet;
+pub mod session;
 pub mod state;
 
 use std::collections::{BTreeMap, HashMap};
@@ -89,6 +91,33 @@ pub enum Event {
     PointReached {
         point: String,
     },
+    NodeRolling {
+        group: String,
+        node: String,
+        from: String,
+        to: String,
+    },
+    NodeUpgraded {
+        group: String,
+        node: String,
+        release: String,
+    },
+    NodeFailed {
+        group: String,
+        node: String,
+        error: String,
+    },
+    /// A group's nodes on the new release so far.
+    GroupProgress {
+        group: String,
+        upgraded: usize,
+        total: usize,
+        release: String,
+    },
+    /// Waiting while the pause file exists.
+    Paused {
+        path: String,
+    },
 }
 
 /// Receives events; the CLI turns them into progress bars and lines.
@@ -110,14 +139,28 @@ pub struct RunOptions {
     pub lock: LockPolicy,
     /// Pause backfills while the slowest replica lags more than this.
     pub max_replica_lag: Option<Duration>,
+    /// Runs the fleet's steps (working directory, log file).
+    pub steps: fleet::StepRunner,
+    pub health: fleet::HealthPolicy,
+    /// While this file exists, the run waits between steps.
+    pub pause_file: Option<std::path::PathBuf>,
+    /// Check every node's health before the first change.
+    pub preflight: bool,
 }
 
-impl Default for RunOptions {
-    fn default() -> Self {
+impl RunOptions {
+    pub fn new(until: Until, lock: LockPolicy, state_path: &Path, cwd: &Path) -> Self {
         RunOptions {
-            until: Until::Contract,
-            lock: LockPolicy::default(),
+            until,
+            lock,
             max_replica_lag: None,
+            steps: fleet::StepRunner {
+                log_path: fleet::log_path_for(state_path),
+                cwd: cwd.to_path_buf(),
+            },
+            health: fleet::HealthPolicy::default(),
+            pause_file: None,
+            preflight: true,
         }
     }
 }
@@ -144,6 +187,10 @@ pub enum ExecError {
     State(#[from] StateError),
     #[error("task {task}: {message}")]
     Unsupported { task: String, message: String },
+    #[error("task {task}: {message}")]
+    Fleet { task: String, message: String },
+    #[error("pre-flight: nodes are not healthy before any change, so nothing was changed:\n{}", failing.iter().map(|(n, e)| format!("  {n}: {e}")).collect::<Vec<_>>().join("\n"))]
+    Preflight { failing: BTreeMap<String, String> },
 }
 
 /// A test-only switch (`ZERODOWN_FAILPOINT`) that kills the process at a
@@ -262,23 +309,49 @@ impl<E: Engine, O: Observer> Runner<'_, E, O> {
         match &task.kind {
             TaskKind::Milestone(crate::graph::Milestone::Enter { point }) => {
                 self.mark(task, TaskStatus::Done, None, None).await?;
-                self.observer.event(Event::PointReached { point: point.to_string() });
+                self.observer.event(Event::PointReached {
+                    point: point.to_string(),
+                });
                 Ok(())
             }
-            TaskKind::Milestone(crate::graph::Milestone::Barrier) => self.mark(task, TaskStatus::Done, None, None).await,
-            TaskKind::Rollout(_) => Err(ExecError::Unsupported {
-                task: task.id.0.clone(),
-                message: "fleet rollouts are not run by this version of zerodown; stop before them with `--until migrate`"
-                    .to_string(),
-            }),
+            TaskKind::Milestone(crate::graph::Milestone::Barrier) => {
+                self.mark(task, TaskStatus::Done, None, None).await
+            }
+            TaskKind::Rollout(r) => {
+                self.observer.event(Event::TaskStarted {
+                    id: task.id.0.clone(),
+                    summary: task.summary.clone(),
+                });
+                self.mark(task, TaskStatus::Running, None, None).await?;
+                self.roll(task, r).await?;
+                self.mark(task, TaskStatus::Done, None, None).await?;
+                self.observer.event(Event::TaskDone {
+                    id: task.id.0.clone(),
+                    elapsed: started.elapsed(),
+                    attempts: 1,
+                });
+                Ok(())
+            }
             TaskKind::Action { step } => match step {
                 Step::Sql(sql) => {
-                    let check = sql.effect != Effect::RecordedOnly;
-                    if check && self.engine.effect_present(&sql.effect).await.map_err(Self::engine_err(task))? {
-                        self.observer.event(Event::TaskAlreadyDone { id: task.id.0.clone() });
-                        return self.mark(task, TaskStatus::Done, None, Some("already applied".into())).await;
+                    let check = !matches!(sql.effect, Effect::RecordedOnly | Effect::Rerunnable);
+                    if check
+                        && self
+                            .engine
+                            .effect_present(&sql.effect)
+                            .await
+                            .map_err(Self::engine_err(task))?
+                    {
+                        self.observer.event(Event::TaskAlreadyDone {
+                            id: task.id.0.clone(),
+                        });
+                        return self
+                            .mark(task, TaskStatus::Done, None, Some("already applied".into()))
+                            .await;
                     }
-                    if !check && self.state.task_status(&task.id.0) == TaskStatus::Running {
+                    if sql.effect == Effect::RecordedOnly
+                        && self.state.task_status(&task.id.0) == TaskStatus::Running
+                    {
                         return Err(ExecError::Check {
                             task: task.id.0.clone(),
                             message: "this raw SQL task was running when the previous run stopped, and zerodown cannot \
@@ -287,34 +360,61 @@ impl<E: Engine, O: Observer> Runner<'_, E, O> {
                                 .to_string(),
                         });
                     }
-                    self.observer.event(Event::TaskStarted { id: task.id.0.clone(), summary: task.summary.clone() });
+                    self.observer.event(Event::TaskStarted {
+                        id: task.id.0.clone(),
+                        summary: task.summary.clone(),
+                    });
                     self.mark(task, TaskStatus::Running, None, None).await?;
                     failpoint(&format!("before:{}", task.id));
-                    let attempts = self.engine.execute(self.lock, sql, &self.opts.lock).await.map_err(Self::engine_err(task))?;
+                    let attempts = self
+                        .engine
+                        .execute(self.lock, sql, &self.opts.lock)
+                        .await
+                        .map_err(Self::engine_err(task))?;
                     failpoint(&format!("after:{}", task.id));
-                    if check && !self.engine.effect_present(&sql.effect).await.map_err(Self::engine_err(task))? {
+                    if check
+                        && !self
+                            .engine
+                            .effect_present(&sql.effect)
+                            .await
+                            .map_err(Self::engine_err(task))?
+                    {
                         return Err(ExecError::Check {
                             task: task.id.0.clone(),
                             message: format!("the statements ran but the catalog does not show their effect ({:?})", sql.effect),
                         });
                     }
                     self.mark(task, TaskStatus::Done, None, None).await?;
-                    self.observer.event(Event::TaskDone { id: task.id.0.clone(), elapsed: started.elapsed(), attempts });
+                    self.observer.event(Event::TaskDone {
+                        id: task.id.0.clone(),
+                        elapsed: started.elapsed(),
+                        attempts,
+                    });
                     Ok(())
                 }
                 Step::Backfill(b) => {
-                    self.observer.event(Event::TaskStarted { id: task.id.0.clone(), summary: task.summary.clone() });
+                    self.observer.event(Event::TaskStarted {
+                        id: task.id.0.clone(),
+                        summary: task.summary.clone(),
+                    });
                     self.mark(task, TaskStatus::Running, None, None).await?;
                     let batches = self.backfill(task, b, false).await?;
                     if batches.is_none() {
                         return Ok(()); // interrupted: stays running, resumable
                     }
                     self.mark(task, TaskStatus::Done, None, None).await?;
-                    self.observer.event(Event::TaskDone { id: task.id.0.clone(), elapsed: started.elapsed(), attempts: 1 });
+                    self.observer.event(Event::TaskDone {
+                        id: task.id.0.clone(),
+                        elapsed: started.elapsed(),
+                        attempts: 1,
+                    });
                     Ok(())
                 }
                 Step::Check(c) => {
-                    self.observer.event(Event::TaskStarted { id: task.id.0.clone(), summary: task.summary.clone() });
+                    self.observer.event(Event::TaskStarted {
+                        id: task.id.0.clone(),
+                        summary: task.summary.clone(),
+                    });
                     self.mark(task, TaskStatus::Running, None, None).await?;
                     // A gate guarding a backfill first catches up the rows
                     // that old releases wrote after the backfill passed.
@@ -325,14 +425,23 @@ impl<E: Engine, O: Observer> Runner<'_, E, O> {
                             }
                         }
                     }
-                    let n = self.engine.count(&c.count_sql).await.map_err(Self::engine_err(task))?;
+                    let n = self
+                        .engine
+                        .count(&c.count_sql)
+                        .await
+                        .map_err(Self::engine_err(task))?;
                     if n != 0 {
                         let sample = match &c.sample_sql {
                             Some(sql) => self
                                 .engine
                                 .sample(sql)
                                 .await
-                                .map(|rows| rows.into_iter().map(|r| format!("({})", r.join(", "))).collect::<Vec<_>>().join(", "))
+                                .map(|rows| {
+                                    rows.into_iter()
+                                        .map(|r| format!("({})", r.join(", ")))
+                                        .collect::<Vec<_>>()
+                                        .join(", ")
+                                })
                                 .unwrap_or_default(),
                             None => String::new(),
                         };
@@ -350,10 +459,149 @@ impl<E: Engine, O: Observer> Runner<'_, E, O> {
                         });
                     }
                     self.mark(task, TaskStatus::Done, None, None).await?;
-                    self.observer.event(Event::TaskDone { id: task.id.0.clone(), elapsed: started.elapsed(), attempts: 1 });
+                    self.observer.event(Event::TaskDone {
+                        id: task.id.0.clone(),
+                        elapsed: started.elapsed(),
+                        attempts: 1,
+                    });
                     Ok(())
                 }
             },
+        }
+    }
+
+    /// Roll a batch of nodes at once (the batch is at most
+    /// `max_unavailable`); nodes already upgraded are skipped.
+    async fn roll(&mut self, task: &Task, r: &crate::graph::Rollout) -> Result<(), ExecError> {
+        use fleet::{NodeState, NodeStatus};
+        let todo: Vec<&String> = r
+            .nodes
+            .iter()
+            .filter(|n| !matches!(self.state.nodes.get(*n), Some(s) if s.status == NodeStatus::Upgraded && s.release == r.to_release))
+            .collect();
+        for node in &todo {
+            self.state.nodes.insert(
+                (*node).clone(),
+                NodeState {
+                    group: r.group.clone(),
+                    release: r.from_release.clone(),
+                    status: NodeStatus::Rolling,
+                },
+            );
+            self.observer.event(Event::NodeRolling {
+                group: r.group.clone(),
+                node: (*node).clone(),
+                from: r.from_release.clone(),
+                to: r.to_release.clone(),
+            });
+        }
+        self.state.save(self.state_path)?;
+        failpoint(&format!("before:{}", task.id));
+        let steps = self.opts.steps.clone();
+        let health = self.opts.health.clone();
+        let results = futures_util::future::join_all(todo.iter().map(|node| {
+            let steps = &steps;
+            let health = &health;
+            async move {
+                (
+                    node.to_string(),
+                    fleet::roll_node(steps, r, node, health).await,
+                )
+            }
+        }))
+        .await;
+        let mut errors = Vec::new();
+        for (node, result) in results {
+            let entry = self.state.nodes.get_mut(&node).expect("inserted above");
+            match result {
+                Ok(()) => {
+                    entry.status = NodeStatus::Upgraded;
+                    entry.release = r.to_release.clone();
+                    self.observer.event(Event::NodeUpgraded {
+                        group: r.group.clone(),
+                        node,
+                        release: r.to_release.clone(),
+                    });
+                }
+                Err(e) => {
+                    entry.status = match e {
+                        fleet::NodeError::RolledBack { .. } => NodeStatus::RolledBack,
+                        fleet::NodeError::RollbackFailed { .. } => NodeStatus::Broken,
+                    };
+                    self.observer.event(Event::NodeFailed {
+                        group: r.group.clone(),
+                        node,
+                        error: e.to_string(),
+                    });
+                    errors.push(e.to_string());
+                }
+            }
+        }
+        self.state.save(self.state_path)?;
+        let group_nodes: Vec<&NodeState> = self
+            .state
+            .nodes
+            .values()
+            .filter(|s| s.group == r.group)
+            .collect();
+        let upgraded = group_nodes
+            .iter()
+            .filter(|s| s.status == NodeStatus::Upgraded && s.release == r.to_release)
+            .count();
+        self.observer.event(Event::GroupProgress {
+            group: r.group.clone(),
+            upgraded,
+            total: self.group_size(&r.group),
+            release: r.to_release.clone(),
+        });
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            let upgraded: Vec<String> = self
+                .state
+                .nodes
+                .iter()
+                .filter(|(_, s)| s.status == NodeStatus::Upgraded)
+                .map(|(n, s)| format!("{n} on {}", s.release))
+                .collect();
+            Err(ExecError::Fleet {
+                task: task.id.0.clone(),
+                message: format!(
+                    "{}. The run halts before contract. Nodes upgraded so far: {}. Fix the cause (see the fleet log {}), \
+                     then `zerodown resume` retries the failed nodes; upgraded nodes are not rolled again",
+                    errors.join("; "),
+                    if upgraded.is_empty() { "none".to_string() } else { upgraded.join(", ") },
+                    self.opts.steps.log_path.display()
+                ),
+            })
+        }
+    }
+
+    fn group_size(&self, group: &str) -> usize {
+        self.plan
+            .versions
+            .iter()
+            .flat_map(|v| v.fleet.iter())
+            .filter(|g| g.name == group)
+            .map(|g| g.nodes.len())
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Wait while the pause file exists.
+    async fn wait_while_paused(&mut self) {
+        let Some(path) = self.opts.pause_file.clone() else {
+            return;
+        };
+        let mut told = false;
+        while path.exists() && !self.stop.requested() {
+            if !told {
+                self.observer.event(Event::Paused {
+                    path: path.display().to_string(),
+                });
+                told = true;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
         }
     }
 
@@ -487,6 +735,29 @@ pub async fn run<E: Engine, O: Observer>(
         hashes,
     };
     let order: Vec<_> = plan.graph.order.clone();
+    let fresh = runner
+        .state
+        .tasks
+        .values()
+        .all(|t| t.status == TaskStatus::Pending);
+    if opts.preflight && fresh {
+        let rollouts: Vec<&crate::graph::Rollout> = plan
+            .graph
+            .tasks()
+            .filter_map(|t| match &t.kind {
+                TaskKind::Rollout(r) if task_allowed(opts.until, t) => Some(r),
+                _ => None,
+            })
+            .collect();
+        if !rollouts.is_empty() {
+            let failing = fleet::preflight(&opts.steps, &rollouts).await;
+            if !failing.is_empty() {
+                runner.state.status = RunStatus::Failed;
+                runner.state.save(state_path)?;
+                return Err(ExecError::Preflight { failing });
+            }
+        }
+    }
     for ix in order {
         let task = plan.graph.task(ix);
         if runner.state.task_status(&task.id.0) == TaskStatus::Done {
@@ -497,6 +768,7 @@ pub async fn run<E: Engine, O: Observer>(
             runner.state.save(state_path)?;
             return Ok(Outcome::ReachedUntil(opts.until));
         }
+        runner.wait_while_paused().await;
         if stop.requested() {
             runner.state.status = RunStatus::Interrupted;
             runner.state.save(state_path)?;

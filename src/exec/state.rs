@@ -116,6 +116,9 @@ pub struct StateFile {
     pub status: RunStatus,
     pub tasks: BTreeMap<String, TaskState>,
     pub backfills: BTreeMap<String, BackfillCheckpoint>,
+    /// Fleet nodes by name: a node already upgraded is never rolled again.
+    #[serde(default)]
+    pub nodes: BTreeMap<String, crate::exec::fleet::NodeState>,
     pub updated_at: String,
 }
 
@@ -240,6 +243,7 @@ mod tests {
             status: RunStatus::Running,
             tasks: BTreeMap::new(),
             backfills: BTreeMap::new(),
+            nodes: BTreeMap::new(),
             updated_at: String::new(),
         }
     }

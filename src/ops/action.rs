@@ -136,6 +136,9 @@ pub enum Effect {
     },
     /// No catalog trace (raw SQL): the history table alone says whether it ran.
     RecordedOnly,
+    /// No catalog trace tells before from after (a new default replacing an
+    /// old one), but running the step again is harmless: it is simply run.
+    Rerunnable,
 }
 
 /// One SQL task: statements run in order, in one transaction when

@@ -2005,14 +2005,9 @@ fn set_default(env: &Env<'_>, column: &str, default: &DefaultExpr) -> Result<Ana
         lock,
         "a default applies to new rows only (a volatile one too): no row is touched, and old code's inserts keep working".to_string(),
     );
-    let step = env.sql(
-        vec![sql],
-        lock,
-        Effect::ColumnHasDefault {
-            table: t.to_string(),
-            column: column.to_string(),
-        },
-    );
+    // The column may have had another default: only running the statement
+    // (again) makes sure it has this one.
+    let step = env.sql(vec![sql], lock, Effect::Rerunnable);
     let change = action(
         "set-default",
         Phase::Expand,

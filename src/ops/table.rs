@@ -258,7 +258,7 @@ fn drop_table(
                     statements: vec![format!("CREATE DATABASE IF NOT EXISTS {}", q(TRASH_SCHEMA))],
                     transactional: false,
                     lock: "none on existing tables".to_string(),
-                    effect: Effect::RecordedOnly,
+                    effect: Effect::Rerunnable,
                 }),
                 creates: Vec::new(),
                 needs: Vec::new(),

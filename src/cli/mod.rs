@@ -1,0 +1,520 @@
+//! Command-line definitions and dispatch. The only place (with `main`) that
+//! prints: library code returns data and typed errors.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::diagnostic::Diagnostics;
+use crate::engine::{DatabaseUrl, LockPolicy};
+use crate::exec::session::{self, RunReport, SessionError, NOTHING_TO_DO};
+use crate::exec::{Outcome, StopFlag, Until, DEFAULT_STATE_PATH};
+use crate::plan;
+use crate::planner::{self, CheckedPlan, PlanOptions};
+use crate::render;
+
+mod progress;
+
+/// Exit codes, like `terraform plan -detailed-exitcode`.
+pub mod exit {
+    /// Success; for `plan`: nothing to do.
+    pub const OK: u8 = 0;
+    /// An error: bad input, an unsafe plan, a failed run.
+    pub const ERROR: u8 = 1;
+    /// `plan` succeeded and there are changes to apply.
+    pub const CHANGES: u8 = 2;
+    /// `apply`/`resume` stopped on a signal at a safe point: `resume` goes on.
+    pub const INTERRUPTED: u8 = 3;
+}
+
+const AFTER_HELP: &str = "\
+Exit codes:
+  0  success; for `plan`: nothing to do
+  1  error (invalid plan, unsafe rollout, failure)
+  2  `plan` only: the plan is valid and has changes to apply
+  3  `apply`/`resume` stopped on SIGINT/SIGTERM at a safe point; `zerodown resume` continues
+
+Documentation: README.md (plan format), ARCHITECTURE.md (how it works).";
+
+/// zerodown upgrades a database and the application fleet using it without
+/// downtime: expand, migrate, roll the nodes, contract, proven safe for every
+/// running release.
+#[derive(Debug, Parser)]
+#[command(name = "zerodown", version, about, long_about = None, after_help = AFTER_HELP)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check plans and show what would run, phase by phase, without touching a database.
+    ///
+    /// Parses every change with the plan's SQL dialect, classifies it for the
+    /// engine (additive, subtractive, transforming, unsafe as written),
+    /// decomposes it into expand / migrate / contract tasks with the exact SQL,
+    /// builds the task graph with the fleet rollout, and proves that every
+    /// release of the fleet supports every schema point it can meet.
+    #[command(after_help = AFTER_HELP)]
+    Plan(PlanArgs),
+
+    /// Run the pending plans of a plan directory against the database.
+    ///
+    /// Takes the database's run lock (a second run is refused at once),
+    /// introspects the schema, plans against it, then runs the tasks in graph
+    /// order: every DDL with a short lock timeout retried with backoff,
+    /// backfills in key-ordered batches with progress. Every transition is
+    /// written to the state file and the database's history table, so a run
+    /// that fails or is killed is finished by `zerodown resume`. A plan
+    /// without a fleet stops before contract unless `--until contract`.
+    #[command(after_help = AFTER_HELP)]
+    Apply(ApplyArgs),
+
+    /// Finish a run that failed, was interrupted or killed, from its state file.
+    ///
+    /// Refuses a plan that changed since the run started and a database other
+    /// than the run's; re-checks in the catalog the task that was running
+    /// when the run stopped, then goes on.
+    #[command(after_help = AFTER_HELP)]
+    Resume(ResumeArgs),
+
+    /// Undo what expand (and migrate) created, while contract has not started.
+    #[command(after_help = AFTER_HELP)]
+    Abort(AbortArgs),
+
+    /// Show where the database stands: versions, phases, running or failed tasks.
+    #[command(after_help = AFTER_HELP)]
+    Status(StatusArgs),
+}
+
+/// Where the database is and how DDL waits for locks.
+#[derive(Debug, clap::Args)]
+pub struct DatabaseArgs {
+    /// Database URL: postgres://user@host:5432/db (TLS per `sslmode=`).
+    /// Passwords are never printed, logged or written to the state file.
+    #[arg(long, env = "DATABASE_URL", value_name = "URL", hide_env_values = true)]
+    pub database: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The state file of the run.
+    #[arg(long, value_name = "FILE", default_value = DEFAULT_STATE_PATH)]
+    pub state: PathBuf,
+
+    /// Longest wait for a lock per DDL attempt, e.g. `200ms`.
+    #[arg(long, value_name = "DURATION", default_value = "200ms", value_parser = parse_duration)]
+    pub lock_timeout: std::time::Duration,
+
+    /// Longest wait of CREATE/DROP INDEX CONCURRENTLY, which waits for older
+    /// transactions without blocking reads or writes.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    pub concurrent_lock_timeout: std::time::Duration,
+
+    /// Attempts per DDL before giving up (exponential backoff with jitter between them).
+    #[arg(long, value_name = "N", default_value_t = 30)]
+    pub lock_retries: u32,
+
+    /// Pause backfills while the slowest replica lags more than this, e.g. `5s`.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub max_replica_lag: Option<std::time::Duration>,
+
+    /// While this file exists, the run waits between steps (touch it to
+    /// pause a rollout, remove it to go on).
+    #[arg(long, value_name = "FILE")]
+    pub pause_file: Option<PathBuf>,
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("`{s}`: {e} (write e.g. 200ms, 5s)"))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum UntilArg {
+    Expand,
+    Migrate,
+    Contract,
+}
+
+impl From<UntilArg> for Until {
+    fn from(u: UntilArg) -> Until {
+        match u {
+            UntilArg::Expand => Until::Expand,
+            UntilArg::Migrate => Until::Migrate,
+            UntilArg::Contract => Until::Contract,
+        }
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ApplyArgs {
+    /// The plan directory (one plan set).
+    #[arg(value_name = "PLANS")]
+    pub plans: PathBuf,
+    #[command(flatten)]
+    pub db: DatabaseArgs,
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Run up to this phase: `expand`, `migrate` (stop before contract), or
+    /// `contract` (everything; the default when every plan has a fleet).
+    #[arg(long, value_enum)]
+    pub until: Option<UntilArg>,
+    /// Apply the pending plans up to this version only.
+    #[arg(long, value_name = "VERSION")]
+    pub to: Option<u32>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ResumeArgs {
+    #[command(flatten)]
+    pub db: DatabaseArgs,
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Run up to this phase (default: what the run was started with).
+    #[arg(long, value_enum)]
+    pub until: Option<UntilArg>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AbortArgs {
+    #[command(flatten)]
+    pub db: DatabaseArgs,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub db: DatabaseArgs,
+    /// The state file to report on, when there is one.
+    #[arg(long, value_name = "FILE", default_value = DEFAULT_STATE_PATH)]
+    pub state: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// For a terminal, with `+ ~ -` symbols and colour.
+    Text,
+    /// Stable, documented JSON for tools (README.md, "JSON output").
+    Json,
+    /// For a pull request: tables, SQL blocks and a Mermaid diagram.
+    Markdown,
+    /// Graphviz DOT of the task graph.
+    Dot,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PlanArgs {
+    /// Plan files, or directories of plans (a directory whose sub-directories
+    /// hold plans is read as one plan set per sub-directory).
+    #[arg(default_value = "plans", value_name = "PLAN")]
+    pub plans: Vec<PathBuf>,
+
+    /// The schema before the first plan, as SQL. By default the newest
+    /// `schemas/NNNN.sql` beside the plans, or an empty database.
+    #[arg(long, value_name = "FILE")]
+    pub schema: Option<PathBuf>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+
+    /// No colour in the text output (also when NO_COLOR is set or the
+    /// output is not a terminal).
+    #[arg(long)]
+    pub no_color: bool,
+}
+
+/// Run a parsed command line; returns the process exit code.
+pub fn run(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Plan(args) => run_plan(args),
+        Command::Apply(args) => block_on(apply(args)),
+        Command::Resume(args) => block_on(resume(args)),
+        Command::Abort(args) => block_on(abort(args)),
+        Command::Status(args) => block_on(status(args)),
+    }
+}
+
+fn block_on(f: impl std::future::Future<Output = ExitCode>) -> ExitCode {
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt.block_on(f),
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            ExitCode::from(exit::ERROR)
+        }
+    }
+}
+
+fn fail(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(exit::ERROR)
+}
+
+/// Connect to the URL's engine and run the body with it.
+macro_rules! with_engine {
+    ($url:expr, |$engine:ident| $body:expr) => {{
+        let url = match DatabaseUrl::parse($url) {
+            Ok(u) => u,
+            Err(e) => return fail(format!("--database: {e}")),
+        };
+        match url.kind() {
+            crate::dialect::EngineKind::Postgres => {
+                match crate::engine::postgres::connect(&url).await {
+                    Ok(mut conn) => {
+                        let $engine = &mut conn;
+                        $body
+                    }
+                    Err(e) => return fail(e),
+                }
+            }
+            other => {
+                return fail(format!(
+                    "the {other} engine is not available in this version of zerodown"
+                ))
+            }
+        }
+    }};
+}
+
+fn lock_policy(run: &RunArgs) -> LockPolicy {
+    LockPolicy {
+        lock_timeout: run.lock_timeout,
+        concurrent_lock_timeout: run.concurrent_lock_timeout,
+        max_attempts: run.lock_retries.max(1),
+        ..LockPolicy::default()
+    }
+}
+
+fn run_request(run: &RunArgs, until: Option<UntilArg>, to: Option<u32>) -> session::RunRequest {
+    session::RunRequest {
+        state_path: run.state.clone(),
+        until: until.map(Until::from),
+        to_version: to,
+        lock: lock_policy(run),
+        max_replica_lag: run.max_replica_lag,
+        pause_file: run.pause_file.clone(),
+    }
+}
+
+/// SIGINT and SIGTERM ask the run to stop at its next safe point.
+fn watch_signals(stop: &StopFlag) {
+    use tokio::signal::unix::{signal, SignalKind};
+    for kind in [SignalKind::interrupt(), SignalKind::terminate()] {
+        let stop = stop.clone();
+        if let Ok(mut s) = signal(kind) {
+            tokio::spawn(async move {
+                while s.recv().await.is_some() {
+                    if !stop.requested() {
+                        eprintln!("stopping after the current statement or batch; `zerodown resume` goes on from there");
+                    }
+                    stop.request();
+                }
+            });
+        }
+    }
+}
+
+fn report_run(result: Result<RunReport, SessionError>, state: &std::path::Path) -> ExitCode {
+    match result {
+        Ok(report) => {
+            for note in &report.notes {
+                println!("note: {note}");
+            }
+            let versions = report
+                .versions
+                .iter()
+                .map(|v| v.to_string())
+                .collect::<Vec<_>>()
+                .join(", ");
+            match report.outcome {
+                Outcome::Completed => {
+                    println!("Done: version {versions} applied.");
+                    ExitCode::from(exit::OK)
+                }
+                Outcome::ReachedUntil(until) => {
+                    println!(
+                        "Stopped after {} (versions {versions}). Continue with `zerodown apply --until contract` or `zerodown resume --until contract`.",
+                        until.name()
+                    );
+                    ExitCode::from(exit::OK)
+                }
+                Outcome::Interrupted => {
+                    println!(
+                        "Interrupted at a safe point. Run `zerodown resume --state {}` to go on.",
+                        state.display()
+                    );
+                    ExitCode::from(exit::INTERRUPTED)
+                }
+            }
+        }
+        Err(SessionError::Refused(msg)) if msg == NOTHING_TO_DO => {
+            println!("No changes. The database is up to date.");
+            ExitCode::from(exit::OK)
+        }
+        Err(SessionError::Plan(d)) => {
+            print_diagnostics(&d);
+            ExitCode::from(exit::ERROR)
+        }
+        Err(SessionError::Exec(e)) => {
+            eprintln!("error: {e}");
+            eprintln!("The run stopped; the state is in {}. Fix the cause, then `zerodown resume --state {}`.", state.display(), state.display());
+            ExitCode::from(exit::ERROR)
+        }
+        Err(e) => fail(e),
+    }
+}
+
+async fn apply(args: ApplyArgs) -> ExitCode {
+    let stop = StopFlag::new();
+    watch_signals(&stop);
+    let req = run_request(&args.run, args.until, args.to);
+    let mut console = progress::Console::new();
+    with_engine!(&args.db.database, |engine| {
+        let result = session::apply(engine, &args.plans, &req, &mut console, &stop).await;
+        report_run(result, &args.run.state)
+    })
+}
+
+async fn resume(args: ResumeArgs) -> ExitCode {
+    let stop = StopFlag::new();
+    watch_signals(&stop);
+    let req = run_request(&args.run, args.until, None);
+    let mut console = progress::Console::new();
+    with_engine!(&args.db.database, |engine| {
+        let result = session::resume(engine, &req, &mut console, &stop).await;
+        report_run(result, &args.run.state)
+    })
+}
+
+async fn abort(args: AbortArgs) -> ExitCode {
+    let policy = lock_policy(&args.run);
+    with_engine!(&args.db.database, |engine| {
+        match session::abort(engine, &args.run.state, &policy).await {
+            Ok(report) => {
+                for s in &report.steps {
+                    println!("  - {s}");
+                }
+                println!(
+                    "Aborted: what expand created is removed ({} statements).",
+                    report.steps.len()
+                );
+                ExitCode::from(exit::OK)
+            }
+            Err(e) => fail(e),
+        }
+    })
+}
+
+async fn status(args: StatusArgs) -> ExitCode {
+    with_engine!(&args.db.database, |engine| {
+        match session::status(engine, &args.state).await {
+            Ok(report) => {
+                println!("{}", report.identity);
+                if report.versions.is_empty() {
+                    println!("no zerodown history: no plan has been applied here");
+                }
+                for v in &report.versions {
+                    let stages = report
+                        .progress
+                        .iter()
+                        .find(|p| p.version == v.version)
+                        .map(|p| {
+                            p.stages
+                                .iter()
+                                .map(|(s, done, total)| format!("{} {done}/{total}", s.name()))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        })
+                        .unwrap_or_default();
+                    let reached = match v.reached.as_deref() {
+                        Some("done") => "complete".to_string(),
+                        Some(m) => format!("reached {m}"),
+                        None => "started".to_string(),
+                    };
+                    let detail = if stages.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({stages})")
+                    };
+                    println!("version {}: {reached}{detail}", v.version);
+                    for r in &v.running {
+                        println!("  running: {r}");
+                    }
+                    for (t, e) in &v.failed {
+                        println!("  failed: {t}: {e}");
+                    }
+                }
+                if let Some((path, st)) = &report.state {
+                    println!("state file {}: {:?}", path.display(), st);
+                }
+                ExitCode::from(exit::OK)
+            }
+            Err(e) => fail(e),
+        }
+    })
+}
+
+fn print_diagnostics(d: &Diagnostics) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{d}");
+    let n = d.0.len();
+    let _ = writeln!(
+        err,
+        "\n{n} error{} found; nothing was applied.",
+        if n == 1 { "" } else { "s" }
+    );
+}
+
+fn run_plan(args: PlanArgs) -> ExitCode {
+    let sets = match plan::discover(&args.plans) {
+        Ok(sets) => sets,
+        Err(d) => {
+            print_diagnostics(&d);
+            return ExitCode::from(exit::ERROR);
+        }
+    };
+    let opts = PlanOptions {
+        schema_file: args.schema.clone(),
+        ..PlanOptions::default()
+    };
+    let mut checked: Vec<CheckedPlan> = Vec::new();
+    let mut errors = Vec::new();
+    for set in &sets {
+        match planner::check(set, &opts) {
+            Ok(c) => checked.push(c),
+            Err(d) => errors.extend(d.0),
+        }
+    }
+    if !errors.is_empty() {
+        print_diagnostics(&Diagnostics(errors));
+        return ExitCode::from(exit::ERROR);
+    }
+    let color =
+        !args.no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
+    let out = match args.format {
+        Format::Text => render::text(&checked, &render::TextOptions { color }),
+        Format::Json => render::json(&checked),
+        Format::Markdown => render::markdown(&checked),
+        Format::Dot => render::dot(&checked),
+    };
+    let mut stdout = std::io::stdout().lock();
+    if stdout
+        .write_all(out.as_bytes())
+        .and_then(|_| stdout.flush())
+        .is_err()
+    {
+        return ExitCode::from(exit::ERROR);
+    }
+    if checked.iter().any(CheckedPlan::has_changes) {
+        ExitCode::from(exit::CHANGES)
+    } else {
+        ExitCode::from(exit::OK)
+    }
+}

@@ -1,0 +1,552 @@
+//! The commands that drive a run — `apply`, `resume`, `abort`, `status` —
+//! as library functions over an [`Engine`]: every check before a run
+//! (unfinished state, changed plan, other database, a second run) lives
+//! here, once, and the CLI only connects and prints.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use crate::diagnostic::Diagnostics;
+use crate::engine::{
+    DatabaseIdentity, Engine, EngineError, HistoryRecord, LockPolicy, RunLock, TaskStatus,
+};
+use crate::exec::{
+    self, ExecError, Observer, Outcome, PlanRef, RunOptions, RunStatus, StateError, StateFile,
+    StopFlag, Until, VersionStatus,
+};
+use crate::graph::{Stage, TaskKind};
+use crate::plan::{self, PlanSet};
+use crate::planner::{self, CheckedPlan, PlanOptions};
+
+/// What `apply` / `resume` were asked.
+#[derive(Clone, Debug)]
+pub struct RunRequest {
+    pub state_path: PathBuf,
+    /// `--until`; `None` means: contract when every plan rolls a fleet,
+    /// else stop before contract.
+    pub until: Option<Until>,
+    pub to_version: Option<u32>,
+    pub lock: LockPolicy,
+    pub max_replica_lag: Option<std::time::Duration>,
+    /// While this file exists, the run waits between steps.
+    pub pause_file: Option<PathBuf>,
+}
+
+/// Why a command refused to start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error("{0}")]
+    Plan(Diagnostics),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error(transparent)]
+    Exec(#[from] ExecError),
+    /// The command cannot run as asked; the message says what to do.
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// How `apply` / `resume` ended.
+#[derive(Debug)]
+pub struct RunReport {
+    pub outcome: Outcome,
+    /// The versions of the run.
+    pub versions: Vec<u32>,
+    pub until: Until,
+    /// Why the run stops before contract, when it does by default.
+    pub notes: Vec<String>,
+}
+
+/// The run options of a request. Fleet steps run in zerodown's working
+/// directory, like any command the operator types.
+fn run_options(req: &RunRequest, until: Until) -> RunOptions {
+    let mut opts = RunOptions::new(until, req.lock.clone(), &req.state_path, Path::new("."));
+    opts.max_replica_lag = req.max_replica_lag;
+    opts.pause_file = req.pause_file.clone();
+    opts
+}
+
+/// `apply` found nothing pending.
+pub const NOTHING_TO_DO: &str = "nothing to do: the database is up to date";
+
+fn refused(msg: impl Into<String>) -> SessionError {
+    SessionError::Refused(msg.into())
+}
+
+/// The versions the history says are complete, and one in progress.
+fn history_versions(history: &[HistoryRecord]) -> (Option<u32>, Option<VersionStatus>) {
+    let statuses = exec::version_status(history);
+    let done = statuses
+        .iter()
+        .filter(|v| v.reached.as_deref() == Some("done"))
+        .map(|v| v.version)
+        .max();
+    let in_progress = statuses.into_iter().find(|v| {
+        v.reached.as_deref() != Some("done")
+            && (v.done > 0 || !v.running.is_empty() || !v.failed.is_empty())
+    });
+    (done, in_progress)
+}
+
+/// Load the plan set of a directory (exactly one).
+pub fn load_set(dir: &Path) -> Result<PlanSet, SessionError> {
+    let mut sets = plan::discover(&[dir.to_path_buf()]).map_err(SessionError::Plan)?;
+    match sets.len() {
+        1 => Ok(sets.remove(0)),
+        n => Err(refused(format!(
+            "{} holds {n} plan sets (sub-directories); apply one at a time: zerodown apply {}/<set>",
+            dir.display(),
+            dir.display()
+        ))),
+    }
+}
+
+fn default_until(plan: &CheckedPlan, notes: &mut Vec<String>) -> Until {
+    if plan.versions.iter().all(|v| !v.fleet.is_empty()) {
+        Until::Contract
+    } else {
+        notes.push(
+            "stopping before contract: a plan without a fleet cannot know that no running release still uses what \
+             contract removes. Once every node runs a release that supports the new schema, run \
+             `zerodown apply --until contract` (same plan, same state file)."
+                .to_string(),
+        );
+        Until::Migrate
+    }
+}
+
+async fn with_lock<E: Engine, T>(
+    engine: &mut E,
+    f: impl AsyncFnOnce(&mut E, &RunLock) -> Result<T, SessionError>,
+) -> Result<T, SessionError> {
+    let lock = engine.try_lock().await?;
+    let result = f(engine, &lock).await;
+    let unlocked = engine.unlock(lock).await;
+    let value = result?;
+    unlocked?;
+    Ok(value)
+}
+
+fn plan_refs(plan: &CheckedPlan) -> Vec<PlanRef> {
+    plan.versions
+        .iter()
+        .map(|v| PlanRef {
+            version: v.version,
+            path: v.path.clone(),
+            hash: v.hash.clone(),
+        })
+        .collect()
+}
+
+/// `zerodown apply`: plan against the live database and run.
+pub async fn apply<E: Engine, O: Observer>(
+    engine: &mut E,
+    dir: &Path,
+    req: &RunRequest,
+    observer: &mut O,
+    stop: &StopFlag,
+) -> Result<RunReport, SessionError> {
+    let set = load_set(dir)?;
+    let engine_kind = set.plans[0].engine;
+    if engine_kind != engine.kind() {
+        return Err(refused(format!(
+            "the plans in {} target {engine_kind}, but the database is {}",
+            dir.display(),
+            engine.kind()
+        )));
+    }
+    let identity = engine.identity().await?;
+    let previous = StateFile::load(&req.state_path)?;
+    if let Some(prev) = &previous {
+        if prev.status.is_unfinished() {
+            return Err(refused(format!(
+                "{} records an unfinished run ({:?}, versions {}): finish it with `zerodown resume --state {}`, or undo \
+                 its expand with `zerodown abort --state {}`",
+                req.state_path.display(),
+                prev.status,
+                prev.plans.iter().map(|p| p.version.to_string()).collect::<Vec<_>>().join(", "),
+                req.state_path.display(),
+                req.state_path.display()
+            )));
+        }
+    }
+    with_lock(engine, async |engine, lock| {
+        // A run stopped at `--until` continues with the same plans.
+        if let Some(prev) = previous.filter(|p| p.status == RunStatus::Stopped && p.database == identity) {
+            return continue_run(engine, lock, prev, req, observer, stop).await;
+        }
+        let history = engine.history().await?;
+        let (done, in_progress) = history_versions(&history);
+        if let Some(v) = in_progress {
+            return Err(refused(format!(
+                "version {} is in progress in this database ({} tasks done, {} running, {} failed), but {} does not \
+                 record it: resume with the state file of the run that started it",
+                v.version,
+                v.done,
+                v.running.len(),
+                v.failed.len(),
+                req.state_path.display()
+            )));
+        }
+        let mut schema = engine.introspect().await?;
+        schema.version = match done {
+            Some(v) => v,
+            None => base_version_without_history(&set),
+        };
+        let opts = PlanOptions { baseline: Some(schema.clone()), to_version: req.to_version, ..PlanOptions::default() };
+        let checked = planner::check(&set, &opts).map_err(SessionError::Plan)?;
+        if !checked.has_changes() {
+            return Err(refused(NOTHING_TO_DO));
+        }
+        let mut notes = Vec::new();
+        let until = req.until.unwrap_or_else(|| default_until(&checked, &mut notes));
+        let mut state = StateFile {
+            format: exec::state::STATE_FORMAT,
+            zerodown_version: env!("CARGO_PKG_VERSION").to_string(),
+            plan_dir: dir.to_path_buf(),
+            plans: plan_refs(&checked),
+            database: identity.clone(),
+            base_schema: schema,
+            until,
+            to_version: req.to_version,
+            status: RunStatus::Running,
+            tasks: Default::default(),
+            backfills: Default::default(),
+            nodes: Default::default(),
+            updated_at: String::new(),
+        };
+        state.save(&req.state_path)?;
+        let opts = run_options(req, until);
+        let outcome = exec::run(engine, lock, &checked, &mut state, &req.state_path, &opts, observer, stop).await?;
+        Ok(RunReport { outcome, versions: checked.versions.iter().map(|v| v.version).collect(), until, notes })
+    })
+    .await
+}
+
+/// The version a database without zerodown history is taken to be at: the
+/// newest schema snapshot beside the plans, else the one before the first plan.
+fn base_version_without_history(set: &PlanSet) -> u32 {
+    let first = set
+        .plans
+        .first()
+        .map(|p| p.version.saturating_sub(1))
+        .unwrap_or(0);
+    set.schema_dir
+        .as_deref()
+        .and_then(crate::schema::newest_schema_version)
+        .unwrap_or(first)
+}
+
+/// Re-plan a recorded run exactly as it started and run it on.
+async fn continue_run<E: Engine, O: Observer>(
+    engine: &mut E,
+    lock: &RunLock,
+    mut state: StateFile,
+    req: &RunRequest,
+    observer: &mut O,
+    stop: &StopFlag,
+) -> Result<RunReport, SessionError> {
+    let checked = replan(&state)?;
+    if let Some(until) = req.until {
+        state.until = until;
+    }
+    let mut opts = run_options(req, state.until);
+    // A resumed run has changed things already: no pre-flight.
+    opts.preflight = false;
+    let outcome = exec::run(
+        engine,
+        lock,
+        &checked,
+        &mut state,
+        &req.state_path,
+        &opts,
+        observer,
+        stop,
+    )
+    .await?;
+    Ok(RunReport {
+        outcome,
+        versions: checked.versions.iter().map(|v| v.version).collect(),
+        until: state.until,
+        notes: Vec::new(),
+    })
+}
+
+/// The checked plan of a recorded run, refusing plans that changed since.
+pub fn replan(state: &StateFile) -> Result<CheckedPlan, SessionError> {
+    let mut set = load_set(&state.plan_dir)?;
+    for recorded in &state.plans {
+        match set.plans.iter().find(|p| p.version == recorded.version) {
+            None => {
+                return Err(refused(format!(
+                    "plan version {} ({}) is gone from {}: restore it to resume, or abort the run",
+                    recorded.version,
+                    recorded.path.display(),
+                    state.plan_dir.display()
+                )))
+            }
+            Some(p) if p.hash != recorded.hash => {
+                return Err(refused(format!(
+                    "{} changed since the run started (its hash was {}, it is now {}): a run cannot go on with a \
+                     different plan. Restore the file as it was (e.g. from version control) to resume, or abort the run",
+                    p.path.display(),
+                    &recorded.hash[..12.min(recorded.hash.len())],
+                    &p.hash[..12.min(p.hash.len())]
+                )))
+            }
+            Some(_) => {}
+        }
+    }
+    set.selected = Some(
+        state
+            .plans
+            .iter()
+            .map(|p| p.version)
+            .collect::<BTreeSet<u32>>(),
+    );
+    let opts = PlanOptions {
+        baseline: Some(state.base_schema.clone()),
+        to_version: state.to_version,
+        ..PlanOptions::default()
+    };
+    planner::check(&set, &opts).map_err(SessionError::Plan)
+}
+
+fn check_identity(
+    state: &StateFile,
+    identity: &DatabaseIdentity,
+    path: &Path,
+) -> Result<(), SessionError> {
+    if &state.database != identity {
+        return Err(refused(format!(
+            "{} belongs to a run on {}, but this is {}: point --database at the right database",
+            path.display(),
+            state.database,
+            identity
+        )));
+    }
+    Ok(())
+}
+
+/// `zerodown resume`: finish a run that failed, was interrupted or killed.
+pub async fn resume<E: Engine, O: Observer>(
+    engine: &mut E,
+    req: &RunRequest,
+    observer: &mut O,
+    stop: &StopFlag,
+) -> Result<RunReport, SessionError> {
+    let Some(state) = StateFile::load(&req.state_path)? else {
+        return Err(refused(format!(
+            "there is no state file at {}: nothing to resume",
+            req.state_path.display()
+        )));
+    };
+    if !state.status.is_unfinished() && state.status != RunStatus::Stopped {
+        return Err(refused(format!(
+            "the run recorded in {} is {:?}: nothing to resume",
+            req.state_path.display(),
+            state.status
+        )));
+    }
+    let identity = engine.identity().await?;
+    check_identity(&state, &identity, &req.state_path)?;
+    with_lock(engine, async |engine, lock| {
+        continue_run(engine, lock, state, req, observer, stop).await
+    })
+    .await
+}
+
+/// What `abort` undid.
+#[derive(Debug)]
+pub struct AbortReport {
+    pub steps: Vec<String>,
+}
+
+/// `zerodown abort`: undo what expand (and migrate) created, while contract
+/// has not started.
+pub async fn abort<E: Engine>(
+    engine: &mut E,
+    state_path: &Path,
+    lock_policy: &LockPolicy,
+) -> Result<AbortReport, SessionError> {
+    let Some(mut state) = StateFile::load(state_path)? else {
+        return Err(refused(format!(
+            "there is no state file at {}: nothing to abort",
+            state_path.display()
+        )));
+    };
+    if state.status == RunStatus::Aborted {
+        return Err(refused(format!(
+            "the run in {} is already aborted",
+            state_path.display()
+        )));
+    }
+    let identity = engine.identity().await?;
+    check_identity(&state, &identity, state_path)?;
+    let checked = replan(&state)?;
+    // Contract (and node rollouts, which put new code on the old schema's
+    // successor) make the new schema the one data is written to: undoing
+    // expand then would lose that data.
+    for task in checked.graph.tasks() {
+        if matches!(task.stage, Stage::Rollout | Stage::Gate | Stage::Contract)
+            && !task.is_milestone()
+            && matches!(
+                state.task_status(&task.id.0),
+                TaskStatus::Done | TaskStatus::Running
+            )
+        {
+            return Err(refused(format!(
+                "cannot abort: {} has {} ({}), so new code may already depend on the new schema and undoing expand \
+                 would lose what it wrote. Finish the run with `zerodown resume` instead",
+                task.id,
+                if task.stage == Stage::Rollout { "rolled nodes" } else { "started contract" },
+                state.task_status(&task.id.0).name()
+            )));
+        }
+    }
+    with_lock(engine, async |engine, lock| {
+        let created_tables: Vec<String> = checked
+            .graph
+            .tasks()
+            .filter(|t| {
+                matches!(
+                    state.task_status(&t.id.0),
+                    TaskStatus::Done | TaskStatus::Running | TaskStatus::Failed
+                )
+            })
+            .flat_map(|t| t.creates.iter())
+            .filter_map(|o| match o {
+                crate::ops::ObjectRef::Table { name } => Some(name.clone()),
+                _ => None,
+            })
+            .collect();
+        let mut steps = Vec::new();
+        let tasks: Vec<_> = checked.graph.tasks().collect();
+        for task in tasks.iter().rev() {
+            let status = state.task_status(&task.id.0);
+            if !matches!(
+                status,
+                TaskStatus::Done | TaskStatus::Running | TaskStatus::Failed
+            ) {
+                continue;
+            }
+            if let TaskKind::Action { .. } = task.kind {
+                for object in task.creates.iter().rev() {
+                    let Some(step) = crate::ops::undo::undo_step(
+                        checked.engine,
+                        object,
+                        &checked.final_schema,
+                        &created_tables,
+                    ) else {
+                        continue;
+                    };
+                    if engine.effect_present(&step.effect).await? {
+                        continue;
+                    }
+                    engine.execute(lock, &step, lock_policy).await?;
+                    steps.extend(step.statements.iter().cloned());
+                }
+            }
+            let record = HistoryRecord {
+                version: task.version,
+                plan_hash: checked
+                    .versions
+                    .iter()
+                    .find(|v| v.version == task.version)
+                    .map(|v| v.hash.clone())
+                    .unwrap_or_default(),
+                phase: task.stage.name().to_string(),
+                task_id: task.id.0.clone(),
+                status: TaskStatus::Undone,
+                started_at: None,
+                finished_at: Some(exec::state::now()),
+                error: None,
+            };
+            engine.record(lock, &record).await?;
+            if let Some(t) = state.tasks.get_mut(&task.id.0) {
+                t.status = TaskStatus::Undone;
+            }
+            state.save(state_path)?;
+        }
+        state.status = RunStatus::Aborted;
+        state.save(state_path)?;
+        Ok(AbortReport { steps })
+    })
+    .await
+}
+
+/// What `status` shows.
+#[derive(Debug)]
+pub struct StatusReport {
+    pub identity: DatabaseIdentity,
+    pub versions: Vec<VersionStatus>,
+    /// Per version, per stage: (done, total), when the state file and its
+    /// plans are at hand.
+    pub progress: Vec<VersionProgress>,
+    pub state: Option<(PathBuf, RunStatus)>,
+}
+
+/// Tasks done per stage of one version.
+#[derive(Debug)]
+pub struct VersionProgress {
+    pub version: u32,
+    /// (stage, done, total), stages in order, empty stages left out.
+    pub stages: Vec<(Stage, usize, usize)>,
+}
+
+/// `zerodown status`: read-only.
+pub async fn status<E: Engine>(
+    engine: &mut E,
+    state_path: &Path,
+) -> Result<StatusReport, SessionError> {
+    let identity = engine.identity().await?;
+    let history = engine.history().await?;
+    let versions = exec::version_status(&history);
+    let mut progress = Vec::new();
+    let mut state_info = None;
+    if let Some(state) = StateFile::load(state_path)? {
+        if state.database == identity {
+            state_info = Some((state_path.to_path_buf(), state.status));
+            if let Ok(checked) = replan(&state) {
+                for v in &checked.versions {
+                    let mut stages = Vec::new();
+                    for stage in [
+                        Stage::Expand,
+                        Stage::Migrate,
+                        Stage::Rollout,
+                        Stage::Gate,
+                        Stage::Contract,
+                    ] {
+                        let tasks: Vec<_> = checked
+                            .graph
+                            .tasks()
+                            .filter(|t| {
+                                t.version == v.version && t.stage == stage && !t.is_milestone()
+                            })
+                            .collect();
+                        if tasks.is_empty() {
+                            continue;
+                        }
+                        let done = tasks
+                            .iter()
+                            .filter(|t| state.task_status(&t.id.0) == TaskStatus::Done)
+                            .count();
+                        stages.push((stage, done, tasks.len()));
+                    }
+                    progress.push(VersionProgress {
+                        version: v.version,
+                        stages,
+                    });
+                }
+            }
+        }
+    }
+    Ok(StatusReport {
+        identity,
+        versions,
+        progress,
+        state: state_info,
+    })
+}
