@@ -87,6 +87,25 @@ pub enum Command {
     /// Show where the database stands: versions, phases, running or failed tasks.
     #[command(after_help = AFTER_HELP)]
     Status(StatusArgs),
+
+    /// Drop soft-dropped tables (`soft_drop: true`) from the trash once they are old enough.
+    #[command(after_help = AFTER_HELP)]
+    Purge(PurgeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PurgeArgs {
+    #[command(flatten)]
+    pub db: DatabaseArgs,
+    /// Drop trashed tables whose soft drop finished at least this long ago, e.g. `7d`.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub older_than: std::time::Duration,
+    /// List what would be dropped, drop nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Longest wait for a lock per attempt.
+    #[arg(long, value_name = "DURATION", default_value = "200ms", value_parser = parse_duration)]
+    pub lock_timeout: std::time::Duration,
 }
 
 /// Where the database is and how DDL waits for locks.
@@ -226,6 +245,17 @@ pub struct PlanArgs {
     /// output is not a terminal).
     #[arg(long)]
     pub no_color: bool,
+
+    /// Plan against this live database instead of the schema files: its
+    /// schema is introspected (read-only) and its history decides what is
+    /// still to do; touched tables are sized. Without it, `plan` touches no
+    /// database (DATABASE_URL is not read).
+    #[arg(long, value_name = "URL")]
+    pub database: Option<String>,
+
+    /// With --database: the state file of a run in progress.
+    #[arg(long, value_name = "FILE", default_value = DEFAULT_STATE_PATH)]
+    pub state: PathBuf,
 }
 
 /// Run a parsed command line; returns the process exit code.
@@ -236,7 +266,42 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Resume(args) => block_on(resume(args)),
         Command::Abort(args) => block_on(abort(args)),
         Command::Status(args) => block_on(status(args)),
+        Command::Purge(args) => block_on(purge(args)),
     }
+}
+
+fn block_on_value<T>(
+    f: impl std::future::Future<Output = Result<T, ExitCode>>,
+) -> Result<T, ExitCode> {
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt.block_on(f),
+        Err(e) => Err(fail(format!("cannot start the async runtime: {e}"))),
+    }
+}
+
+async fn plan_database(
+    url: &str,
+    set: &plan::PlanSet,
+    state: &std::path::Path,
+) -> Result<CheckedPlan, ExitCode> {
+    let result: Result<CheckedPlan, ExitCode> = (async {
+        with_engine_value!(url, |engine| {
+            session::plan_against_database(engine, set, state)
+                .await
+                .map_err(|e| match e {
+                    SessionError::Plan(d) => {
+                        print_diagnostics(&d);
+                        ExitCode::from(exit::ERROR)
+                    }
+                    other => fail(other),
+                })
+        })
+    })
+    .await;
+    result
 }
 
 fn block_on(f: impl std::future::Future<Output = ExitCode>) -> ExitCode {
@@ -282,6 +347,31 @@ macro_rules! with_engine {
         }
     }};
 }
+
+/// `with_engine!` for a body that yields a `Result<T, ExitCode>`.
+macro_rules! with_engine_value {
+    ($url:expr, |$engine:ident| $body:expr) => {{
+        let url = match DatabaseUrl::parse($url) {
+            Ok(u) => u,
+            Err(e) => return Err(fail(format!("--database: {e}"))),
+        };
+        match url.kind() {
+            crate::dialect::EngineKind::Postgres => {
+                match crate::engine::postgres::connect(&url).await {
+                    Ok(mut conn) => {
+                        let $engine = &mut conn;
+                        $body
+                    }
+                    Err(e) => Err(fail(e)),
+                }
+            }
+            other => Err(fail(format!(
+                "the {other} engine is not available in this version of zerodown"
+            ))),
+        }
+    }};
+}
+use with_engine_value;
 
 fn lock_policy(run: &RunArgs) -> LockPolicy {
     LockPolicy {
@@ -412,6 +502,34 @@ async fn abort(args: AbortArgs) -> ExitCode {
     })
 }
 
+async fn purge(args: PurgeArgs) -> ExitCode {
+    let policy = LockPolicy {
+        lock_timeout: args.lock_timeout,
+        ..LockPolicy::default()
+    };
+    with_engine!(&args.db.database, |engine| {
+        match session::purge(engine, args.older_than, args.dry_run, &policy).await {
+            Ok(tables) => {
+                if tables.is_empty() {
+                    println!("The trash is empty.");
+                }
+                for t in &tables {
+                    let when = t.dropped_at.as_deref().unwrap_or("unknown (kept)");
+                    let what = match (t.purged, t.due, t.dropped_at.is_some()) {
+                        (true, _, _) => "dropped",
+                        (false, true, _) => "would be dropped (dry run)",
+                        (false, false, true) => "kept: not old enough",
+                        (false, false, false) => "kept: no soft drop recorded for it",
+                    };
+                    println!("  {} (soft-dropped {when}): {what}", t.name);
+                }
+                ExitCode::from(exit::OK)
+            }
+            Err(e) => fail(e),
+        }
+    })
+}
+
 async fn status(args: StatusArgs) -> ExitCode {
     with_engine!(&args.db.database, |engine| {
         match session::status(engine, &args.state).await {
@@ -480,21 +598,33 @@ fn run_plan(args: PlanArgs) -> ExitCode {
             return ExitCode::from(exit::ERROR);
         }
     };
-    let opts = PlanOptions {
-        schema_file: args.schema.clone(),
-        ..PlanOptions::default()
-    };
     let mut checked: Vec<CheckedPlan> = Vec::new();
-    let mut errors = Vec::new();
-    for set in &sets {
-        match planner::check(set, &opts) {
-            Ok(c) => checked.push(c),
-            Err(d) => errors.extend(d.0),
+    if let Some(url) = &args.database {
+        if sets.len() != 1 {
+            return fail(
+                "--database plans one plan directory: name the one that belongs to this database",
+            );
         }
-    }
-    if !errors.is_empty() {
-        print_diagnostics(&Diagnostics(errors));
-        return ExitCode::from(exit::ERROR);
+        match block_on_value(plan_database(url, &sets[0], &args.state)) {
+            Ok(c) => checked.push(c),
+            Err(code) => return code,
+        }
+    } else {
+        let opts = PlanOptions {
+            schema_file: args.schema.clone(),
+            ..PlanOptions::default()
+        };
+        let mut errors = Vec::new();
+        for set in &sets {
+            match planner::check(set, &opts) {
+                Ok(c) => checked.push(c),
+                Err(d) => errors.extend(d.0),
+            }
+        }
+        if !errors.is_empty() {
+            print_diagnostics(&Diagnostics(errors));
+            return ExitCode::from(exit::ERROR);
+        }
     }
     let color =
         !args.no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();

@@ -550,3 +550,140 @@ pub async fn status<E: Engine>(
         state: state_info,
     })
 }
+
+/// `zerodown plan --database`: plan against the live database, read-only.
+/// Versions the history records as complete are history; a version in
+/// progress is planned as its run started (from its state file) with the
+/// tasks already done left out; the tables the run backfills are sized.
+pub async fn plan_against_database<E: Engine>(
+    engine: &mut E,
+    set: &PlanSet,
+    state_path: &Path,
+) -> Result<CheckedPlan, SessionError> {
+    let identity = engine.identity().await?;
+    let history = engine.history().await?;
+    let (done, in_progress) = history_versions(&history);
+    let mut checked = match in_progress {
+        Some(v) => {
+            let state = StateFile::load(state_path)?
+                .filter(|s| s.database == identity && s.plans.iter().any(|p| p.version == v.version))
+                .ok_or_else(|| {
+                    refused(format!(
+                        "version {} is in progress in this database, and {} does not record that run: pass its \
+                         state file with --state",
+                        v.version,
+                        state_path.display()
+                    ))
+                })?;
+            replan(&state)?
+        }
+        None => {
+            let mut schema = engine.introspect().await?;
+            schema.version = done.unwrap_or_else(|| base_version_without_history(set));
+            let opts = PlanOptions {
+                baseline: Some(schema),
+                ..PlanOptions::default()
+            };
+            planner::check(set, &opts).map_err(SessionError::Plan)?
+        }
+    };
+    checked.done = history
+        .iter()
+        .filter(|r| r.status == TaskStatus::Done)
+        .map(|r| crate::graph::TaskId(r.task_id.clone()))
+        .filter(|id| checked.graph.by_id.contains_key(id))
+        .collect();
+    let mut tables: Vec<(String, Vec<&crate::ops::BackfillStep>)> = Vec::new();
+    for task in checked.graph.tasks() {
+        if let TaskKind::Action {
+            step: crate::ops::Step::Backfill(b),
+        } = &task.kind
+        {
+            if checked.done.contains(&task.id) {
+                continue;
+            }
+            match tables.iter_mut().find(|(t, _)| *t == b.table) {
+                Some((_, steps)) => steps.push(b),
+                None => tables.push((b.table.clone(), vec![b])),
+            }
+        }
+    }
+    let mut estimates = Vec::new();
+    for (table, steps) in tables {
+        // A table the plan creates is not there yet.
+        let rows = engine.estimate_rows(&table).await.unwrap_or(None);
+        estimates.push(crate::planner::TableEstimate {
+            backfill_seconds: rows
+                .map(|r| r as f64 * steps.len() as f64 / crate::planner::BACKFILL_ROWS_PER_SEC),
+            table,
+            rows,
+        });
+    }
+    checked.tables = estimates;
+    Ok(checked)
+}
+
+/// A table in the trash and what `purge` did with it.
+#[derive(Debug)]
+pub struct TrashedTable {
+    pub name: String,
+    /// When the soft drop finished (RFC 3339), from the history table.
+    pub dropped_at: Option<String>,
+    /// Old enough to purge.
+    pub due: bool,
+    pub purged: bool,
+}
+
+/// `zerodown purge`: drop soft-dropped tables whose drop is older than
+/// `older_than`. Tables whose drop time is unknown are kept and listed.
+pub async fn purge<E: Engine>(
+    engine: &mut E,
+    older_than: std::time::Duration,
+    dry_run: bool,
+    lock_policy: &LockPolicy,
+) -> Result<Vec<TrashedTable>, SessionError> {
+    use crate::ops::trash;
+    let kind = engine.kind();
+    let history = engine.history().await?;
+    let names: Vec<String> = engine
+        .sample(&trash::list_sql(kind))
+        .await?
+        .into_iter()
+        .filter_map(|row| row.into_iter().next())
+        .collect();
+    let now = std::time::SystemTime::now();
+    let mut out = Vec::new();
+    for name in names {
+        let dropped_at = trash::parse_name(kind, &name).and_then(|(table, version)| {
+            let id = trash::drop_task_id(&table, version);
+            history
+                .iter()
+                .filter(|r| r.task_id == id && r.status == TaskStatus::Done)
+                .filter_map(|r| r.finished_at.clone())
+                .max()
+        });
+        let old_enough = dropped_at
+            .as_deref()
+            .and_then(|t| humantime::parse_rfc3339_weak(t).ok())
+            .and_then(|t| now.duration_since(t).ok())
+            .is_some_and(|age| age >= older_than);
+        out.push(TrashedTable {
+            name,
+            dropped_at,
+            due: old_enough,
+            purged: old_enough && !dry_run,
+        });
+    }
+    if out.iter().any(|t| t.purged) {
+        with_lock(engine, async |engine, lock| {
+            for t in out.iter().filter(|t| t.purged) {
+                engine
+                    .execute(lock, &trash::purge_step(kind, &t.name), lock_policy)
+                    .await?;
+            }
+            Ok(())
+        })
+        .await?;
+    }
+    Ok(out)
+}

@@ -46,6 +46,7 @@
 //!           "summary": "…",
 //!           "kind": "milestone" | "action" | "rollout",
 //!           "depends_on": ["v2/expand"],     // IDs of the tasks it waits for
+//!           "done": false,                   // already done (`plan --database`)
 //!           // kind "milestone":
 //!           "point": "2.expand" | null,      // the schema point it enters; null: a barrier
 //!           // kind "action":
@@ -71,7 +72,9 @@
 //!                     "until_task": id | null}],
 //!         "conflicts": [], "unknown": []     // empty in a checked plan
 //!       },
-//!       "notes": [{"version": 2 | null, "message": "…"}]
+//!       "notes": [{"version": 2 | null, "message": "…"}],
+//!       "tables": [{"table", "rows": 1000 | null, "backfill_seconds": 0.02 | null}]
+//!                                            // with --database: tables backfilled
 //!     }
 //!   ],
 //!   "summary": {"expand": 1, "migrate": 1, "nodes": 3, "gates": 1, "contract": 1}
@@ -129,10 +132,11 @@ fn plan_set(plan: &CheckedPlan) -> Value {
         "versions": plan.versions.iter().map(version).collect::<Vec<_>>(),
         "tasks": ordered(plan).map(|(ix, task)| {
             let deps = plan.graph.dependencies(ix).into_iter().map(|d| d.0.clone()).collect();
-            task_value(task, deps)
+            task_value(task, deps, plan.done.contains(&task.id))
         }).collect::<Vec<_>>(),
         "proof": plan.proof.as_ref().map(value),
         "notes": value(&plan.notes),
+        "tables": value(&plan.tables),
     })
 }
 
@@ -148,7 +152,7 @@ fn version(v: &PlannedVersion) -> Value {
     })
 }
 
-fn task_value(task: &Task, depends_on: Vec<String>) -> Value {
+fn task_value(task: &Task, depends_on: Vec<String>, done: bool) -> Value {
     let mut obj = Map::new();
     obj.insert("id".into(), json!(task.id.0));
     obj.insert("version".into(), json!(task.version));
@@ -162,6 +166,7 @@ fn task_value(task: &Task, depends_on: Vec<String>) -> Value {
     };
     obj.insert("kind".into(), json!(kind));
     obj.insert("depends_on".into(), json!(depends_on));
+    obj.insert("done".into(), json!(done));
     match &task.kind {
         TaskKind::Milestone(Milestone::Enter { point }) => {
             obj.insert("point".into(), value(point));

@@ -42,7 +42,10 @@ pub struct Summary {
 /// Count the work of the plans.
 pub fn summary(plans: &[CheckedPlan]) -> Summary {
     let mut s = Summary::default();
-    for task in plans.iter().flat_map(|p| p.graph.tasks()) {
+    for task in plans
+        .iter()
+        .flat_map(|p| p.graph.tasks().filter(|t| !p.done.contains(&t.id)))
+    {
         match &task.kind {
             TaskKind::Milestone(_) => {}
             TaskKind::Rollout(r) => s.nodes += r.nodes.len(),
@@ -130,7 +133,12 @@ fn stage_title(stage: Stage) -> &'static str {
 fn stage_tasks(plan: &CheckedPlan, version: u32, stage: Stage) -> Vec<&Task> {
     plan.graph
         .tasks()
-        .filter(|t| t.version == version && t.stage == stage && !t.is_milestone())
+        .filter(|t| {
+            t.version == version
+                && t.stage == stage
+                && !t.is_milestone()
+                && !plan.done.contains(&t.id)
+        })
         .collect()
 }
 
@@ -404,6 +412,8 @@ pub(crate) mod fixture {
             unknown: Vec::new(),
         };
         CheckedPlan {
+            done: Default::default(),
+            tables: Vec::new(),
             final_schema: crate::schema::Schema::default(),
             dir: PathBuf::from("plans"),
             engine,
@@ -491,6 +501,8 @@ pub(crate) mod fixture {
     /// A plan set with nothing to do.
     pub(crate) fn up_to_date() -> CheckedPlan {
         CheckedPlan {
+            done: Default::default(),
+            tables: Vec::new(),
             final_schema: crate::schema::Schema::default(),
             dir: PathBuf::from("plans/billing"),
             engine: EngineKind::Sqlite,
