@@ -23,7 +23,9 @@ use crate::dialect::EngineKind;
 use crate::graph::{self, GraphError, Origin, SourcedAction, TaskGraph, TaskId, VersionWork};
 use crate::ops::parse::{lower, normalize_ident};
 use crate::ops::{Action, BackfillStep, CheckKind, CheckStep, ObjectRef, Operation, Step, Symbol};
-use crate::plan::{Backfill, ChangeEntry, FleetGroup, Phase, Plan, PlanSet, SchemaPoint, Span};
+use crate::plan::{
+    Backfill, ChangeEntry, FleetGroup, Hooks, Phase, Plan, PlanSet, SchemaPoint, Span,
+};
 use crate::schema::{self, Schema, SchemaSource};
 
 /// How the planner finds the starting schema.
@@ -76,6 +78,9 @@ pub struct PlannedVersion {
     pub backfills: Vec<PlannedBackfill>,
     #[serde(skip)]
     pub fleet: Vec<FleetGroup>,
+    /// The plan's hooks around the rollout.
+    #[serde(skip)]
+    pub hooks: Hooks,
     /// Groups and their release change, for the output.
     pub fleet_summary: Vec<FleetSummary>,
 }
@@ -394,6 +399,7 @@ pub fn check(set: &PlanSet, opts: &PlanOptions) -> Result<CheckedPlan, Diagnosti
             changes: Vec::new(),
             backfills: Vec::new(),
             fleet: plan.fleet.clone(),
+            hooks: plan.hooks.clone(),
             fleet_summary: plan
                 .fleet
                 .iter()
@@ -740,18 +746,21 @@ pub fn check(set: &PlanSet, opts: &PlanOptions) -> Result<CheckedPlan, Diagnosti
     }
 
     let work_parts: Vec<VersionParts> = parts.into_values().filter(|p| in_run(p.version)).collect();
-    let fleets: BTreeMap<u32, &[FleetGroup]> = versions
+    let fleets: BTreeMap<u32, (&[FleetGroup], &Hooks)> = versions
         .iter()
-        .map(|pv| (pv.version, pv.fleet.as_slice()))
+        .map(|pv| (pv.version, (pv.fleet.as_slice(), &pv.hooks)))
         .collect();
+    let no_hooks = Hooks::default();
     let work: Vec<VersionWork<'_>> = work_parts
         .into_iter()
         .map(|p| {
             let version = p.version;
+            let (fleet, hooks) = fleets.get(&version).copied().unwrap_or((&[], &no_hooks));
             VersionWork {
                 version,
                 actions: p.into_actions(),
-                fleet: fleets.get(&version).copied().unwrap_or(&[]),
+                fleet,
+                hooks,
             }
         })
         .collect();

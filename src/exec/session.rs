@@ -160,7 +160,10 @@ pub async fn apply<E: Engine, O: Observer>(
     let identity = engine.identity().await?;
     let previous = StateFile::load(&req.state_path)?;
     if let Some(prev) = &previous {
-        if prev.status.is_unfinished() {
+        // A run that stopped before its first task (a failed pre-flight)
+        // changed nothing: a new apply may start over it.
+        let changed = prev.tasks.values().any(|t| t.status != TaskStatus::Pending);
+        if prev.status.is_unfinished() && changed {
             return Err(refused(format!(
                 "{} records an unfinished run ({:?}, versions {}): finish it with `zerodown resume --state {}`, or undo \
                  its expand with `zerodown abort --state {}`",
@@ -252,9 +255,8 @@ async fn continue_run<E: Engine, O: Observer>(
     if let Some(until) = req.until {
         state.until = until;
     }
-    let mut opts = run_options(req, state.until);
-    // A resumed run has changed things already: no pre-flight.
-    opts.preflight = false;
+    // The executor runs the pre-flight only while no node step has run.
+    let opts = run_options(req, state.until);
     let outcome = exec::run(
         engine,
         lock,

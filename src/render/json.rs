@@ -44,7 +44,7 @@
 //!           "stage": "expand" | "migrate" | "rollout" | "gate" | "contract",
 //!           "symbol": "add" | "change" | "remove" | null,   // null: milestone
 //!           "summary": "…",
-//!           "kind": "milestone" | "action" | "rollout",
+//!           "kind": "milestone" | "action" | "rollout" | "hook",
 //!           "depends_on": ["v2/expand"],     // IDs of the tasks it waits for
 //!           "done": false,                   // already done (`plan --database`)
 //!           // kind "milestone":
@@ -62,7 +62,14 @@
 //!           "rollout": {"group", "batch", "batches", "nodes": […],
 //!                       "from_release", "to_release", "drain": [argv],
 //!                       "upgrade": [argv], "health": [argv], "rollback": [argv],
-//!                       "timeout": 120.0},   // seconds
+//!                       "timeout": 120.0,    // seconds, as are the three below
+//!                       "health_interval": 1.0, "min_healthy": 3.0,
+//!                       "health_deadline": 60.0},
+//!           // kind "hook":
+//!           "hook": {"group": "api" | null,   // null: the plan's hook
+//!                    "when": "before" | "after", "argv": [argv],
+//!                    "from_release": "1.4.0" | null, "to_release": "1.5.0" | null,
+//!                    "timeout": 120.0},
 //!           "origin": {"type": "change" | "backfill" | "fleet", "version": 2, …} | null
 //!         }
 //!       ],
@@ -163,6 +170,7 @@ fn task_value(task: &Task, depends_on: Vec<String>, done: bool) -> Value {
         TaskKind::Milestone(_) => "milestone",
         TaskKind::Action { .. } => "action",
         TaskKind::Rollout(_) => "rollout",
+        TaskKind::Hook(_) => "hook",
     };
     obj.insert("kind".into(), json!(kind));
     obj.insert("depends_on".into(), json!(depends_on));
@@ -184,6 +192,9 @@ fn task_value(task: &Task, depends_on: Vec<String>, done: bool) -> Value {
         }
         TaskKind::Rollout(r) => {
             obj.insert("rollout".into(), value(r));
+        }
+        TaskKind::Hook(h) => {
+            obj.insert("hook".into(), value(h));
         }
     }
     obj.insert("origin".into(), value(&task.origin));
