@@ -562,6 +562,12 @@ async fn status(args: StatusArgs) -> ExitCode {
                         format!(" ({stages})")
                     };
                     println!("version {}: {reached}{detail}", v.version);
+                    for g in report.fleet.iter().filter(|g| g.version == v.version) {
+                        println!("{}", group_line(g));
+                        for (node, state) in &g.others {
+                            println!("{}", node_line(node, state));
+                        }
+                    }
                     for r in &v.running {
                         println!("  running: {r}");
                     }
@@ -577,6 +583,41 @@ async fn status(args: StatusArgs) -> ExitCode {
             Err(e) => fail(e),
         }
     })
+}
+
+/// `  api: 2/3 on 1.5.0 (from 1.4.0), 1 not started`
+fn group_line(g: &session::GroupProgress) -> String {
+    let mut line = format!(
+        "  {}: {}/{} on {} (from {})",
+        g.group, g.upgraded, g.total, g.to_release, g.from_release
+    );
+    if g.not_started > 0 {
+        line.push_str(&format!(", {} not started", g.not_started));
+    }
+    line
+}
+
+/// `    api-2: rolled back, on 1.4.0 since …: node api-2: health failed: …`
+fn node_line(node: &str, s: &crate::exec::fleet::NodeState) -> String {
+    use crate::exec::fleet::NodeStatus;
+    let what = match s.status {
+        NodeStatus::Draining => "being drained",
+        NodeStatus::Drained => "drained, upgrade not done",
+        NodeStatus::Installed => "upgraded, health not confirmed",
+        NodeStatus::Upgraded => "upgraded",
+        NodeStatus::RollingBack => "being rolled back",
+        NodeStatus::RolledBack => "FAILED, rolled back",
+        NodeStatus::Broken => "FAILED, rollback failed too: needs a human",
+    };
+    let mut line = format!("    {node}: {what}, on {}", s.release);
+    if let Some(since) = &s.since {
+        line.push_str(&format!(" since {since}"));
+    }
+    // The first line: the rest is the command's output, in the fleet log.
+    if let Some(error) = s.error.as_deref().and_then(|e| e.lines().next()) {
+        line.push_str(&format!(": {error}"));
+    }
+    line
 }
 
 fn print_diagnostics(d: &Diagnostics) {

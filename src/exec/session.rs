@@ -10,6 +10,7 @@ use crate::diagnostic::Diagnostics;
 use crate::engine::{
     DatabaseIdentity, Engine, EngineError, HistoryRecord, LockPolicy, RunLock, TaskStatus,
 };
+use crate::exec::fleet::{NodeState, NodeStatus};
 use crate::exec::{
     self, ExecError, Observer, Outcome, PlanRef, RunOptions, RunStatus, StateError, StateFile,
     StopFlag, Until, VersionStatus,
@@ -391,9 +392,29 @@ pub async fn abort<E: Engine>(
     // Contract (and node rollouts, which put new code on the old schema's
     // successor) make the new schema the one data is written to: undoing
     // expand then would lose that data.
+    // A node that may run a new release needs the new schema too, even
+    // when its batch failed as a whole.
+    if let Some((node, s)) = state.nodes.iter().find(|(_, s)| {
+        matches!(
+            s.status,
+            NodeStatus::Installed
+                | NodeStatus::Upgraded
+                | NodeStatus::RollingBack
+                | NodeStatus::Broken
+        )
+    }) {
+        return Err(refused(format!(
+            "cannot abort: node {node} may run release {} ({}), which may depend on the new schema: undoing expand \
+             would break it. Finish the run with `zerodown resume` instead",
+            s.release,
+            s.status.name()
+        )));
+    }
     for task in checked.graph.tasks() {
+        // Hooks change no schema and run no new code: they do not block.
         if matches!(task.stage, Stage::Rollout | Stage::Gate | Stage::Contract)
             && !task.is_milestone()
+            && !matches!(task.kind, TaskKind::Hook(_))
             && matches!(
                 state.task_status(&task.id.0),
                 TaskStatus::Done | TaskStatus::Running
@@ -487,7 +508,65 @@ pub struct StatusReport {
     /// Per version, per stage: (done, total), when the state file and its
     /// plans are at hand.
     pub progress: Vec<VersionProgress>,
+    /// Per version, per fleet group: where its nodes stand.
+    pub fleet: Vec<GroupProgress>,
     pub state: Option<(PathBuf, RunStatus)>,
+}
+
+/// Where a fleet group's nodes stand, from the state file.
+#[derive(Debug, PartialEq, Eq)]
+pub struct GroupProgress {
+    pub version: u32,
+    pub group: String,
+    pub from_release: String,
+    pub to_release: String,
+    /// Nodes in the group.
+    pub total: usize,
+    /// Nodes on `to_release` and healthy.
+    pub upgraded: usize,
+    /// Nodes the run has touched that are not upgraded (rolling, rolled
+    /// back, broken), in the group's order.
+    pub others: Vec<(String, NodeState)>,
+    /// Nodes not touched yet.
+    pub not_started: usize,
+}
+
+/// The groups of a run and where their nodes stand.
+fn fleet_progress(checked: &CheckedPlan, state: &StateFile) -> Vec<GroupProgress> {
+    let mut out = Vec::new();
+    for v in &checked.versions {
+        for g in &v.fleet {
+            // Once a group's rollouts are done, its nodes were upgraded, even
+            // if a later version has rolled them on since.
+            let rolled = checked.graph.tasks().all(|t| {
+                !matches!(&t.kind, TaskKind::Rollout(r) if t.version == v.version && r.group == g.name)
+                    || state.task_status(&t.id.0) == TaskStatus::Done
+            });
+            let mut upgraded = 0;
+            let mut others = Vec::new();
+            for node in &g.nodes {
+                match state.nodes.get(node) {
+                    _ if rolled => upgraded += 1,
+                    Some(s) if s.status == NodeStatus::Upgraded && s.release == g.to_release => {
+                        upgraded += 1
+                    }
+                    Some(s) if s.group == g.name => others.push((node.clone(), s.clone())),
+                    _ => {}
+                }
+            }
+            out.push(GroupProgress {
+                version: v.version,
+                group: g.name.clone(),
+                from_release: g.from_release.clone(),
+                to_release: g.to_release.clone(),
+                total: g.nodes.len(),
+                upgraded,
+                not_started: g.nodes.len() - upgraded - others.len(),
+                others,
+            });
+        }
+    }
+    out
 }
 
 /// Tasks done per stage of one version.
@@ -507,6 +586,7 @@ pub async fn status<E: Engine>(
     let history = engine.history().await?;
     let versions = exec::version_status(&history);
     let mut progress = Vec::new();
+    let mut fleet = Vec::new();
     let mut state_info = None;
     if let Some(state) = StateFile::load(state_path)? {
         if state.database == identity {
@@ -542,6 +622,7 @@ pub async fn status<E: Engine>(
                         stages,
                     });
                 }
+                fleet = fleet_progress(&checked, &state);
             }
         }
     }
@@ -549,6 +630,7 @@ pub async fn status<E: Engine>(
         identity,
         versions,
         progress,
+        fleet,
         state: state_info,
     })
 }

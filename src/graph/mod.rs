@@ -173,6 +173,8 @@ pub enum Origin {
     Backfill { version: u32, index: usize },
     /// A fleet group of plan `version`.
     Fleet { version: u32, group: String },
+    /// The `hooks:` of plan `version`, around its whole rollout.
+    Hooks { version: u32 },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -510,7 +512,10 @@ pub fn build(work: &[VersionWork<'_>]) -> Result<TaskGraph, Vec<GraphError>> {
                     to_release: group.map(|g| g.to_release.clone()),
                     timeout,
                 }),
-                origin: group.and_then(|g| fleet_origin(&g.name)),
+                origin: match group {
+                    Some(g) => fleet_origin(&g.name),
+                    None => Some(Origin::Hooks { version: v }),
+                },
                 creates: Vec::new(),
             })
         };

@@ -70,7 +70,7 @@
 //!                    "when": "before" | "after", "argv": [argv],
 //!                    "from_release": "1.4.0" | null, "to_release": "1.5.0" | null,
 //!                    "timeout": 120.0},
-//!           "origin": {"type": "change" | "backfill" | "fleet", "version": 2, …} | null
+//!           "origin": {"type": "change" | "backfill" | "fleet" | "hooks", "version": 2, …} | null
 //!         }
 //!       ],
 //!       "proof": null | {                    // null: the plans roll no fleet

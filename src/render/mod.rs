@@ -217,25 +217,23 @@ fn detail(task: &Task) -> TaskDetail {
         },
         TaskKind::Hook(h) => TaskDetail {
             sql: Vec::new(),
-            notes: vec![
-                format!("command: {}", h.argv.join(" ")),
-                match (&h.group, h.when) {
-                    (Some(g), HookWhen::Before) => {
-                        format!("runs once, before the first batch of group {g}")
-                    }
-                    (Some(g), HookWhen::After) => {
-                        format!("runs once, after the last batch of group {g}")
-                    }
-                    (None, HookWhen::Before) => {
-                        "runs before the first group, and again before a halted rollout resumes"
-                            .to_string()
-                    }
-                    (None, HookWhen::After) => {
-                        "runs after every group, and also when the run halts during the rollout"
-                            .to_string()
-                    }
-                },
-            ],
+            // The summary shows the command.
+            notes: vec![match (&h.group, h.when) {
+                (Some(g), HookWhen::Before) => {
+                    format!("runs once, before the first batch of group {g}")
+                }
+                (Some(g), HookWhen::After) => {
+                    format!("runs once, after the last batch of group {g}")
+                }
+                (None, HookWhen::Before) => {
+                    "runs before the first group, and again before a halted rollout resumes"
+                        .to_string()
+                }
+                (None, HookWhen::After) => {
+                    "runs after every group, and also when the run halts during the rollout"
+                        .to_string()
+                }
+            }],
         },
     }
 }
@@ -718,7 +716,7 @@ mod tests {
         for (group, when, note) in cases {
             let d = detail(&hook(group, when));
             assert!(d.sql.is_empty());
-            assert_eq!(d.notes, ["command: ./lb.sh {group}", note]);
+            assert_eq!(d.notes, [note]);
         }
     }
 }
