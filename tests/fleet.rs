@@ -10,6 +10,7 @@
 mod support;
 
 use std::collections::BTreeMap;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::{Duration, Instant, SystemTime};
@@ -712,4 +713,72 @@ fn groups_roll_in_dependency_order_at_most_max_unavailable_at_once() {
 
     // Both nodes of a batch were down together, never more.
     assert_eq!(fleet.most_down_at_once(), 2);
+}
+
+#[test]
+fn a_signal_stops_the_rollout_after_its_batch_and_the_after_hook_still_runs() {
+    let nodes = ["app-1", "app-2"];
+    let fleet = Fleet::new(&nodes);
+    fleet.write_plan(&plan(&switch_hooks(), &[group("app", &nodes, "")]));
+    let state = fleet.state_path();
+    let plans = fleet.plans().display().to_string();
+    // Its own process group, signalled as a whole like Ctrl-C in a
+    // terminal: the steps zerodown runs must not be hit.
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_zerodown"))
+        .args([
+            "apply",
+            &plans,
+            "--database",
+            &fleet.db.url,
+            "--state",
+            &state,
+        ])
+        .envs(fleet.env())
+        // Slow steps: the signal comes while app-1's upgrade runs.
+        .env("ZERODOWN_TESTAPP_STEP_DELAY", "0.5")
+        .process_group(0)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    fleet.wait_until("app-1 is being upgraded", || {
+        fleet
+            .deploy_log()
+            .iter()
+            .any(|(_, w)| w[..2] == ["upgrade", "app-1"])
+    });
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", "--", &format!("-{}", run.id())])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = run.wait_with_output().unwrap();
+    assert_exit(&out, 3);
+    // The batch in flight finished; the next did not start; the switch is
+    // back on.
+    let states = fleet.node_states();
+    assert_eq!(states["app-1"], ("upgraded".into(), "2".into()));
+    assert!(!states.contains_key("app-2"));
+    let hooks = |fleet: &Fleet| -> Vec<String> {
+        fleet
+            .deploy_log()
+            .into_iter()
+            .filter(|(_, w)| w[0] == "hook")
+            .map(|(_, w)| w[2].clone())
+            .collect()
+    };
+    assert_eq!(hooks(&fleet), ["off", "on"]);
+    assert_eq!(
+        std::fs::read_to_string(fleet.dir().join("switch")).unwrap(),
+        "on\n"
+    );
+
+    let out = fleet.zerodown(&["resume"], &[]);
+    assert_exit(&out, 0);
+    assert_eq!(fleet.node_states(), all_on("2", &nodes));
+    assert_eq!(hooks(&fleet), ["off", "on", "off", "on"]);
+    assert_eq!(
+        fleet.count("upgrade").values().collect::<Vec<_>>(),
+        [&1, &1]
+    );
 }

@@ -597,7 +597,7 @@ fn group_line(g: &session::GroupProgress) -> String {
     line
 }
 
-/// `    api-2: rolled back, on 1.4.0 since …: node api-2: health failed: …`
+/// `    api-2: FAILED, rolled back, on 1.4.0 since …: health failed: …`
 fn node_line(node: &str, s: &crate::exec::fleet::NodeState) -> String {
     use crate::exec::fleet::NodeStatus;
     let what = match s.status {
@@ -613,9 +613,10 @@ fn node_line(node: &str, s: &crate::exec::fleet::NodeState) -> String {
     if let Some(since) = &s.since {
         line.push_str(&format!(" since {since}"));
     }
-    // The first line: the rest is the command's output, in the fleet log.
-    if let Some(error) = s.error.as_deref().and_then(|e| e.lines().next()) {
-        line.push_str(&format!(": {error}"));
+    // Without the command's output: that is in the fleet log.
+    if let Some(error) = &s.error {
+        let cause = error.split("; last output:").next().unwrap_or(error);
+        line.push_str(&format!(": {}", cause.lines().next().unwrap_or(cause)));
     }
     line
 }

@@ -159,9 +159,14 @@ impl Observer for Console {
                 to,
                 error,
             } => self.line(format!("    {group}/{node}: {error}; rolling back to {to}")),
-            Event::NodeFailed { group, node, error } => {
-                self.line(format!("    {group}/{node}: FAILED: {error}"))
-            }
+            Event::NodeRolledBack {
+                group,
+                node,
+                release,
+            } => self.line(format!("    {group}/{node}: back on {release}, healthy")),
+            Event::NodeFailed { group, node, error } => self.line(format!(
+                "    {group}/{node}: FAILED, needs a human: {error}"
+            )),
             Event::GroupProgress {
                 group,
                 upgraded,

@@ -172,7 +172,10 @@ impl StepRunner {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .kill_on_drop(true);
+            .kill_on_drop(true)
+            // Its own process group: Ctrl-C in the terminal asks zerodown
+            // to stop after this step, and must not kill the step half-way.
+            .process_group(0);
         for (k, v) in vars.env() {
             cmd.env(k, v);
         }
@@ -318,7 +321,7 @@ pub struct NodeState {
     /// When the node reached this status (RFC 3339, UTC).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub since: Option<String>,
-    /// Why the node failed (`rolled_back`, `broken`).
+    /// What failed, for a node rolled back or broken.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
@@ -396,7 +399,8 @@ impl RollFrom {
 pub struct NodeUpdate {
     pub node: String,
     pub status: NodeStatus,
-    /// What failed, for `RollingBack`, `RolledBack` and `Broken`.
+    /// What failed (`{step} failed: …`), for `RollingBack`, `RolledBack`
+    /// and `Broken`.
     pub error: Option<String>,
 }
 
@@ -463,10 +467,8 @@ pub async fn roll_node(
         send(NodeStatus::Upgraded, None);
         return Ok(());
     };
-    send(
-        NodeStatus::RollingBack,
-        Some(format!("{step} failed: {source}")),
-    );
+    let failure = format!("{step} failed: {source}");
+    send(NodeStatus::RollingBack, Some(failure.clone()));
     // Back to the old release: `{release}` is the old one for rollback.
     let old = StepVars::node(node, &r.group, &r.from_release, &r.from_release);
     let back = async {
@@ -478,24 +480,25 @@ pub async fn roll_node(
     .await;
     match back {
         Ok(()) => {
-            let e = NodeError::RolledBack {
+            send(NodeStatus::RolledBack, Some(failure));
+            Err(NodeError::RolledBack {
                 node: node.to_string(),
                 step: step.to_string(),
                 from: r.from_release.clone(),
                 source,
-            };
-            send(NodeStatus::RolledBack, Some(e.to_string()));
-            Err(e)
+            })
         }
         Err(rollback) => {
-            let e = NodeError::RollbackFailed {
+            send(
+                NodeStatus::Broken,
+                Some(format!("{failure}; the rollback failed too: {rollback}")),
+            );
+            Err(NodeError::RollbackFailed {
                 node: node.to_string(),
                 step: step.to_string(),
                 source,
                 rollback: rollback.to_string(),
-            };
-            send(NodeStatus::Broken, Some(e.to_string()));
-            Err(e)
+            })
         }
     }
 }

@@ -116,6 +116,13 @@ pub enum Event {
         to: String,
         error: String,
     },
+    /// Back on `release` and healthy after a failed upgrade.
+    NodeRolledBack {
+        group: String,
+        node: String,
+        release: String,
+    },
+    /// The rollback failed too: the node needs a human.
     NodeFailed {
         group: String,
         node: String,
@@ -673,7 +680,12 @@ impl<E: Engine, O: Observer> Runner<'_, E, O> {
                 to: r.from_release.clone(),
                 error: error.unwrap_or_default(),
             },
-            NodeStatus::RolledBack | NodeStatus::Broken => Event::NodeFailed {
+            NodeStatus::RolledBack => Event::NodeRolledBack {
+                group,
+                node,
+                release: r.from_release.clone(),
+            },
+            NodeStatus::Broken => Event::NodeFailed {
                 group,
                 node,
                 error: error.unwrap_or_default(),

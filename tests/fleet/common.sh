@@ -6,9 +6,11 @@ set -eu
 dir="${ZERODOWN_TESTAPP_DIR:?set ZERODOWN_TESTAPP_DIR to the fleet folder}"
 app="${ZERODOWN_TESTAPP_BIN:?set ZERODOWN_TESTAPP_BIN to the zerodown-testapp binary}"
 
-# record WORD...: one line in the deploy log, with the time in ms.
+# record WORD...: one line in the deploy log, with the time in ms; then
+# wait ZERODOWN_TESTAPP_STEP_DELAY seconds (default 0), like a slow deploy.
 record() {
     printf '%s %s\n' "$(date +%s%3N)" "$*" >> "$dir/deploy.log"
+    sleep "${ZERODOWN_TESTAPP_STEP_DELAY:-0}"
 }
 
 # alive PID: the process runs (an exited one that nobody has reaped yet
