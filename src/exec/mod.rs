@@ -239,7 +239,8 @@ pub enum ExecError {
 /// chosen point, to prove that `resume` recovers from a crash there:
 /// `before:<task-id>` (marked running, nothing run), `after:<task-id>` (run
 /// and committed, not yet recorded), `batch:<task-id>:<n>` (batch n
-/// committed, checkpoint not yet saved).
+/// committed, checkpoint not yet saved), `node:<node>:<status>` (the node's
+/// new status, e.g. `installed`, saved in the state file).
 fn failpoint(point: &str) {
     if let Ok(want) = std::env::var("ZERODOWN_FAILPOINT") {
         if want == point {
