@@ -2360,8 +2360,10 @@ mod tests {
         step.pending = "\"n\" = 0".to_string();
 
         // The application inserts between the backfill's keys and updates
-        // rows ahead of it, each write in its own transaction, as fast as it
-        // can, for as long as the backfill runs.
+        // rows ahead of it, each write in its own transaction, every
+        // millisecond, for as long as the backfill runs. (Writing in a
+        // tight loop would starve the backfill: SQLite's busy handler
+        // sleeps, the writer never does.)
         let app = folder.app("");
         let stop = Arc::new(AtomicBool::new(false));
         let writer = {
@@ -2374,6 +2376,7 @@ mod tests {
                     app.execute("INSERT INTO items (id, n) VALUES (?1, 2)", [id])?;
                     app.execute("UPDATE items SET n = n WHERE id = ?1", [id + 2])?;
                     written += 1;
+                    std::thread::sleep(Duration::from_millis(1));
                 }
                 Ok::<i64, rusqlite::Error>(written)
             })
