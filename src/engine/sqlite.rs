@@ -32,10 +32,10 @@ use crate::schema::{Column, Constraint, ConstraintKind, Index, Schema, Table, Vi
 
 /// How long a statement outside the lock policy (history, catalog reads)
 /// waits for another connection's write lock before failing.
-pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Appended to the database's path to name the run lock's side file.
-pub const LOCK_FILE_SUFFIX: &str = ".zerodown.lock";
+const LOCK_FILE_SUFFIX: &str = ".zerodown.lock";
 
 const HISTORY_TABLE: &str = "zerodown_history";
 
@@ -95,10 +95,11 @@ pub async fn connect(url: &DatabaseUrl) -> Result<Sqlite, EngineError> {
         message,
     };
     let path = database_path(url.expose()).map_err(fail)?;
-    let opened = tokio::task::spawn_blocking(move || open(&path))
-        .await
-        .map_err(|e| fail(format!("the opening thread failed: {e}")))?;
-    let (conn, path) = opened.map_err(fail)?;
+    let (conn, path) = match tokio::task::spawn_blocking(move || open(&path)).await {
+        Ok(opened) => opened.map_err(fail)?,
+        Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+        Err(error) => return Err(fail(format!("the opening thread was cancelled: {error}"))),
+    };
     Ok(Sqlite {
         conn: Arc::new(Mutex::new(conn)),
         path,
@@ -324,7 +325,14 @@ fn key_values(row: &rusqlite::Row<'_>, names: &[String]) -> Result<Vec<KeyValue>
             let value = row.get_ref(i).map_err(|e| sql_error(name, &e))?;
             match value {
                 ValueRef::Integer(i) => Ok(KeyValue::Int(i)),
-                ValueRef::Text(bytes) => Ok(KeyValue::Text(String::from_utf8_lossy(bytes).into_owned())),
+                // Lossy text would be another key: the next batch would
+                // start elsewhere.
+                ValueRef::Text(bytes) => match std::str::from_utf8(bytes) {
+                    Ok(text) => Ok(KeyValue::Text(text.to_string())),
+                    Err(_) => Err(EngineError::Unsupported(format!(
+                        "a backfill walks the primary key, and key column {name} holds text that is not UTF-8"
+                    ))),
+                },
                 other => Err(EngineError::Unsupported(format!(
                     "a backfill walks the primary key, and key column {name} holds a {} value (supported: integer and text keys)",
                     value_kind(other)
