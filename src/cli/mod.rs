@@ -339,6 +339,15 @@ macro_rules! with_engine {
                     Err(e) => return fail(e),
                 }
             }
+            crate::dialect::EngineKind::Sqlite => {
+                match crate::engine::sqlite::connect(&url).await {
+                    Ok(mut conn) => {
+                        let $engine = &mut conn;
+                        $body
+                    }
+                    Err(e) => return fail(e),
+                }
+            }
             other => {
                 return fail(format!(
                     "the {other} engine is not available in this version of zerodown"
