@@ -111,9 +111,18 @@ pub struct PurgeArgs {
 /// Where the database is and how DDL waits for locks.
 #[derive(Debug, clap::Args)]
 pub struct DatabaseArgs {
-    /// Database URL: postgres://user@host:5432/db (TLS per `sslmode=`).
-    /// Passwords are never printed, logged or written to the state file.
-    #[arg(long, env = "DATABASE_URL", value_name = "URL", hide_env_values = true)]
+    /// Database URL: postgres://user@host:5432/db (TLS per `sslmode=`),
+    /// mysql://user@host:3306/db, or sqlite://path/to/file.db. Without it
+    /// (and without DATABASE_URL), the embedded default: the SQLite file
+    /// zerodown.db in the working directory. Passwords are never printed,
+    /// logged or written to the state file.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true,
+        default_value = "sqlite://zerodown.db"
+    )]
     pub database: String,
 }
 
