@@ -9,6 +9,7 @@
 //! taking the database-side run lock (`pg_try_advisory_lock`, `GET_LOCK`, a
 //! claimed row). Database writes without the lock do not compile.
 
+pub mod mysql;
 pub mod postgres;
 mod url;
 
