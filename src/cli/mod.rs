@@ -274,15 +274,13 @@ macro_rules! with_engine {
                     Err(e) => return fail(e),
                 }
             }
-            crate::dialect::EngineKind::Mysql => {
-                match crate::engine::mysql::connect(&url).await {
-                    Ok(mut conn) => {
-                        let $engine = &mut conn;
-                        $body
-                    }
-                    Err(e) => return fail(e),
+            crate::dialect::EngineKind::Mysql => match crate::engine::mysql::connect(&url).await {
+                Ok(mut conn) => {
+                    let $engine = &mut conn;
+                    $body
                 }
-            }
+                Err(e) => return fail(e),
+            },
             other => {
                 return fail(format!(
                     "the {other} engine is not available in this version of zerodown"

@@ -290,7 +290,9 @@ fn is_retryable(error: &mysql_async::Error) -> bool {
 enum Attempt<T> {
     Done(T),
     /// Another session was in the way while running `statement`.
-    Blocked { statement: String },
+    Blocked {
+        statement: String,
+    },
 }
 
 /// The lock wait of one attempt, in whole seconds: MySQL's
@@ -473,7 +475,9 @@ fn text(value: &Value) -> Option<String> {
         Value::UInt(u) => Some(u.to_string()),
         Value::Float(f) => Some(f.to_string()),
         Value::Double(d) => Some(d.to_string()),
-        Value::Date(..) | Value::Time(..) => Some(value.as_sql(true).trim_matches('\'').to_string()),
+        Value::Date(..) | Value::Time(..) => {
+            Some(value.as_sql(true).trim_matches('\'').to_string())
+        }
     }
 }
 
@@ -561,14 +565,23 @@ impl KeyType {
         };
         match (self, value) {
             (KeyType::Int { .. }, Value::Int(i)) => Ok(KeyValue::Int(*i)),
-            (KeyType::Int { .. }, Value::UInt(u)) => i64::try_from(*u)
-                .map(KeyValue::Int)
-                .map_err(|_| bad(format!("key value {u} is beyond the signed 64-bit range zerodown records"))),
+            (KeyType::Int { .. }, Value::UInt(u)) => {
+                i64::try_from(*u).map(KeyValue::Int).map_err(|_| {
+                    bad(format!(
+                        "key value {u} is beyond the signed 64-bit range zerodown records"
+                    ))
+                })
+            }
             (KeyType::Int { .. }, Value::Bytes(b)) => std::str::from_utf8(b)
                 .ok()
                 .and_then(|s| s.parse().ok())
                 .map(KeyValue::Int)
-                .ok_or_else(|| bad(format!("expected an integer key, got `{}`", String::from_utf8_lossy(b)))),
+                .ok_or_else(|| {
+                    bad(format!(
+                        "expected an integer key, got `{}`",
+                        String::from_utf8_lossy(b)
+                    ))
+                }),
             (KeyType::Text, Value::Bytes(b)) => String::from_utf8(b.clone())
                 .map(KeyValue::Text)
                 .map_err(|_| bad("a key value is not valid UTF-8".to_string())),
@@ -590,112 +603,85 @@ impl KeyType {
 /// never changes the type). A type this does not know compares as written:
 /// at worst a step whose effect is there runs again.
 pub fn canonical_type(data_type: &str) -> String {
-    // Lower case and single spaces outside quotes.
-    let mut flat = String::new();
-    let mut quote: Option<char> = None;
-    for ch in data_type.trim().chars() {
-        match quote {
-            Some(q) => {
-                flat.push(ch);
-                if ch == q {
-                    quote = None;
-                }
-            }
-            None if ch == '\'' || ch == '"' => {
-                quote = Some(ch);
-                flat.push(ch);
-            }
-            None if ch.is_whitespace() => {
-                if !flat.ends_with(' ') {
-                    flat.push(' ');
-                }
-            }
-            None => flat.extend(ch.to_lowercase()),
-        }
-    }
-    // No spaces next to punctuation (outside quotes, which hold none of it
-    // after a space in practice: `enum('a', 'b')` → `enum('a','b')`).
-    let mut compact = String::new();
-    let mut quote: Option<char> = None;
-    let chars: Vec<char> = flat.chars().collect();
-    for (i, &ch) in chars.iter().enumerate() {
-        if let Some(q) = quote {
-            compact.push(ch);
-            if ch == q {
-                quote = None;
-            }
-            continue;
-        }
-        if ch == '\'' || ch == '"' {
-            quote = Some(ch);
-        }
-        let next = chars.get(i + 1).copied();
-        let previous = compact.chars().last();
-        if ch == ' '
-            && (matches!(next, Some('(' | ')' | ','))
-                || matches!(previous, Some('(' | ',')))
-        {
-            continue;
-        }
-        compact.push(ch);
-    }
-    let (head, args, tail) = match compact.find('(') {
-        Some(open) => match compact[open..].find(')') {
-            Some(close) => (
-                compact[..open].to_string(),
-                Some(compact[open + 1..open + close].to_string()),
-                compact[open + close + 1..].trim().to_string(),
-            ),
-            None => (compact.clone(), None, String::new()),
-        },
-        None => match compact.split_once(' ') {
-            Some((head, tail)) if !matches!(head, "double" | "character" | "national") => {
-                (head.to_string(), None, tail.to_string())
-            }
-            _ => (compact.clone(), None, String::new()),
-        },
+    let compact = compact_type(data_type);
+    let compact = [
+        ("double precision", "double"),
+        ("character varying", "varchar"),
+        ("character", "char"),
+    ]
+    .iter()
+    .find_map(|(alias, name)| {
+        let rest = compact.strip_prefix(alias)?;
+        (!rest.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_'))
+            .then(|| format!("{name}{rest}"))
+    })
+    .unwrap_or(compact);
+    let name_end = compact
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(compact.len());
+    let (name, rest) = compact.split_at(name_end);
+    let (args, tail) = match rest.strip_prefix('(').and_then(|r| r.split_once(')')) {
+        Some((args, tail)) => (Some(args.to_string()), tail.trim()),
+        None => (None, rest.trim()),
     };
-    let (head, tail) = match head.trim() {
-        "double precision" => ("double".to_string(), tail),
-        "character varying" => ("varchar".to_string(), tail),
-        "character" => ("char".to_string(), tail),
-        h if h.starts_with("double precision ") || h.starts_with("character varying ") => {
-            let (name, rest) = h.rsplit_once(' ').unwrap_or((h, ""));
-            (name.to_string(), format!("{rest} {tail}").trim().to_string())
-        }
-        h => (h.to_string(), tail),
-    };
-    let (base, args) = match (head.as_str(), args) {
-        ("integer" | "int4", a) => ("int".to_string(), a),
-        ("int1", a) => ("tinyint".to_string(), a),
-        ("int2", a) => ("smallint".to_string(), a),
-        ("int3" | "middleint", a) => ("mediumint".to_string(), a),
-        ("int8", a) => ("bigint".to_string(), a),
-        ("bool" | "boolean", _) => ("tinyint".to_string(), None),
-        ("dec" | "numeric" | "fixed" | "decimal", a) => (
-            "decimal".to_string(),
-            Some(match a {
+    let (name, args) = match name {
+        "integer" | "int4" => ("int", args),
+        "int1" => ("tinyint", args),
+        "int2" => ("smallint", args),
+        "int3" | "middleint" => ("mediumint", args),
+        "int8" => ("bigint", args),
+        "bool" | "boolean" => ("tinyint", None),
+        "real" => ("double", args),
+        "dec" | "numeric" | "fixed" | "decimal" => (
+            "decimal",
+            Some(match args {
                 None => "10,0".to_string(),
                 Some(a) if !a.contains(',') => format!("{a},0"),
                 Some(a) => a,
             }),
         ),
-        ("double precision" | "real", a) => ("double".to_string(), a),
-        ("char" | "binary", None) => (head.clone(), Some("1".to_string())),
-        (b, a) => (b.to_string(), a),
-    };
-    let args = match base.as_str() {
+        "char" | "binary" if args.is_none() => (name, Some("1".to_string())),
         // Display widths only.
-        "tinyint" | "smallint" | "mediumint" | "int" | "bigint" | "year" => None,
-        _ => args,
+        "tinyint" | "smallint" | "mediumint" | "int" | "bigint" | "year" => (name, None),
+        _ => (name, args),
     };
-    let mut out = base;
+    let mut out = name.to_string();
     if let Some(args) = args {
         out.push_str(&format!("({args})"));
     }
     if !tail.is_empty() {
         out.push(' ');
-        out.push_str(&tail);
+        out.push_str(tail);
+    }
+    out
+}
+
+/// A type in lower case outside quotes, with single spaces and none next
+/// to `(`, `,` or `)`: `ENUM('a', 'B c')` → `enum('a','B c')`.
+fn compact_type(data_type: &str) -> String {
+    let mut out = String::new();
+    let mut quote: Option<char> = None;
+    let mut space = false;
+    for ch in data_type.trim().chars() {
+        if let Some(q) = quote {
+            out.push(ch);
+            if ch == q {
+                quote = None;
+            }
+            continue;
+        }
+        if ch.is_whitespace() {
+            space = true;
+            continue;
+        }
+        if space && !matches!(ch, '(' | ')' | ',') && !out.ends_with(['(', ',']) {
+            out.push(' ');
+        }
+        space = false;
+        if ch == '\'' || ch == '"' {
+            quote = Some(ch);
+        }
+        out.extend(ch.to_lowercase());
     }
     out
 }
@@ -915,18 +901,17 @@ impl Mysql {
             [row] if row.len() == 1 => Ok(row[0].clone()),
             _ => Err(EngineError::Sql {
                 statement: sql.to_string(),
-                message: format!("expected one row with one column, got {} row(s)", rows.len()),
+                message: format!(
+                    "expected one row with one column, got {} row(s)",
+                    rows.len()
+                ),
             }),
         }
     }
 
     /// The rows of a text-protocol query (`NULL` as `None`).
     async fn text_rows(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>, EngineError> {
-        let rows: Vec<Row> = self
-            .conn
-            .query(sql)
-            .await
-            .map_err(|e| sql_error(sql, &e))?;
+        let rows: Vec<Row> = self.conn.query(sql).await.map_err(|e| sql_error(sql, &e))?;
         Ok(rows.into_iter().map(text_row).collect())
     }
 
@@ -954,9 +939,9 @@ impl Mysql {
         else {
             return Ok(None);
         };
-        let sql = "SELECT USER, HOST, COMMAND, TIME FROM information_schema.PROCESSLIST WHERE ID = ?";
-        let id_value: u64 = id.parse().unwrap_or(0);
-        let rows = self.rows(sql, params(vec![Value::UInt(id_value)])).await?;
+        let sql =
+            "SELECT USER, HOST, COMMAND, TIME FROM information_schema.PROCESSLIST WHERE ID = ?";
+        let rows = self.rows(sql, string_params(&[&id])).await?;
         let mut parts = vec![format!("connection {id}")];
         if let Some(row) = rows.first() {
             let cell = |i: usize| row.get(i).cloned().flatten().unwrap_or_default();
@@ -983,10 +968,12 @@ impl Mysql {
         let rows = self
             .rows(&sql, string_params(&[table, table, column]))
             .await?;
-        Ok(match rows.first().and_then(|r| r.first().cloned().flatten()) {
-            Some(stored) => canonical_type(&stored) == canonical_type(data_type),
-            None => false,
-        })
+        Ok(
+            match rows.first().and_then(|r| r.first().cloned().flatten()) {
+                Some(stored) => canonical_type(&stored) == canonical_type(data_type),
+                None => false,
+            },
+        )
     }
 
     /// One attempt at a step outside a transaction: statements from
@@ -1089,7 +1076,11 @@ impl Mysql {
     }
 
     /// The type class of each key column, in key order.
-    async fn key_types(&mut self, table: &str, key: &[String]) -> Result<Vec<KeyType>, EngineError> {
+    async fn key_types(
+        &mut self,
+        table: &str,
+        key: &[String],
+    ) -> Result<Vec<KeyType>, EngineError> {
         let sql = format!(
             "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE FROM information_schema.COLUMNS \
              WHERE TABLE_SCHEMA = DATABASE() AND {}",
@@ -1229,6 +1220,14 @@ impl Mysql {
     }
 }
 
+/// The columns of a key constraint, and what a foreign key references.
+#[derive(Clone, Debug, Default)]
+struct KeyColumns {
+    columns: Vec<String>,
+    ref_table: String,
+    ref_columns: Vec<String>,
+}
+
 enum BatchError {
     Driver(mysql_async::Error),
     Engine(EngineError),
@@ -1339,7 +1338,9 @@ impl Engine for Mysql {
                     phase: cell(2).unwrap_or_default(),
                     task_id: cell(3).unwrap_or_default(),
                     status: TaskStatus::parse(&status).ok_or_else(|| {
-                        invalid(format!("unknown task status `{status}` in zerodown_history"))
+                        invalid(format!(
+                            "unknown task status `{status}` in zerodown_history"
+                        ))
                     })?,
                     started_at: cell(5).map(trim_fraction),
                     finished_at: cell(6).map(trim_fraction),
@@ -1389,7 +1390,10 @@ impl Engine for Mysql {
         let tables_sql = "SELECT TABLE_NAME, TABLE_ROWS FROM information_schema.TABLES \
              WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED') \
              AND TABLE_NAME <> ?";
-        for row in self.rows(tables_sql, string_params(&[HISTORY_TABLE])).await? {
+        for row in self
+            .rows(tables_sql, string_params(&[HISTORY_TABLE]))
+            .await?
+        {
             let name = row[0].clone().unwrap_or_default();
             let mut table = Table::new(name.clone());
             table.row_estimate = row[1].as_deref().and_then(|r| r.parse().ok());
@@ -1430,15 +1434,14 @@ impl Engine for Mysql {
         let key_columns_sql = "SELECT TABLE_NAME, CONSTRAINT_NAME, COLUMN_NAME, REFERENCED_TABLE_NAME, REFERENCED_COLUMN_NAME \
              FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA = DATABASE() \
              ORDER BY TABLE_NAME, CONSTRAINT_NAME, ORDINAL_POSITION";
-        let mut key_columns: BTreeMap<(String, String), (Vec<String>, String, Vec<String>)> =
-            BTreeMap::new();
+        let mut key_columns: BTreeMap<(String, String), KeyColumns> = BTreeMap::new();
         for row in self.rows(key_columns_sql, Params::Empty).await? {
             let cell = |i: usize| row[i].clone().unwrap_or_default();
             let entry = key_columns.entry((cell(0), cell(1))).or_default();
-            entry.0.push(cell(2));
+            entry.columns.push(cell(2));
             if let Some(referenced) = row[3].clone() {
-                entry.1 = referenced;
-                entry.2.push(cell(4));
+                entry.ref_table = referenced;
+                entry.ref_columns.push(cell(4));
             }
         }
         // MySQL 8's CHECK_CONSTRAINTS has no TABLE_NAME (check names are
@@ -1467,8 +1470,11 @@ impl Engine for Mysql {
                 continue;
             };
             let key = (table_name.clone(), name.clone());
-            let (columns, ref_table, ref_columns) =
-                key_columns.get(&key).cloned().unwrap_or_default();
+            let KeyColumns {
+                columns,
+                ref_table,
+                ref_columns,
+            } = key_columns.get(&key).cloned().unwrap_or_default();
             let kind = match kind.as_str() {
                 "PRIMARY KEY" => {
                     table.primary_key = columns.clone();
@@ -1816,7 +1822,9 @@ mod tests {
             .unwrap();
         for id in leftovers.into_iter().filter_map(|r| r[0].clone()) {
             // It may have ended on its own meanwhile.
-            let _ = admin.run(&format!("KILL {}", id.parse::<u64>().unwrap())).await;
+            let _ = admin
+                .run(&format!("KILL {}", id.parse::<u64>().unwrap()))
+                .await;
         }
         admin.run(&format!("DROP DATABASE {quoted}")).await.unwrap();
         if let Err(error) = outcome {
@@ -1940,11 +1948,23 @@ mod tests {
     #[test]
     fn brackets_are_recognised_and_reopened() {
         let cases = [
-            ("SET SESSION foreign_key_checks = 0", Some((Bracket::ForeignKeyChecks, true))),
-            ("set foreign_key_checks=OFF;", Some((Bracket::ForeignKeyChecks, true))),
-            ("SET @@session.foreign_key_checks = 1", Some((Bracket::ForeignKeyChecks, false))),
+            (
+                "SET SESSION foreign_key_checks = 0",
+                Some((Bracket::ForeignKeyChecks, true)),
+            ),
+            (
+                "set foreign_key_checks=OFF;",
+                Some((Bracket::ForeignKeyChecks, true)),
+            ),
+            (
+                "SET @@session.foreign_key_checks = 1",
+                Some((Bracket::ForeignKeyChecks, false)),
+            ),
             ("SET SESSION unique_checks = 0", None),
-            ("LOCK TABLES `users` WRITE", Some((Bracket::LockTables, true))),
+            (
+                "LOCK TABLES `users` WRITE",
+                Some((Bracket::LockTables, true)),
+            ),
             ("UNLOCK TABLES", Some((Bracket::LockTables, false))),
             ("ALTER TABLE `users` DROP COLUMN `lock`", None),
         ];
@@ -1969,7 +1989,10 @@ mod tests {
         assert_eq!(openers(2), vec!["LOCK TABLES `t` WRITE"]);
         assert_eq!(
             openers(3),
-            vec!["LOCK TABLES `t` WRITE", "SET SESSION foreign_key_checks = 0"]
+            vec![
+                "LOCK TABLES `t` WRITE",
+                "SET SESSION foreign_key_checks = 0"
+            ]
         );
         assert_eq!(openers(5), vec!["LOCK TABLES `t` WRITE"]);
         assert_eq!(openers(6), Vec::<&str>::new());
@@ -2014,20 +2037,59 @@ mod tests {
         }
     }
 
+    type DefaultCase = (
+        Flavor,
+        Option<&'static str>,
+        &'static str,
+        &'static str,
+        Option<&'static str>,
+    );
+
     #[test]
     fn defaults_read_per_flavor() {
-        let cases: [(Flavor, Option<&str>, &str, &str, Option<&str>); 12] = [
-            (Flavor::Mariadb, Some("'basic'"), "", "varchar", Some("'basic'")),
+        // (flavor, COLUMN_DEFAULT, EXTRA, DATA_TYPE, the model's default)
+        let cases: [DefaultCase; 12] = [
+            (
+                Flavor::Mariadb,
+                Some("'basic'"),
+                "",
+                "varchar",
+                Some("'basic'"),
+            ),
             (Flavor::Mariadb, Some("NULL"), "", "varchar", None),
-            (Flavor::Mariadb, Some("'NULL'"), "", "varchar", Some("'NULL'")),
+            (
+                Flavor::Mariadb,
+                Some("'NULL'"),
+                "",
+                "varchar",
+                Some("'NULL'"),
+            ),
             (Flavor::Mariadb, None, "", "int", None),
-            (Flavor::Mariadb, Some("current_timestamp()"), "", "datetime", Some("current_timestamp()")),
+            (
+                Flavor::Mariadb,
+                Some("current_timestamp()"),
+                "",
+                "datetime",
+                Some("current_timestamp()"),
+            ),
             (Flavor::Mariadb, None, "STORED GENERATED", "int", None),
             (Flavor::Mysql, Some("basic"), "", "varchar", Some("'basic'")),
             (Flavor::Mysql, Some("it's"), "", "char", Some("'it''s'")),
             (Flavor::Mysql, Some("0"), "", "int", Some("0")),
-            (Flavor::Mysql, Some("CURRENT_TIMESTAMP"), "DEFAULT_GENERATED", "datetime", Some("CURRENT_TIMESTAMP")),
-            (Flavor::Mysql, Some("(`a` + 1)"), "VIRTUAL GENERATED", "int", None),
+            (
+                Flavor::Mysql,
+                Some("CURRENT_TIMESTAMP"),
+                "DEFAULT_GENERATED",
+                "datetime",
+                Some("CURRENT_TIMESTAMP"),
+            ),
+            (
+                Flavor::Mysql,
+                Some("(`a` + 1)"),
+                "VIRTUAL GENERATED",
+                "int",
+                None,
+            ),
             (Flavor::Mysql, None, "", "varchar", None),
         ];
         for (flavor, raw, extra, data_type, expected) in cases {
@@ -2037,18 +2099,33 @@ mod tests {
                 "{flavor:?} {raw:?} {extra}"
             );
         }
-        assert_eq!(Flavor::of_version("10.11.6-MariaDB-0+deb12u1"), Flavor::Mariadb);
+        assert_eq!(
+            Flavor::of_version("10.11.6-MariaDB-0+deb12u1"),
+            Flavor::Mariadb
+        );
         assert_eq!(Flavor::of_version("8.0.36"), Flavor::Mysql);
     }
 
     #[test]
     fn timestamps_round_trip() {
-        assert_eq!(datetime_of("2026-11-21T10:00:01.25Z").unwrap(), "2026-11-21 10:00:01.25");
-        assert_eq!(datetime_of("2026-11-21T10:00:01+00:00").unwrap(), "2026-11-21 10:00:01");
+        assert_eq!(
+            datetime_of("2026-11-21T10:00:01.25Z").unwrap(),
+            "2026-11-21 10:00:01.25"
+        );
+        assert_eq!(
+            datetime_of("2026-11-21T10:00:01+00:00").unwrap(),
+            "2026-11-21 10:00:01"
+        );
         assert!(datetime_of("2026-11-21T10:00:01+02:00").is_err());
         assert!(datetime_of("yesterday").is_err());
-        assert_eq!(trim_fraction("2026-01-02T03:04:05.000000Z".into()), "2026-01-02T03:04:05Z");
-        assert_eq!(trim_fraction("2026-01-02T03:04:05.120000Z".into()), "2026-01-02T03:04:05.12Z");
+        assert_eq!(
+            trim_fraction("2026-01-02T03:04:05.000000Z".into()),
+            "2026-01-02T03:04:05Z"
+        );
+        assert_eq!(
+            trim_fraction("2026-01-02T03:04:05.120000Z".into()),
+            "2026-01-02T03:04:05.12Z"
+        );
     }
 
     #[tokio::test]
@@ -2057,7 +2134,14 @@ mod tests {
             let mut my = connect(&url).await.unwrap();
             let identity = my.identity().await.unwrap();
             assert_eq!(identity.engine, EngineKind::Mysql);
-            let database = url.expose().rsplit('/').next().unwrap().split('?').next().unwrap();
+            let database = url
+                .expose()
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .split('?')
+                .next()
+                .unwrap();
             assert_eq!(identity.database, database);
             let row = my
                 .text_rows("SELECT @@hostname, @@port, @@server_id, VERSION()")
@@ -2075,7 +2159,10 @@ mod tests {
             }
             assert_eq!(my.flavor, Flavor::of_version(&cell(3)));
             // The same server and database from another connection.
-            assert_eq!(connect(&url).await.unwrap().identity().await.unwrap(), identity);
+            assert_eq!(
+                connect(&url).await.unwrap().identity().await.unwrap(),
+                identity
+            );
         })
         .await;
     }
@@ -2092,7 +2179,9 @@ mod tests {
                     holder: Some(holder),
                 }) => {
                     assert!(
-                        holder.starts_with(&format!("connection {first_id}, user root, client 127.0.0.1:")),
+                        holder.starts_with(&format!(
+                            "connection {first_id}, user root, client 127.0.0.1:"
+                        )),
                         "{holder}"
                     );
                     assert!(holder.ends_with(" s"), "idle: {holder}");
@@ -2111,7 +2200,10 @@ mod tests {
             let fake = RunLock { _held: () };
             match second.unlock(fake).await {
                 Err(EngineError::Sql { message, .. }) => {
-                    assert!(message.contains("was not held by this session"), "{message}")
+                    assert!(
+                        message.contains("was not held by this session"),
+                        "{message}"
+                    )
                 }
                 other => panic!("{other:?}"),
             }
@@ -2171,14 +2263,20 @@ mod tests {
                 task_id: "x".repeat(701),
                 ..running.clone()
             };
-            assert!(matches!(my.record(&lock, &too_long).await, Err(EngineError::Sql { .. })));
+            assert!(matches!(
+                my.record(&lock, &too_long).await,
+                Err(EngineError::Sql { .. })
+            ));
             let bad_stamp = HistoryRecord {
                 started_at: Some("2026-11-21T10:00:00+01:00".to_string()),
                 ..running.clone()
             };
             match my.record(&lock, &bad_stamp).await {
                 Err(EngineError::Sql { message, .. }) => {
-                    assert!(message.contains("not an RFC 3339 UTC timestamp"), "{message}")
+                    assert!(
+                        message.contains("not an RFC 3339 UTC timestamp"),
+                        "{message}"
+                    )
                 }
                 other => panic!("{other:?}"),
             }
@@ -2235,7 +2333,10 @@ mod tests {
                 .unwrap();
             // A table in another database never shows.
             let mut admin = connect(&admin_url()).await.unwrap();
-            admin.run("CREATE TABLE IF NOT EXISTS zd_elsewhere (id INT)").await.unwrap();
+            admin
+                .run("CREATE TABLE IF NOT EXISTS zd_elsewhere (id INT)")
+                .await
+                .unwrap();
             let schema = my.introspect().await.unwrap();
             admin.run("DROP TABLE zd_elsewhere").await.unwrap();
 
@@ -2245,8 +2346,16 @@ mod tests {
             );
             let users = &schema.tables["users"];
             let mariadb = my.flavor == Flavor::Mariadb;
-            let (bigint, int) = if mariadb { ("bigint(20)", "int(11)") } else { ("bigint", "int") };
-            let now = if mariadb { "current_timestamp()" } else { "CURRENT_TIMESTAMP" };
+            let (bigint, int) = if mariadb {
+                ("bigint(20)", "int(11)")
+            } else {
+                ("bigint", "int")
+            };
+            let now = if mariadb {
+                "current_timestamp()"
+            } else {
+                "CURRENT_TIMESTAMP"
+            };
             assert_eq!(
                 users.columns,
                 vec![
@@ -2263,8 +2372,20 @@ mod tests {
             assert_eq!(
                 users.constraints.values().cloned().collect::<Vec<_>>(),
                 vec![
-                    Constraint { name: "PRIMARY".into(), kind: ConstraintKind::PrimaryKey { columns: strings(&["id"]) }, validated: true },
-                    Constraint { name: "users_email_key".into(), kind: ConstraintKind::Unique { columns: strings(&["email"]) }, validated: true },
+                    Constraint {
+                        name: "PRIMARY".into(),
+                        kind: ConstraintKind::PrimaryKey {
+                            columns: strings(&["id"])
+                        },
+                        validated: true
+                    },
+                    Constraint {
+                        name: "users_email_key".into(),
+                        kind: ConstraintKind::Unique {
+                            columns: strings(&["email"])
+                        },
+                        validated: true
+                    },
                 ]
             );
 
@@ -2280,16 +2401,42 @@ mod tests {
                 ]
             );
             assert_eq!(orders.primary_key, ["id"]);
-            let check_expr = if mariadb { "`total` >= 0" } else { "(`total` >= 0)" };
+            let check_expr = if mariadb {
+                "`total` >= 0"
+            } else {
+                "(`total` >= 0)"
+            };
             assert_eq!(
                 orders.constraints.values().cloned().collect::<Vec<_>>(),
                 vec![
-                    Constraint { name: "PRIMARY".into(), kind: ConstraintKind::PrimaryKey { columns: strings(&["id"]) }, validated: true },
-                    Constraint { name: "orders_note_key".into(), kind: ConstraintKind::Unique { columns: strings(&["note", "user_id"]) }, validated: true },
-                    Constraint { name: "orders_total_check".into(), kind: ConstraintKind::Check { expr: check_expr.into() }, validated: true },
+                    Constraint {
+                        name: "PRIMARY".into(),
+                        kind: ConstraintKind::PrimaryKey {
+                            columns: strings(&["id"])
+                        },
+                        validated: true
+                    },
+                    Constraint {
+                        name: "orders_note_key".into(),
+                        kind: ConstraintKind::Unique {
+                            columns: strings(&["note", "user_id"])
+                        },
+                        validated: true
+                    },
+                    Constraint {
+                        name: "orders_total_check".into(),
+                        kind: ConstraintKind::Check {
+                            expr: check_expr.into()
+                        },
+                        validated: true
+                    },
                     Constraint {
                         name: "orders_user_fk".into(),
-                        kind: ConstraintKind::ForeignKey { columns: strings(&["user_id"]), ref_table: "users".into(), ref_columns: strings(&["id"]) },
+                        kind: ConstraintKind::ForeignKey {
+                            columns: strings(&["user_id"]),
+                            ref_table: "users".into(),
+                            ref_columns: strings(&["id"])
+                        },
                         validated: true,
                     },
                 ]
@@ -2332,70 +2479,378 @@ mod tests {
     async fn effects_read_the_catalog() {
         with_database(|url| async move {
             let mut my = engine(&url, SHOP).await;
-            my.run("ALTER TABLE users ALTER COLUMN nickname SET DEFAULT NULL").await.ok();
+            my.run("ALTER TABLE users ALTER COLUMN nickname SET DEFAULT NULL")
+                .await
+                .ok();
             let s = |v: &str| v.to_string();
             let cases: Vec<(Effect, bool)> = vec![
                 (Effect::TableExists { table: s("users") }, true),
                 (Effect::TableExists { table: s("Users") }, false),
-                (Effect::TableExists { table: s("user_emails") }, false),
-                (Effect::TableExists { table: s("Mixed Case") }, true),
+                (
+                    Effect::TableExists {
+                        table: s("user_emails"),
+                    },
+                    false,
+                ),
+                (
+                    Effect::TableExists {
+                        table: s("Mixed Case"),
+                    },
+                    true,
+                ),
                 (Effect::TableAbsent { table: s("ghosts") }, true),
                 (Effect::TableAbsent { table: s("orders") }, false),
-                (Effect::ViewExists { view: s("user_emails") }, true),
+                (
+                    Effect::ViewExists {
+                        view: s("user_emails"),
+                    },
+                    true,
+                ),
                 (Effect::ViewExists { view: s("users") }, false),
-                (Effect::ViewAbsent { view: s("user_emails") }, false),
-                (Effect::ViewAbsent { view: s("order_totals") }, true),
-                (Effect::ColumnExists { table: s("users"), column: s("email") }, true),
-                (Effect::ColumnExists { table: s("users"), column: s("EMAIL") }, true),
-                (Effect::ColumnExists { table: s("orders"), column: s("email") }, false),
-                (Effect::ColumnAbsent { table: s("users"), column: s("tier") }, true),
-                (Effect::ColumnAbsent { table: s("users"), column: s("name") }, false),
-                (Effect::ColumnNotNull { table: s("users"), column: s("email") }, true),
-                (Effect::ColumnNotNull { table: s("users"), column: s("name") }, false),
-                (Effect::ColumnNullable { table: s("users"), column: s("name") }, true),
-                (Effect::ColumnNullable { table: s("users"), column: s("email") }, false),
-                (Effect::ColumnNullable { table: s("users"), column: s("tier") }, false),
-                (Effect::ColumnHasDefault { table: s("users"), column: s("name") }, true),
-                (Effect::ColumnHasDefault { table: s("users"), column: s("score") }, true),
-                (Effect::ColumnHasDefault { table: s("users"), column: s("created_at") }, true),
-                (Effect::ColumnHasDefault { table: s("users"), column: s("email") }, false),
-                (Effect::ColumnHasDefault { table: s("users"), column: s("nickname") }, false),
-                (Effect::ColumnHasDefault { table: s("orders"), column: s("total_cents") }, false),
-                (Effect::ColumnHasDefault { table: s("users"), column: s("tier") }, false),
-                (Effect::ColumnHasNoDefault { table: s("users"), column: s("email") }, true),
-                (Effect::ColumnHasNoDefault { table: s("users"), column: s("nickname") }, true),
-                (Effect::ColumnHasNoDefault { table: s("users"), column: s("name") }, false),
-                (Effect::ColumnType { table: s("users"), column: s("email"), data_type: s("VARCHAR(200)") }, true),
-                (Effect::ColumnType { table: s("users"), column: s("email"), data_type: s("varchar(100)") }, false),
-                (Effect::ColumnType { table: s("users"), column: s("id"), data_type: s("BIGINT") }, true),
-                (Effect::ColumnType { table: s("users"), column: s("id"), data_type: s("INT") }, false),
-                (Effect::ColumnType { table: s("orders"), column: s("total"), data_type: s("NUMERIC(10, 2)") }, true),
-                (Effect::ColumnType { table: s("users"), column: s("tier"), data_type: s("text") }, false),
-                (Effect::IndexValid { index: s("orders_open_idx") }, true),
-                (Effect::IndexValid { index: s("users_email_key") }, true),
-                (Effect::IndexValid { index: s("orders_closed_idx") }, false),
-                (Effect::IndexAbsent { index: s("orders_closed_idx") }, true),
-                (Effect::IndexAbsent { index: s("orders_open_idx") }, false),
-                (Effect::ConstraintExists { table: s("orders"), constraint: s("orders_user_fk") }, true),
-                (Effect::ConstraintExists { table: s("users"), constraint: s("orders_user_fk") }, false),
-                (Effect::ConstraintExists { table: s("users"), constraint: s("PRIMARY") }, true),
-                (Effect::ConstraintExists { table: s("users"), constraint: s("users_email_key") }, true),
-                (Effect::ConstraintExists { table: s("orders"), constraint: s("orders_total_check") }, true),
-                (Effect::ConstraintValidated { table: s("orders"), constraint: s("orders_user_fk") }, true),
-                (Effect::ConstraintValidated { table: s("orders"), constraint: s("orders_total_check") }, true),
-                (Effect::ConstraintValidated { table: s("orders"), constraint: s("orders_note_check") }, false),
-                (Effect::ConstraintAbsent { table: s("orders"), constraint: s("orders_user_fk") }, false),
-                (Effect::ConstraintAbsent { table: s("orders"), constraint: s("orders_note_check") }, true),
-                (Effect::TriggerExists { table: s("users"), trigger: s("users_touch") }, true),
-                (Effect::TriggerExists { table: s("orders"), trigger: s("users_touch") }, false),
-                (Effect::TriggerExists { table: s("users"), trigger: s("USERS_TOUCH") }, false),
-                (Effect::TriggerAbsent { table: s("users"), trigger: s("users_touch") }, false),
-                (Effect::TriggerAbsent { table: s("users"), trigger: s("users_sync") }, true),
+                (
+                    Effect::ViewAbsent {
+                        view: s("user_emails"),
+                    },
+                    false,
+                ),
+                (
+                    Effect::ViewAbsent {
+                        view: s("order_totals"),
+                    },
+                    true,
+                ),
+                (
+                    Effect::ColumnExists {
+                        table: s("users"),
+                        column: s("email"),
+                    },
+                    true,
+                ),
+                (
+                    Effect::ColumnExists {
+                        table: s("users"),
+                        column: s("EMAIL"),
+                    },
+                    true,
+                ),
+                (
+                    Effect::ColumnExists {
+                        table: s("orders"),
+                        column: s("email"),
+                    },
+                    false,
+                ),
+                (
+                    Effect::ColumnAbsent {
+                        table: s("users"),
+                        column: s("tier"),
+                    },
+                    true,
+                ),
+                (
+                    Effect::ColumnAbsent {
+                        table: s("users"),
+                        column: s("name"),
+                    },
+                    false,
+                ),
+                (
+                    Effect::ColumnNotNull {
+                        table: s("users"),
+                        column: s("email"),
+                    },
+                    true,
+                ),
+                (
+                    Effect::ColumnNotNull {
+                        table: s("users"),
+                        column: s("name"),
+                    },
+                    false,
+                ),
+                (
+                    Effect::ColumnNullable {
+                        table: s("users"),
+                        column: s("name"),
+                    },
+                    true,
+                ),
+                (
+                    Effect::ColumnNullable {
+                        table: s("users"),
+                        column: s("email"),
+                    },
+                    false,
+                ),
+                (
+                    Effect::ColumnNullable {
+                        table: s("users"),
+                        column: s("tier"),
+                    },
+                    false,
+                ),
+                (
+                    Effect::ColumnHasDefault {
+                        table: s("users"),
+                        column: s("name"),
+                    },
+                    true,
+                ),
+                (
+                    Effect::ColumnHasDefault {
+                        table: s("users"),
+                        column: s("score"),
+                    },
+                    true,
+                ),
+                (
+                    Effect::ColumnHasDefault {
+                        table: s("users"),
+                        column: s("created_at"),
+                    },
+                    true,
+                ),
+                (
+                    Effect::ColumnHasDefault {
+                        table: s("users"),
+                        column: s("email"),
+                    },
+                    false,
+                ),
+                (
+                    Effect::ColumnHasDefault {
+                        table: s("users"),
+                        column: s("nickname"),
+                    },
+                    false,
+                ),
+                (
+                    Effect::ColumnHasDefault {
+                        table: s("orders"),
+                        column: s("total_cents"),
+                    },
+                    false,
+                ),
+                (
+                    Effect::ColumnHasDefault {
+                        table: s("users"),
+                        column: s("tier"),
+                    },
+                    false,
+                ),
+                (
+                    Effect::ColumnHasNoDefault {
+                        table: s("users"),
+                        column: s("email"),
+                    },
+                    true,
+                ),
+                (
+                    Effect::ColumnHasNoDefault {
+                        table: s("users"),
+                        column: s("nickname"),
+                    },
+                    true,
+                ),
+                (
+                    Effect::ColumnHasNoDefault {
+                        table: s("users"),
+                        column: s("name"),
+                    },
+                    false,
+                ),
+                (
+                    Effect::ColumnType {
+                        table: s("users"),
+                        column: s("email"),
+                        data_type: s("VARCHAR(200)"),
+                    },
+                    true,
+                ),
+                (
+                    Effect::ColumnType {
+                        table: s("users"),
+                        column: s("email"),
+                        data_type: s("varchar(100)"),
+                    },
+                    false,
+                ),
+                (
+                    Effect::ColumnType {
+                        table: s("users"),
+                        column: s("id"),
+                        data_type: s("BIGINT"),
+                    },
+                    true,
+                ),
+                (
+                    Effect::ColumnType {
+                        table: s("users"),
+                        column: s("id"),
+                        data_type: s("INT"),
+                    },
+                    false,
+                ),
+                (
+                    Effect::ColumnType {
+                        table: s("orders"),
+                        column: s("total"),
+                        data_type: s("NUMERIC(10, 2)"),
+                    },
+                    true,
+                ),
+                (
+                    Effect::ColumnType {
+                        table: s("users"),
+                        column: s("tier"),
+                        data_type: s("text"),
+                    },
+                    false,
+                ),
+                (
+                    Effect::IndexValid {
+                        index: s("orders_open_idx"),
+                    },
+                    true,
+                ),
+                (
+                    Effect::IndexValid {
+                        index: s("users_email_key"),
+                    },
+                    true,
+                ),
+                (
+                    Effect::IndexValid {
+                        index: s("orders_closed_idx"),
+                    },
+                    false,
+                ),
+                (
+                    Effect::IndexAbsent {
+                        index: s("orders_closed_idx"),
+                    },
+                    true,
+                ),
+                (
+                    Effect::IndexAbsent {
+                        index: s("orders_open_idx"),
+                    },
+                    false,
+                ),
+                (
+                    Effect::ConstraintExists {
+                        table: s("orders"),
+                        constraint: s("orders_user_fk"),
+                    },
+                    true,
+                ),
+                (
+                    Effect::ConstraintExists {
+                        table: s("users"),
+                        constraint: s("orders_user_fk"),
+                    },
+                    false,
+                ),
+                (
+                    Effect::ConstraintExists {
+                        table: s("users"),
+                        constraint: s("PRIMARY"),
+                    },
+                    true,
+                ),
+                (
+                    Effect::ConstraintExists {
+                        table: s("users"),
+                        constraint: s("users_email_key"),
+                    },
+                    true,
+                ),
+                (
+                    Effect::ConstraintExists {
+                        table: s("orders"),
+                        constraint: s("orders_total_check"),
+                    },
+                    true,
+                ),
+                (
+                    Effect::ConstraintValidated {
+                        table: s("orders"),
+                        constraint: s("orders_user_fk"),
+                    },
+                    true,
+                ),
+                (
+                    Effect::ConstraintValidated {
+                        table: s("orders"),
+                        constraint: s("orders_total_check"),
+                    },
+                    true,
+                ),
+                (
+                    Effect::ConstraintValidated {
+                        table: s("orders"),
+                        constraint: s("orders_note_check"),
+                    },
+                    false,
+                ),
+                (
+                    Effect::ConstraintAbsent {
+                        table: s("orders"),
+                        constraint: s("orders_user_fk"),
+                    },
+                    false,
+                ),
+                (
+                    Effect::ConstraintAbsent {
+                        table: s("orders"),
+                        constraint: s("orders_note_check"),
+                    },
+                    true,
+                ),
+                (
+                    Effect::TriggerExists {
+                        table: s("users"),
+                        trigger: s("users_touch"),
+                    },
+                    true,
+                ),
+                (
+                    Effect::TriggerExists {
+                        table: s("orders"),
+                        trigger: s("users_touch"),
+                    },
+                    false,
+                ),
+                (
+                    Effect::TriggerExists {
+                        table: s("users"),
+                        trigger: s("USERS_TOUCH"),
+                    },
+                    false,
+                ),
+                (
+                    Effect::TriggerAbsent {
+                        table: s("users"),
+                        trigger: s("users_touch"),
+                    },
+                    false,
+                ),
+                (
+                    Effect::TriggerAbsent {
+                        table: s("users"),
+                        trigger: s("users_sync"),
+                    },
+                    true,
+                ),
                 (Effect::RecordedOnly, false),
                 (Effect::Rerunnable, false),
             ];
             for (effect, expected) in cases {
-                assert_eq!(my.effect_present(&effect).await.unwrap(), expected, "{effect:?}");
+                assert_eq!(
+                    my.effect_present(&effect).await.unwrap(),
+                    expected,
+                    "{effect:?}"
+                );
             }
         })
         .await;
@@ -2413,7 +2868,10 @@ mod tests {
             });
             let step = sql_step(
                 &["ALTER TABLE t ADD COLUMN a INT, ALGORITHM=INSTANT"],
-                Effect::ColumnExists { table: "t".into(), column: "a".into() },
+                Effect::ColumnExists {
+                    table: "t".into(),
+                    column: "a".into(),
+                },
             );
             let started = Instant::now();
             let attempts = my.execute(&lock, &step, &policy(100, 50)).await.unwrap();
@@ -2428,7 +2886,11 @@ mod tests {
             // The session's waits are back to the server's defaults.
             let mut fresh = connect(&url).await.unwrap();
             for name in ["lock_wait_timeout", "innodb_lock_wait_timeout"] {
-                assert_eq!(session_var(&mut my, name).await, session_var(&mut fresh, name).await, "{name}");
+                assert_eq!(
+                    session_var(&mut my, name).await,
+                    session_var(&mut fresh, name).await,
+                    "{name}"
+                );
             }
         })
         .await;
@@ -2442,17 +2904,29 @@ mod tests {
             let _holder = hold_lock(&url, "SELECT * FROM t").await;
             let step = sql_step(
                 &["CREATE INDEX t_id_idx ON t (id) ALGORITHM=INPLACE LOCK=NONE"],
-                Effect::IndexValid { index: "t_id_idx".into() },
+                Effect::IndexValid {
+                    index: "t_id_idx".into(),
+                },
             );
             let started = Instant::now();
             match my.execute(&lock, &step, &policy(200, 2)).await {
-                Err(EngineError::LockTimeout { statement, attempts, timeout_ms }) => {
-                    assert_eq!((statement.as_str(), attempts, timeout_ms), (step.statements[0].as_str(), 2, 1000));
+                Err(EngineError::LockTimeout {
+                    statement,
+                    attempts,
+                    timeout_ms,
+                }) => {
+                    assert_eq!(
+                        (statement.as_str(), attempts, timeout_ms),
+                        (step.statements[0].as_str(), 2, 1000)
+                    );
                 }
                 other => panic!("expected LockTimeout, got {other:?}"),
             }
             let elapsed = started.elapsed();
-            assert!(elapsed >= Duration::from_secs(2) && elapsed < Duration::from_secs(5), "{elapsed:?}");
+            assert!(
+                elapsed >= Duration::from_secs(2) && elapsed < Duration::from_secs(5),
+                "{elapsed:?}"
+            );
             assert!(!my.effect_present(&step.effect).await.unwrap());
             let default = session_var(&mut connect(&url).await.unwrap(), "lock_wait_timeout").await;
             assert_eq!(session_var(&mut my, "lock_wait_timeout").await, default);
@@ -2467,19 +2941,32 @@ mod tests {
             let lock = my.try_lock().await.unwrap();
             let _holder = hold_lock(&url, "SELECT * FROM b").await;
             let step = sql_step(
-                &["ALTER TABLE a ADD COLUMN x INT", "ALTER TABLE b ADD COLUMN y INT"],
-                Effect::ColumnExists { table: "b".into(), column: "y".into() },
+                &[
+                    "ALTER TABLE a ADD COLUMN x INT",
+                    "ALTER TABLE b ADD COLUMN y INT",
+                ],
+                Effect::ColumnExists {
+                    table: "b".into(),
+                    column: "y".into(),
+                },
             );
             // Had a retry run the first statement again, it would fail with
             // "Duplicate column name" instead of waiting on the second.
             match my.execute(&lock, &step, &policy(100, 2)).await {
-                Err(EngineError::LockTimeout { statement, attempts: 2, .. }) => {
+                Err(EngineError::LockTimeout {
+                    statement,
+                    attempts: 2,
+                    ..
+                }) => {
                     assert_eq!(statement, step.statements[1])
                 }
                 other => panic!("expected LockTimeout, got {other:?}"),
             }
             assert!(my
-                .effect_present(&Effect::ColumnExists { table: "a".into(), column: "x".into() })
+                .effect_present(&Effect::ColumnExists {
+                    table: "a".into(),
+                    column: "x".into()
+                })
                 .await
                 .unwrap());
         })
@@ -2492,8 +2979,15 @@ mod tests {
 
     fn add_foreign_key(middle: &str) -> SqlStep {
         sql_step(
-            &["SET SESSION foreign_key_checks = 0", middle, "SET SESSION foreign_key_checks = 1"],
-            Effect::ConstraintExists { table: "child".into(), constraint: "child_parent_fk".into() },
+            &[
+                "SET SESSION foreign_key_checks = 0",
+                middle,
+                "SET SESSION foreign_key_checks = 1",
+            ],
+            Effect::ConstraintExists {
+                table: "child".into(),
+                constraint: "child_parent_fk".into(),
+            },
         )
     }
 
@@ -2540,8 +3034,15 @@ mod tests {
             let mut my = engine(&url, PARENT_CHILD).await;
             let lock = my.try_lock().await.unwrap();
             let step = sql_step(
-                &["LOCK TABLES child WRITE", "ALTER TABLE child ADD COLUMN parent_id INT", "UNLOCK TABLES"],
-                Effect::ColumnExists { table: "child".into(), column: "parent_id".into() },
+                &[
+                    "LOCK TABLES child WRITE",
+                    "ALTER TABLE child ADD COLUMN parent_id INT",
+                    "UNLOCK TABLES",
+                ],
+                Effect::ColumnExists {
+                    table: "child".into(),
+                    column: "parent_id".into(),
+                },
             );
             match my.execute(&lock, &step, &policy(100, 3)).await {
                 Err(EngineError::Sql { statement, message }) => {
@@ -2572,7 +3073,13 @@ mod tests {
             });
             let step = SqlStep {
                 transactional: true,
-                ..sql_step(&["UPDATE t SET n = n + 1 WHERE id = 1", "UPDATE t SET n = n + 1 WHERE id = 2"], Effect::RecordedOnly)
+                ..sql_step(
+                    &[
+                        "UPDATE t SET n = n + 1 WHERE id = 1",
+                        "UPDATE t SET n = n + 1 WHERE id = 2",
+                    ],
+                    Effect::RecordedOnly,
+                )
             };
             let attempts = my.execute(&lock, &step, &policy(100, 50)).await.unwrap();
             release.await.unwrap();
@@ -2643,7 +3150,10 @@ mod tests {
                 Some(upper) => {
                     // Integer keys and hex strings order the same in Rust
                     // and in the column's collation.
-                    assert!(lower.as_ref().is_none_or(|l| upper > *l), "keys advance: {upper:?}");
+                    assert!(
+                        lower.as_ref().is_none_or(|l| upper > *l),
+                        "keys advance: {upper:?}"
+                    );
                     lower = Some(upper);
                 }
                 None => return (rows, None),
@@ -2671,7 +3181,14 @@ mod tests {
                 let (rest, end) = walk(&mut my, &lock, &step, saved, usize::MAX).await;
                 assert_eq!(end, None);
                 assert_eq!(rest, [vec![1000; 7], vec![0]].concat(), "{}", case.name);
-                assert_eq!(my.count("SELECT COUNT(*) FROM items WHERE n <> 1").await.unwrap(), 0, "{}", case.name);
+                assert_eq!(
+                    my.count("SELECT COUNT(*) FROM items WHERE n <> 1")
+                        .await
+                        .unwrap(),
+                    0,
+                    "{}",
+                    case.name
+                );
             })
             .await;
         }
@@ -2685,24 +3202,46 @@ mod tests {
             let step = backfill_step("id");
             let mut holder = hold_lock(&url, "SELECT * FROM items WHERE id = 30 FOR UPDATE").await;
             match my.backfill_batch(&lock, &step, None, &policy(100, 2)).await {
-                Err(EngineError::LockTimeout { statement, attempts: 2, timeout_ms: 1000 }) => {
+                Err(EngineError::LockTimeout {
+                    statement,
+                    attempts: 2,
+                    timeout_ms: 1000,
+                }) => {
                     assert_eq!(statement, step.update_sql(false, true));
                 }
                 other => panic!("expected LockTimeout, got {other:?}"),
             }
-            assert_eq!(my.count("SELECT COUNT(*) FROM items WHERE n <> 0").await.unwrap(), 0, "rolled back");
+            assert_eq!(
+                my.count("SELECT COUNT(*) FROM items WHERE n <> 0")
+                    .await
+                    .unwrap(),
+                0,
+                "rolled back"
+            );
 
             let release = tokio::spawn(async move {
                 tokio::time::sleep(Duration::from_millis(1500)).await;
                 holder.run("COMMIT").await.unwrap();
             });
-            let outcome = my.backfill_batch(&lock, &step, None, &policy(100, 50)).await.unwrap();
+            let outcome = my
+                .backfill_batch(&lock, &step, None, &policy(100, 50))
+                .await
+                .unwrap();
             release.await.unwrap();
-            assert_eq!(outcome, BatchOutcome { rows: 1000, upper: Some(vec![KeyValue::Int(3000)]) });
+            assert_eq!(
+                outcome,
+                BatchOutcome {
+                    rows: 1000,
+                    upper: Some(vec![KeyValue::Int(3000)])
+                }
+            );
             // Rows the update leaves as they are do not count.
             let mut unchanged = step.clone();
             unchanged.set = "`n` = `n`".to_string();
-            let outcome = my.backfill_batch(&lock, &unchanged, None, &policy(100, 3)).await.unwrap();
+            let outcome = my
+                .backfill_batch(&lock, &unchanged, None, &policy(100, 3))
+                .await
+                .unwrap();
             assert_eq!(outcome.rows, 0);
         })
         .await;
@@ -2799,7 +3338,10 @@ mod tests {
         let host_port = &raw[raw.find('@').map_or(8, |i| i + 1)..];
         let host_port = &host_port[..host_port.find('/').unwrap_or(host_port.len())];
         let cases = [
-            ("mysql://zd_nobody:s3cr3t-pw@127.0.0.1:1/test".to_string(), "Connection refused"),
+            (
+                "mysql://zd_nobody:s3cr3t-pw@127.0.0.1:1/test".to_string(),
+                "Connection refused",
+            ),
             (
                 format!("mysql://zd_nobody:s3cr3t-pw@{host_port}/test"),
                 "Access denied for user 'zd_nobody'",
@@ -2812,8 +3354,14 @@ mod tests {
                 format!("mysql://zd_nobody@{host_port}/test?password=s3cr3t-pw"),
                 "Unknown connection URL parameter `password'",
             ),
-            ("mysql://zd_nobody:s3cr3t-pw@127.0.0.1:1/test?ssl-mode=bogus".to_string(), "unknown ssl-mode `bogus`"),
-            (format!("mysql://zd_nobody:s3cr3t-pw@{host_port}"), "the URL names no database"),
+            (
+                "mysql://zd_nobody:s3cr3t-pw@127.0.0.1:1/test?ssl-mode=bogus".to_string(),
+                "unknown ssl-mode `bogus`",
+            ),
+            (
+                format!("mysql://zd_nobody:s3cr3t-pw@{host_port}"),
+                "the URL names no database",
+            ),
         ];
         for (raw, reason) in cases {
             let url = DatabaseUrl::parse(&raw).unwrap();
@@ -2822,32 +3370,49 @@ mod tests {
                 Ok(_) => panic!("{raw}: connected"),
             };
             let shown = error.to_string();
-            assert!(shown.starts_with(&format!("cannot connect to {}: ", url.redacted())), "{shown}");
+            assert!(
+                shown.starts_with(&format!("cannot connect to {}: ", url.redacted())),
+                "{shown}"
+            );
             assert!(shown.contains(reason), "{shown}");
-            assert!(!shown.contains("s3cr3t-pw") && !format!("{error:?}").contains("s3cr3t-pw"), "{shown}");
+            assert!(
+                !shown.contains("s3cr3t-pw") && !format!("{error:?}").contains("s3cr3t-pw"),
+                "{shown}"
+            );
         }
     }
 
     #[tokio::test]
     async fn ssl_mode_decides_encryption() {
         let mut admin = connect(&admin_url()).await.unwrap();
-        let have_ssl = admin.text_rows("SELECT @@have_ssl").await.unwrap()[0][0].clone().unwrap();
+        let have_ssl = admin.text_rows("SELECT @@have_ssl").await.unwrap()[0][0]
+            .clone()
+            .unwrap();
         let base = admin_url().expose().split('?').next().unwrap().to_string();
         let cipher = |mode: &'static str| {
             let base = base.clone();
             async move {
                 let url = DatabaseUrl::parse(&format!("{base}?ssl-mode={mode}")).unwrap();
                 let mut my = connect(&url).await?;
-                let rows = my.text_rows("SHOW SESSION STATUS LIKE 'Ssl_cipher'").await.unwrap();
+                let rows = my
+                    .text_rows("SHOW SESSION STATUS LIKE 'Ssl_cipher'")
+                    .await
+                    .unwrap();
                 Ok::<String, EngineError>(rows[0][1].clone().unwrap_or_default())
             }
         };
         assert_eq!(cipher("DISABLED").await.unwrap(), "");
-        assert_eq!(cipher("PREFERRED").await.unwrap().is_empty(), have_ssl != "YES");
+        assert_eq!(
+            cipher("PREFERRED").await.unwrap().is_empty(),
+            have_ssl != "YES"
+        );
         match cipher("REQUIRED").await {
             Ok(cipher) => assert!(have_ssl == "YES" && !cipher.is_empty()),
             Err(error) => assert!(
-                have_ssl != "YES" && error.to_string().contains("server does not have this capability"),
+                have_ssl != "YES"
+                    && error
+                        .to_string()
+                        .contains("server does not have this capability"),
                 "{error}"
             ),
         }
