@@ -99,10 +99,10 @@ enum TlsMode {
     /// Always encrypt, without checking the certificate.
     Required,
     /// Encrypt and check the chain against the Mozilla roots (webpki-roots).
-    /// mysql_async 0.37 recognises a name mismatch by the text of rustls
-    /// 0.21's error, which rustls 0.23 words differently, so the host name
-    /// is checked too: the same as `VERIFY_IDENTITY`, stricter rather than
-    /// looser than asked.
+    /// mysql_async 0.37 lets a name mismatch pass by looking for
+    /// `NotValidForName` in the error's text, which rustls 0.23 words
+    /// `certificate not valid for name`: the host name is checked too, as
+    /// with `VERIFY_IDENTITY` (stricter, never looser, than asked).
     VerifyCa,
     /// Encrypt and check the chain and the host name.
     VerifyIdentity,
@@ -1131,7 +1131,6 @@ impl Mysql {
                 ),
             });
         }
-        let lower_refs: Vec<&KeyValue> = lower.iter().collect();
         let lower_values = lower
             .iter()
             .zip(types)
@@ -1148,7 +1147,7 @@ impl Mysql {
         let outcome = match self.run("START TRANSACTION").await {
             Ok(()) => {
                 let result = self
-                    .backfill_statements(step, types, &lower_refs, lower_values, &upper_sql)
+                    .backfill_statements(step, types, lower_values, &upper_sql)
                     .await;
                 match result {
                     Ok(outcome) => match self.conn.query_drop("COMMIT").await {
@@ -1176,7 +1175,6 @@ impl Mysql {
         &mut self,
         step: &BackfillStep,
         types: &[KeyType],
-        lower: &[&KeyValue],
         lower_values: Vec<Value>,
         upper_sql: &str,
     ) -> Result<BatchOutcome, (String, BatchError)> {
@@ -1204,7 +1202,7 @@ impl Mysql {
             ),
             None => None,
         };
-        let update_sql = step.update_sql(!lower.is_empty(), upper.is_some());
+        let update_sql = step.update_sql(!lower_values.is_empty(), upper.is_some());
         let mut values = lower_values;
         for (value, ty) in upper.iter().flatten().zip(types) {
             values.push(ty.bind(value, &update_sql).map_err(engine(&update_sql))?);
