@@ -348,6 +348,13 @@ macro_rules! with_engine {
                     Err(e) => return fail(e),
                 }
             }
+            crate::dialect::EngineKind::Mysql => match crate::engine::mysql::connect(&url).await {
+                Ok(mut conn) => {
+                    let $engine = &mut conn;
+                    $body
+                }
+                Err(e) => return fail(e),
+            },
             crate::dialect::EngineKind::Sqlite => {
                 match crate::engine::sqlite::connect(&url).await {
                     Ok(mut conn) => {
@@ -356,11 +363,6 @@ macro_rules! with_engine {
                     }
                     Err(e) => return fail(e),
                 }
-            }
-            other => {
-                return fail(format!(
-                    "the {other} engine is not available in this version of zerodown"
-                ))
             }
         }
     }};
@@ -383,9 +385,22 @@ macro_rules! with_engine_value {
                     Err(e) => Err(fail(e)),
                 }
             }
-            other => Err(fail(format!(
-                "the {other} engine is not available in this version of zerodown"
-            ))),
+            crate::dialect::EngineKind::Mysql => match crate::engine::mysql::connect(&url).await {
+                Ok(mut conn) => {
+                    let $engine = &mut conn;
+                    $body
+                }
+                Err(e) => Err(fail(e)),
+            },
+            crate::dialect::EngineKind::Sqlite => {
+                match crate::engine::sqlite::connect(&url).await {
+                    Ok(mut conn) => {
+                        let $engine = &mut conn;
+                        $body
+                    }
+                    Err(e) => Err(fail(e)),
+                }
+            }
         }
     }};
 }
