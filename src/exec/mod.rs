@@ -197,7 +197,9 @@ pub enum ExecError {
 /// chosen point, to prove that `resume` recovers from a crash there:
 /// `before:<task-id>` (marked running, nothing run), `after:<task-id>` (run
 /// and committed, not yet recorded), `batch:<task-id>:<n>` (batch n
-/// committed, checkpoint not yet saved).
+/// committed, checkpoint not yet saved). Every task but a milestone (which
+/// only records a point) has a `before` and an `after`: SQL steps,
+/// backfills, checks and gates, node rollouts.
 fn failpoint(point: &str) {
     if let Ok(want) = std::env::var("ZERODOWN_FAILPOINT") {
         if want == point {
@@ -324,6 +326,7 @@ impl<E: Engine, O: Observer> Runner<'_, E, O> {
                 });
                 self.mark(task, TaskStatus::Running, None, None).await?;
                 self.roll(task, r).await?;
+                failpoint(&format!("after:{}", task.id));
                 self.mark(task, TaskStatus::Done, None, None).await?;
                 self.observer.event(Event::TaskDone {
                     id: task.id.0.clone(),
@@ -398,10 +401,12 @@ impl<E: Engine, O: Observer> Runner<'_, E, O> {
                         summary: task.summary.clone(),
                     });
                     self.mark(task, TaskStatus::Running, None, None).await?;
+                    failpoint(&format!("before:{}", task.id));
                     let batches = self.backfill(task, b, false).await?;
                     if batches.is_none() {
                         return Ok(()); // interrupted: stays running, resumable
                     }
+                    failpoint(&format!("after:{}", task.id));
                     self.mark(task, TaskStatus::Done, None, None).await?;
                     self.observer.event(Event::TaskDone {
                         id: task.id.0.clone(),
@@ -416,6 +421,7 @@ impl<E: Engine, O: Observer> Runner<'_, E, O> {
                         summary: task.summary.clone(),
                     });
                     self.mark(task, TaskStatus::Running, None, None).await?;
+                    failpoint(&format!("before:{}", task.id));
                     // A gate guarding a backfill first catches up the rows
                     // that old releases wrote after the backfill passed.
                     if c.kind == CheckKind::Gate {
@@ -458,6 +464,7 @@ impl<E: Engine, O: Observer> Runner<'_, E, O> {
                             ),
                         });
                     }
+                    failpoint(&format!("after:{}", task.id));
                     self.mark(task, TaskStatus::Done, None, None).await?;
                     self.observer.event(Event::TaskDone {
                         id: task.id.0.clone(),
