@@ -8,7 +8,9 @@ mod support;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use support::pg::{self, apply, checksums, describe, history, plan_tasks, resume, run, state_json, zd_leftovers};
+use support::pg::{
+    self, apply, checksums, describe, history, plan_tasks, resume, run, state_json, zd_leftovers,
+};
 use support::{PgDb, Scratch};
 
 /// The PostgreSQL plan sets under `plans/`.
@@ -21,7 +23,10 @@ fn postgres_examples() -> Vec<String> {
             std::fs::read_dir(p).unwrap().any(|f| {
                 let f = f.unwrap().path();
                 f.extension().is_some_and(|e| e == "yaml")
-                    && std::fs::read_to_string(&f).unwrap().lines().any(|l| l.trim() == "engine: postgres")
+                    && std::fs::read_to_string(&f)
+                        .unwrap()
+                        .lines()
+                        .any(|l| l.trim() == "engine: postgres")
             })
         })
         .map(|p| p.display().to_string())
@@ -32,12 +37,20 @@ fn postgres_examples() -> Vec<String> {
 
 /// The snapshot a plan set starts from (`plans/x` → `schemas/x/0001.sql`).
 fn starting_schema(dir: &str) -> String {
-    let name = Path::new(dir).file_name().unwrap().to_string_lossy().into_owned();
+    let name = Path::new(dir)
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
     format!("schemas/{name}/0001.sql")
 }
 
 fn lines(s: &str) -> String {
-    s.lines().map(str::trim).filter(|l| !l.is_empty()).map(|l| format!("{l}\n")).collect()
+    s.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|l| format!("{l}\n"))
+        .collect()
 }
 
 // ---------------------------------------------------------------------------
@@ -103,14 +116,39 @@ fn check_pg_shop(db: &PgDb) {
     let users = db.rows("SELECT id, full_name, email, country, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') \
          FROM users WHERE id <= 3 OR id = 1200 ORDER BY id");
     let want = [
-        ["1", "Ada Lovelace", "ada@example.com", "FR", "2024-01-01 10:00"],
+        [
+            "1",
+            "Ada Lovelace",
+            "ada@example.com",
+            "FR",
+            "2024-01-01 10:00",
+        ],
         ["2", "Grace Hopper", "", "FR", "2024-01-02 11:00"],
-        ["3", "Édith Piaf", "edith@example.com", "FR", "2024-01-03 12:00"],
-        ["1200", "user 1200", "user1200@example.com", "FR", "2024-03-22 00:00"],
+        [
+            "3",
+            "Édith Piaf",
+            "edith@example.com",
+            "FR",
+            "2024-01-03 12:00",
+        ],
+        [
+            "1200",
+            "user 1200",
+            "user1200@example.com",
+            "FR",
+            "2024-03-22 00:00",
+        ],
     ];
-    let got: Vec<Vec<String>> =
-        users.into_iter().map(|r| r.into_iter().map(|v| v.unwrap_or_default()).collect()).collect();
-    assert_eq!(got, want.iter().map(|r| r.iter().map(|s| s.to_string()).collect::<Vec<_>>()).collect::<Vec<_>>());
+    let got: Vec<Vec<String>> = users
+        .into_iter()
+        .map(|r| r.into_iter().map(|v| v.unwrap_or_default()).collect())
+        .collect();
+    assert_eq!(
+        got,
+        want.iter()
+            .map(|r| r.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+            .collect::<Vec<_>>()
+    );
     assert_eq!(
         db.scalar(
             "SELECT count(*) FILTER (WHERE full_name = 'user ' || id \
@@ -120,12 +158,17 @@ fn check_pg_shop(db: &PgDb) {
         Some("1197"),
         "every generated user keeps its name and email and has a country"
     );
-    assert_eq!(db.scalar("SELECT count(*) FROM users").as_deref(), Some("1200"));
+    assert_eq!(
+        db.scalar("SELECT count(*) FROM users").as_deref(),
+        Some("1200")
+    );
     // Orders: totals keep their values through the change to bigint.
     let orders = db.rows("SELECT id, user_id, total, note, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') \
          FROM orders WHERE id <= 3 ORDER BY id");
-    let got: Vec<Vec<String>> =
-        orders.into_iter().map(|r| r.into_iter().map(|v| v.unwrap_or_default()).collect()).collect();
+    let got: Vec<Vec<String>> = orders
+        .into_iter()
+        .map(|r| r.into_iter().map(|v| v.unwrap_or_default()).collect())
+        .collect();
     assert_eq!(
         got,
         vec![
@@ -143,17 +186,26 @@ fn check_pg_shop(db: &PgDb) {
         Some("6997")
     );
     assert_eq!(
-        db.scalar("SELECT count(*) || ' ' || count(DISTINCT public_id) FROM orders").as_deref(),
+        db.scalar("SELECT count(*) || ' ' || count(DISTINCT public_id) FROM orders")
+            .as_deref(),
         Some("7000 7000"),
         "every order has its own public_id"
     );
     // The table the plan dropped is gone, not in the trash.
-    assert_eq!(db.scalar("SELECT to_regclass('zerodown_trash.legacy_sessions__v2') IS NULL").as_deref(), Some("t"));
+    assert_eq!(
+        db.scalar("SELECT to_regclass('zerodown_trash.legacy_sessions__v2') IS NULL")
+            .as_deref(),
+        Some("t")
+    );
     // New code's writes work on the final schema.
     db.exec("INSERT INTO users (full_name, email, country) VALUES ('New Person', 'new@example.com', 'DE')");
     db.exec("INSERT INTO orders (user_id, total, note, created_at) VALUES (1, 9000000000, 'big', now())");
     db.exec("INSERT INTO vouchers (code, user_id) VALUES ('WELCOME', 1)");
-    assert_eq!(db.scalar("SELECT percent FROM vouchers WHERE code = 'WELCOME'").as_deref(), Some("10"));
+    assert_eq!(
+        db.scalar("SELECT percent FROM vouchers WHERE code = 'WELCOME'")
+            .as_deref(),
+        Some("10")
+    );
 }
 
 #[test]
@@ -161,10 +213,17 @@ fn every_postgres_example_applies_until_contract_and_ends_in_its_expected_state(
     let examples = postgres_examples();
     assert!(!examples.is_empty(), "no PostgreSQL example in plans/");
     for dir in examples {
-        let name = Path::new(&dir).file_name().unwrap().to_string_lossy().into_owned();
+        let name = Path::new(&dir)
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
         let (seed, final_schema, check): (&str, &str, fn(&PgDb)) = match name.as_str() {
             "pg-shop" => (PG_SHOP_SEED, PG_SHOP_FINAL, check_pg_shop),
-            other => panic!("the PostgreSQL example plans/{other} has no expected end state in {}", file!()),
+            other => panic!(
+                "the PostgreSQL example plans/{other} has no expected end state in {}",
+                file!()
+            ),
         };
         let db = PgDb::new();
         let scratch = Scratch::new();
@@ -175,18 +234,49 @@ fn every_postgres_example_applies_until_contract_and_ends_in_its_expected_state(
         let state = scratch.path("state.json");
         let state_arg = state.display().to_string();
         let out = run(
-            &["apply", &dir, "--database", &url, "--state", &state_arg, "--until", "contract"],
+            &[
+                "apply",
+                &dir,
+                "--database",
+                &url,
+                "--state",
+                &state_arg,
+                "--until",
+                "contract",
+            ],
             &scratch,
             &[],
         );
         out.expect(0, &dir);
-        assert!(out.stdout.contains("Done: version"), "{dir}: {}", out.stdout);
+        assert!(
+            out.stdout.contains("Done: version"),
+            "{dir}: {}",
+            out.stdout
+        );
 
-        assert_eq!(lines(&describe(&db)), lines(final_schema), "{dir}: catalog after contract");
-        assert!(zd_leftovers(&db).is_empty(), "{dir}: zerodown objects left: {:?}", zd_leftovers(&db));
-        let unfinished: Vec<_> = history(&db).into_iter().filter(|(_, s)| s != "done").collect();
-        assert!(unfinished.is_empty(), "{dir}: history rows not done: {unfinished:?}");
-        assert_eq!(history(&db).len(), plan_tasks(&dir).len(), "{dir}: one history row per task");
+        assert_eq!(
+            lines(&describe(&db)),
+            lines(final_schema),
+            "{dir}: catalog after contract"
+        );
+        assert!(
+            zd_leftovers(&db).is_empty(),
+            "{dir}: zerodown objects left: {:?}",
+            zd_leftovers(&db)
+        );
+        let unfinished: Vec<_> = history(&db)
+            .into_iter()
+            .filter(|(_, s)| s != "done")
+            .collect();
+        assert!(
+            unfinished.is_empty(),
+            "{dir}: history rows not done: {unfinished:?}"
+        );
+        assert_eq!(
+            history(&db).len(),
+            plan_tasks(&dir).len(),
+            "{dir}: one history row per task"
+        );
         assert_eq!(state_json(&state)["status"], "done");
         check(&db);
 
@@ -197,13 +287,20 @@ fn every_postgres_example_applies_until_contract_and_ends_in_its_expected_state(
             ("state file", &std::fs::read_to_string(&state).unwrap()),
             ("fleet log", &fleet_log),
         ] {
-            assert!(!content.contains(&password), "{dir}: the password shows in the {what}:\n{content}");
+            assert!(
+                !content.contains(&password),
+                "{dir}: the password shows in the {what}:\n{content}"
+            );
         }
         // Nothing left to do: a second apply says so and changes nothing.
         let before = (describe(&db), checksums(&db));
         let again = scratch.path("again.json");
         apply(&dir, &db, &again, &["--until", "contract"], &scratch, &[]).expect(0, "second apply");
-        assert_eq!((describe(&db), checksums(&db)), before, "{dir}: a second apply changed the database");
+        assert_eq!(
+            (describe(&db), checksums(&db)),
+            before,
+            "{dir}: a second apply changed the database"
+        );
     }
 }
 
@@ -283,50 +380,96 @@ fn a_second_concurrent_apply_is_refused_at_once_and_the_first_completes() {
     let (first_state, second_state) = (scratch.path("first.json"), scratch.path("second.json"));
     let first_arg = first_state.display().to_string();
     let first = pg::spawn(
-        &["apply", SLOW, "--database", &db.url, "--state", &first_arg, "--until", "contract"],
+        &[
+            "apply",
+            SLOW,
+            "--database",
+            &db.url,
+            "--state",
+            &first_arg,
+            "--until",
+            "contract",
+        ],
         &scratch,
         &[],
     );
-    wait_for("the first run to take the run lock", Duration::from_secs(20), || {
-        count(
-            &db,
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted \
+    wait_for(
+        "the first run to take the run lock",
+        Duration::from_secs(20),
+        || {
+            count(
+                &db,
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted \
              AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
-        ) == 1
-    });
+            ) == 1
+        },
+    );
     let started = Instant::now();
-    let second = apply(SLOW, &db, &second_state, &["--until", "contract"], &scratch, &[]);
+    let second = apply(
+        SLOW,
+        &db,
+        &second_state,
+        &["--until", "contract"],
+        &scratch,
+        &[],
+    );
     let waited = started.elapsed();
     let mut first = first;
-    assert!(first.try_wait().unwrap().is_none(), "the first run should still be running");
+    assert!(
+        first.try_wait().unwrap().is_none(),
+        "the first run should still be running"
+    );
     second.expect(1, "second apply");
     assert!(
-        second.stderr.contains("another zerodown run holds the lock on this database (pid "),
+        second
+            .stderr
+            .contains("another zerodown run holds the lock on this database (pid "),
         "{}",
         second.stderr
     );
-    assert!(waited < Duration::from_secs(3), "refused at once, not queued: took {waited:?}");
+    assert!(
+        waited < Duration::from_secs(3),
+        "refused at once, not queued: took {waited:?}"
+    );
     assert!(!second_state.exists(), "the refused run wrote a state file");
 
     let first = pg::Run::from_output(first.wait_with_output().unwrap());
     first.expect(0, "first apply");
     let tasks = plan_tasks(SLOW);
     let rows = history(&db);
-    assert_eq!(rows.len(), tasks.len(), "one history row per task: {rows:?}");
+    assert_eq!(
+        rows.len(),
+        tasks.len(),
+        "one history row per task: {rows:?}"
+    );
     for t in &tasks {
         let mine: Vec<_> = rows.iter().filter(|(id, _)| id == &t.id).collect();
         assert_eq!(mine.len(), 1, "{}: {mine:?}", t.id);
         assert_eq!(mine[0].1, "done", "{}", t.id);
     }
-    assert_eq!(count(&db, "SELECT count(*) FROM items WHERE slug IS DISTINCT FROM lower(label)"), 0);
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM items WHERE slug IS DISTINCT FROM lower(label)"
+        ),
+        0
+    );
 }
 
 // ---------------------------------------------------------------------------
 // 6. Bad input: a clear error, nothing applied, never the password.
 
 fn assert_no_password(run: &pg::Run, password: &str, state: &Path) {
-    assert!(!run.stdout.contains(password), "password in stdout:\n{}", run.stdout);
-    assert!(!run.stderr.contains(password), "password in stderr:\n{}", run.stderr);
+    assert!(
+        !run.stdout.contains(password),
+        "password in stdout:\n{}",
+        run.stdout
+    );
+    assert!(
+        !run.stderr.contains(password),
+        "password in stderr:\n{}",
+        run.stderr
+    );
     if let Ok(s) = std::fs::read_to_string(state) {
         assert!(!s.contains(password), "password in the state file:\n{s}");
     }
@@ -334,7 +477,11 @@ fn assert_no_password(run: &pg::Run, password: &str, state: &Path) {
 
 #[test]
 fn an_unreachable_database_is_a_clear_error_without_the_password() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let url = format!("postgres://postgres:s3cr3t@127.0.0.1:{port}/test");
     let scratch = Scratch::new();
     let state = scratch.path("state.json");
@@ -348,15 +495,28 @@ fn an_unreachable_database_is_a_clear_error_without_the_password() {
         let out = run(&command, &scratch, &[]);
         out.expect(1, command[0]);
         assert!(
-            out.stderr.contains(&format!("error: cannot connect to postgres://postgres:***@127.0.0.1:{port}/test: ")),
+            out.stderr.contains(&format!(
+                "error: cannot connect to postgres://postgres:***@127.0.0.1:{port}/test: "
+            )),
             "{}",
             out.stderr
         );
-        assert!(out.stderr.to_lowercase().contains("refused"), "the cause is shown: {}", out.stderr);
+        assert!(
+            out.stderr.to_lowercase().contains("refused"),
+            "the cause is shown: {}",
+            out.stderr
+        );
         assert_no_password(&out, "s3cr3t", &state);
     }
-    assert!(started.elapsed() < Duration::from_secs(15), "fails fast: {:?}", started.elapsed());
-    assert!(!state.exists(), "no state file for a run that never connected");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "fails fast: {:?}",
+        started.elapsed()
+    );
+    assert!(
+        !state.exists(),
+        "no state file for a run that never connected"
+    );
 }
 
 #[test]
@@ -370,11 +530,21 @@ fn an_unknown_role_is_refused_without_the_password() {
     let scratch = Scratch::new();
     let state = scratch.path("state.json");
     let state_arg = state.display().to_string();
-    let out = run(&["apply", KILL, "--database", &url, "--state", &state_arg], &scratch, &[]);
+    let out = run(
+        &["apply", KILL, "--database", &url, "--state", &state_arg],
+        &scratch,
+        &[],
+    );
     out.expect(1, "apply as an unknown role");
-    assert!(out.stderr.contains("cannot connect to postgres://nosuch:***@"), "{}", out.stderr);
     assert!(
-        out.stderr.contains("role \"nosuch\" does not exist") || out.stderr.contains("authentication failed"),
+        out.stderr
+            .contains("cannot connect to postgres://nosuch:***@"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("role \"nosuch\" does not exist")
+            || out.stderr.contains("authentication failed"),
         "the server's reason is shown: {}",
         out.stderr
     );
@@ -392,17 +562,43 @@ fn a_plan_naming_a_table_the_database_lacks_applies_nothing() {
     let state_arg = state.display().to_string();
     let (url, password) = pg::url_with_password(&db.url);
     let out = run(
-        &["apply", "tests/inputs/pg-missing-table", "--database", &url, "--state", &state_arg, "--until", "contract"],
+        &[
+            "apply",
+            "tests/inputs/pg-missing-table",
+            "--database",
+            &url,
+            "--state",
+            &state_arg,
+            "--until",
+            "contract",
+        ],
         &scratch,
         &[],
     );
     out.expect(1, "apply with a missing table");
-    assert!(out.stderr.contains("ghosts"), "the error names the table: {}", out.stderr);
-    assert!(out.stderr.contains("0002_ghost_note.yaml"), "the error points into the plan: {}", out.stderr);
+    assert!(
+        out.stderr.contains("ghosts"),
+        "the error names the table: {}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("0002_ghost_note.yaml"),
+        "the error points into the plan: {}",
+        out.stderr
+    );
     assert!(out.stderr.contains("nothing was applied"), "{}", out.stderr);
     assert_no_password(&out, &password, &state);
-    assert_eq!((describe(&db), checksums(&db)), before, "the database changed");
-    assert_eq!(db.scalar("SELECT to_regnamespace('zerodown') IS NULL").as_deref(), Some("t"), "zerodown's schema was created");
+    assert_eq!(
+        (describe(&db), checksums(&db)),
+        before,
+        "the database changed"
+    );
+    assert_eq!(
+        db.scalar("SELECT to_regnamespace('zerodown') IS NULL")
+            .as_deref(),
+        Some("t"),
+        "zerodown's schema was created"
+    );
     assert!(!state.exists(), "a state file for a run that never started");
 }
 
@@ -421,27 +617,53 @@ fn apply_over_an_unfinished_run_is_refused_and_resume_refuses_a_changed_plan() {
         &state,
         &["--until", "contract"],
         &scratch,
-        &[("ZERODOWN_FAILPOINT", "after:v2/expand/add-column/accounts.tier/add-column")],
+        &[(
+            "ZERODOWN_FAILPOINT",
+            "after:v2/expand/add-column/accounts.tier/add-column",
+        )],
     );
-    assert_eq!((killed.code, killed.signal), (None, Some(6)), "killed at the failpoint: {killed:?}");
+    assert_eq!(
+        (killed.code, killed.signal),
+        (None, Some(6)),
+        "killed at the failpoint: {killed:?}"
+    );
 
     let again = apply(&plans, &db, &state, &["--until", "contract"], &scratch, &[]);
     again.expect(1, "apply over an unfinished run");
     assert!(
-        again.stderr.contains("records an unfinished run") && again.stderr.contains(&format!("zerodown resume --state {}", state.display())),
+        again.stderr.contains("records an unfinished run")
+            && again
+                .stderr
+                .contains(&format!("zerodown resume --state {}", state.display())),
         "{}",
         again.stderr
     );
 
     let plan_file = Path::new(&plans).join("0002_rename_retype_backfill.yaml");
     let original = std::fs::read_to_string(&plan_file).unwrap();
-    std::fs::write(&plan_file, original.replace("batch_size: 400", "batch_size: 300")).unwrap();
+    std::fs::write(
+        &plan_file,
+        original.replace("batch_size: 400", "batch_size: 300"),
+    )
+    .unwrap();
     let before = (describe(&db), checksums(&db));
     let refused = resume(&db, &state, &[], &scratch);
     refused.expect(1, "resume with a changed plan");
-    assert!(refused.stderr.contains("changed since the run started"), "{}", refused.stderr);
-    assert!(refused.stderr.contains("0002_rename_retype_backfill.yaml"), "{}", refused.stderr);
-    assert_eq!((describe(&db), checksums(&db)), before, "a refused resume changed the database");
+    assert!(
+        refused.stderr.contains("changed since the run started"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused.stderr.contains("0002_rename_retype_backfill.yaml"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(
+        (describe(&db), checksums(&db)),
+        before,
+        "a refused resume changed the database"
+    );
 
     std::fs::write(&plan_file, original).unwrap();
     resume(&db, &state, &[], &scratch).expect(0, "resume with the plan restored");
@@ -454,40 +676,108 @@ fn until_expand_then_migrate_then_contract_stop_where_they_should() {
     let db = kill_db();
     let scratch = Scratch::new();
     let state = scratch.path("state.json");
-    let released = |node: &str| std::fs::read_to_string(scratch.path("fleet").join(format!("{node}.release"))).ok();
+    let released = |node: &str| {
+        std::fs::read_to_string(scratch.path("fleet").join(format!("{node}.release"))).ok()
+    };
 
     let out = apply(KILL, &db, &state, &["--until", "expand"], &scratch, &[]);
     out.expect(0, "--until expand");
-    assert!(out.stdout.contains("Stopped after expand"), "{}", out.stdout);
-    for (table, column) in [("accounts", "name"), ("accounts", "full_name"), ("accounts", "tier"), ("payments", "zd_new_amount")] {
-        assert!(has_column(&db, table, column), "{table}.{column} after expand");
+    assert!(
+        out.stdout.contains("Stopped after expand"),
+        "{}",
+        out.stdout
+    );
+    for (table, column) in [
+        ("accounts", "name"),
+        ("accounts", "full_name"),
+        ("accounts", "tier"),
+        ("payments", "zd_new_amount"),
+    ] {
+        assert!(
+            has_column(&db, table, column),
+            "{table}.{column} after expand"
+        );
     }
     assert_eq!(
-        db.scalar("SELECT string_agg(tgname, ',' ORDER BY tgname) FROM pg_trigger WHERE NOT tgisinternal").as_deref(),
+        db.scalar(
+            "SELECT string_agg(tgname, ',' ORDER BY tgname) FROM pg_trigger WHERE NOT tgisinternal"
+        )
+        .as_deref(),
         Some("zd_sync_accounts_name,zd_sync_payments_amount")
     );
     assert_eq!(
         count(&db, "SELECT count(*) FROM pg_index WHERE indisvalid AND indexrelid::regclass::text IN ('zd_copy_accounts_name_idx', 'payments_account_idx')"),
         2
     );
-    assert_eq!(count(&db, "SELECT count(*) FROM accounts WHERE full_name IS NULL AND tier IS NULL"), 1000, "nothing backfilled yet");
-    assert_eq!(count(&db, "SELECT count(*) FROM payments WHERE zd_new_amount IS NULL"), 2000);
-    assert!(history(&db).iter().all(|(id, _)| !id.starts_with("v2/migrate/")), "{:?}", history(&db));
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM accounts WHERE full_name IS NULL AND tier IS NULL"
+        ),
+        1000,
+        "nothing backfilled yet"
+    );
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM payments WHERE zd_new_amount IS NULL"
+        ),
+        2000
+    );
+    assert!(
+        history(&db)
+            .iter()
+            .all(|(id, _)| !id.starts_with("v2/migrate/")),
+        "{:?}",
+        history(&db)
+    );
     assert_eq!(state_json(&state)["status"], "stopped");
 
     let out = apply(KILL, &db, &state, &["--until", "migrate"], &scratch, &[]);
     out.expect(0, "--until migrate");
-    assert!(out.stdout.contains("Stopped after migrate"), "{}", out.stdout);
-    assert_eq!(count(&db, "SELECT count(*) FROM accounts WHERE full_name IS DISTINCT FROM name"), 0);
-    assert_eq!(count(&db, "SELECT count(*) FROM accounts WHERE tier IS NULL"), 0);
-    assert_eq!(count(&db, "SELECT count(*) FROM payments WHERE zd_new_amount IS DISTINCT FROM amount"), 0);
-    assert!(has_column(&db, "accounts", "name"), "the old column stays until contract");
-    assert_eq!(released("app-1"), None, "no node rolled before contract is allowed");
-    assert!(history(&db).iter().all(|(id, _)| !id.starts_with("v2/contract/") && !id.starts_with("v2/rollout/")));
+    assert!(
+        out.stdout.contains("Stopped after migrate"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM accounts WHERE full_name IS DISTINCT FROM name"
+        ),
+        0
+    );
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM accounts WHERE tier IS NULL"),
+        0
+    );
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM payments WHERE zd_new_amount IS DISTINCT FROM amount"
+        ),
+        0
+    );
+    assert!(
+        has_column(&db, "accounts", "name"),
+        "the old column stays until contract"
+    );
+    assert_eq!(
+        released("app-1"),
+        None,
+        "no node rolled before contract is allowed"
+    );
+    assert!(history(&db)
+        .iter()
+        .all(|(id, _)| !id.starts_with("v2/contract/") && !id.starts_with("v2/rollout/")));
 
     let out = apply(KILL, &db, &state, &["--until", "contract"], &scratch, &[]);
     out.expect(0, "--until contract");
-    assert!(out.stdout.contains("Done: version 2 applied."), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("Done: version 2 applied."),
+        "{}",
+        out.stdout
+    );
     assert!(!has_column(&db, "accounts", "name") && !has_column(&db, "payments", "zd_new_amount"));
     assert_eq!(db.scalar("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'payments'::regclass AND attname = 'amount'").as_deref(), Some("bigint"));
     assert!(zd_leftovers(&db).is_empty(), "{:?}", zd_leftovers(&db));
@@ -503,10 +793,25 @@ fn a_plan_without_a_fleet_stops_before_contract_unless_told() {
     let state = scratch.path("state.json");
     let out = apply(SLOW, &db, &state, &[], &scratch, &[]);
     out.expect(0, "apply without --until");
-    assert!(out.stdout.contains("note: stopping before contract"), "{}", out.stdout);
-    assert!(out.stdout.contains("Stopped after migrate"), "{}", out.stdout);
-    assert!(has_column(&db, "items", "legacy"), "contract ran without --until contract");
-    assert_eq!(count(&db, "SELECT count(*) FROM items WHERE slug = lower(label)"), 120, "migrate ran");
+    assert!(
+        out.stdout.contains("note: stopping before contract"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("Stopped after migrate"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        has_column(&db, "items", "legacy"),
+        "contract ran without --until contract"
+    );
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM items WHERE slug = lower(label)"),
+        120,
+        "migrate ran"
+    );
     assert_eq!(state_json(&state)["status"], "stopped");
 
     apply(SLOW, &db, &state, &["--until", "contract"], &scratch, &[]).expect(0, "--until contract");
@@ -524,24 +829,44 @@ fn abort_after_expand_restores_the_schema_and_apply_runs_again() {
     apply(KILL, &db, &state, &["--until", "expand"], &scratch, &[]).expect(0, "--until expand");
     assert_ne!(describe(&db), before.0);
 
-    let out = run(&["abort", "--database", &db.url, "--state", &state_arg], &scratch, &[]);
+    let out = run(
+        &["abort", "--database", &db.url, "--state", &state_arg],
+        &scratch,
+        &[],
+    );
     out.expect(0, "abort");
     assert!(out.stdout.contains("Aborted"), "{}", out.stdout);
     let after = (describe(&db), checksums(&db));
     // zerodown's own schema (the history) stays; everything else is as before.
-    assert_eq!(lines(&after.0.replace("schema zerodown\n", "")), lines(&before.0));
+    assert_eq!(
+        lines(&after.0.replace("schema zerodown\n", "")),
+        lines(&before.0)
+    );
     assert_eq!(after.1, before.1, "rows changed");
-    assert!(history(&db).iter().all(|(_, s)| s == "undone"), "{:?}", history(&db));
+    assert!(
+        history(&db).iter().all(|(_, s)| s == "undone"),
+        "{:?}",
+        history(&db)
+    );
     assert_eq!(state_json(&state)["status"], "aborted");
 
-    let again = run(&["abort", "--database", &db.url, "--state", &state_arg], &scratch, &[]);
+    let again = run(
+        &["abort", "--database", &db.url, "--state", &state_arg],
+        &scratch,
+        &[],
+    );
     again.expect(1, "a second abort");
     assert!(again.stderr.contains("already aborted"), "{}", again.stderr);
 
     // The aborted run leaves nothing in the way of a new one.
-    apply(KILL, &db, &state, &["--until", "contract"], &scratch, &[]).expect(0, "apply after abort");
+    apply(KILL, &db, &state, &["--until", "contract"], &scratch, &[])
+        .expect(0, "apply after abort");
     assert!(zd_leftovers(&db).is_empty());
-    assert!(history(&db).iter().all(|(_, s)| s == "done"), "{:?}", history(&db));
+    assert!(
+        history(&db).iter().all(|(_, s)| s == "done"),
+        "{:?}",
+        history(&db)
+    );
 }
 
 #[test]
@@ -551,14 +876,32 @@ fn abort_is_refused_once_contract_started() {
     let state = scratch.path("state.json");
     let state_arg = state.display().to_string();
     let first_contract = "v2/contract/rename-column/accounts.name->full_name/add-not-null-check";
-    let killed =
-        apply(KILL, &db, &state, &["--until", "contract"], &scratch, &[("ZERODOWN_FAILPOINT", &format!("after:{first_contract}"))]);
-    assert_eq!((killed.code, killed.signal), (None, Some(6)), "killed at the failpoint: {killed:?}");
+    let killed = apply(
+        KILL,
+        &db,
+        &state,
+        &["--until", "contract"],
+        &scratch,
+        &[("ZERODOWN_FAILPOINT", &format!("after:{first_contract}"))],
+    );
+    assert_eq!(
+        (killed.code, killed.signal),
+        (None, Some(6)),
+        "killed at the failpoint: {killed:?}"
+    );
     let before = describe(&db);
-    let out = run(&["abort", "--database", &db.url, "--state", &state_arg], &scratch, &[]);
+    let out = run(
+        &["abort", "--database", &db.url, "--state", &state_arg],
+        &scratch,
+        &[],
+    );
     out.expect(1, "abort after contract started");
     assert!(out.stderr.contains("cannot abort"), "{}", out.stderr);
-    assert!(out.stderr.contains("zerodown resume"), "points to resume: {}", out.stderr);
+    assert!(
+        out.stderr.contains("zerodown resume"),
+        "points to resume: {}",
+        out.stderr
+    );
     assert_eq!(describe(&db), before, "a refused abort changed the schema");
     resume(&db, &state, &[], &scratch).expect(0, "resume");
     assert!(zd_leftovers(&db).is_empty());
@@ -570,31 +913,77 @@ fn sigterm_during_a_backfill_stops_between_batches_and_resume_finishes() {
     let scratch = Scratch::new();
     let state = scratch.path("state.json");
     let state_arg = state.display().to_string();
-    let child = pg::spawn(&["apply", SLOW, "--database", &db.url, "--state", &state_arg, "--until", "contract"], &scratch, &[]);
+    let child = pg::spawn(
+        &[
+            "apply",
+            SLOW,
+            "--database",
+            &db.url,
+            "--state",
+            &state_arg,
+            "--until",
+            "contract",
+        ],
+        &scratch,
+        &[],
+    );
     let backfill = "v2/migrate/backfill/items.slug/backfill";
     wait_for("a few backfill batches", Duration::from_secs(30), || {
-        state.exists() && state_json(&state)["backfills"][backfill]["batches"].as_u64().is_some_and(|n| n >= 3)
+        state.exists()
+            && state_json(&state)["backfills"][backfill]["batches"]
+                .as_u64()
+                .is_some_and(|n| n >= 3)
     });
-    let kill = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(kill.success());
     let out = pg::Run::from_output(child.wait_with_output().unwrap());
     out.expect(3, "apply stopped by SIGTERM");
-    assert!(out.stdout.contains(&format!("Interrupted at a safe point. Run `zerodown resume --state {state_arg}`")), "{}", out.stdout);
+    assert!(
+        out.stdout.contains(&format!(
+            "Interrupted at a safe point. Run `zerodown resume --state {state_arg}`"
+        )),
+        "{}",
+        out.stdout
+    );
 
     let st = state_json(&state);
     assert_eq!(st["status"], "interrupted");
     assert_eq!(st["tasks"][backfill]["status"], "running");
     let filled = count(&db, "SELECT count(*) FROM items WHERE slug IS NOT NULL");
     assert!(filled < 2000, "stopped before the end of the backfill");
-    assert_eq!(filled % 50, 0, "stopped between batches, not inside one: {filled} rows");
-    assert_eq!(st["backfills"][backfill]["rows"].as_i64(), Some(filled), "the checkpoint is the last committed batch");
+    assert_eq!(
+        filled % 50,
+        0,
+        "stopped between batches, not inside one: {filled} rows"
+    );
+    assert_eq!(
+        st["backfills"][backfill]["rows"].as_i64(),
+        Some(filled),
+        "the checkpoint is the last committed batch"
+    );
     assert!(has_column(&db, "items", "legacy"), "contract did not start");
 
     let resumed = resume(&db, &state, &[], &scratch);
     resumed.expect(0, "resume");
-    assert_eq!(count(&db, "SELECT count(*) FROM items WHERE slug IS DISTINCT FROM lower(label)"), 0);
-    assert!(!has_column(&db, "items", "legacy"), "resume goes on to contract, as the run was started");
-    assert!(history(&db).iter().all(|(_, s)| s == "done"), "{:?}", history(&db));
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM items WHERE slug IS DISTINCT FROM lower(label)"
+        ),
+        0
+    );
+    assert!(
+        !has_column(&db, "items", "legacy"),
+        "resume goes on to contract, as the run was started"
+    );
+    assert!(
+        history(&db).iter().all(|(_, s)| s == "done"),
+        "{:?}",
+        history(&db)
+    );
 }
 
 #[test]
@@ -605,14 +994,26 @@ fn status_prints_each_versions_progress() {
     let state = scratch.path("state.json");
     let state_arg = state.display().to_string();
     let status = || {
-        let out = run(&["status", "--database", &db.url, "--state", &state_arg], &scratch, &[]);
+        let out = run(
+            &["status", "--database", &db.url, "--state", &state_arg],
+            &scratch,
+            &[],
+        );
         out.expect(0, "status");
         out.stdout
     };
     let fresh = status();
     assert!(fresh.contains("no zerodown history"), "{fresh}");
 
-    apply("plans/pg-shop", &db, &state, &["--until", "migrate"], &scratch, &[]).expect(0, "--until migrate");
+    apply(
+        "plans/pg-shop",
+        &db,
+        &state,
+        &["--until", "migrate"],
+        &scratch,
+        &[],
+    )
+    .expect(0, "--until migrate");
     let mid = status();
     assert!(
         mid.contains("version 2: reached migrate (expand 4/4, migrate 2/2, rollout 0/3, gate 0/2, contract 0/6)"),
@@ -620,12 +1021,25 @@ fn status_prints_each_versions_progress() {
     );
     assert!(mid.contains("state file"), "{mid}");
 
-    apply("plans/pg-shop", &db, &state, &["--until", "contract"], &scratch, &[]).expect(0, "--until contract");
+    apply(
+        "plans/pg-shop",
+        &db,
+        &state,
+        &["--until", "contract"],
+        &scratch,
+        &[],
+    )
+    .expect(0, "--until contract");
     let end = status();
     for v in [2, 3, 4] {
         assert!(end.contains(&format!("version {v}: complete (")), "{end}");
     }
-    assert!(end.contains("version 2: complete (expand 4/4, migrate 2/2, rollout 3/3, gate 2/2, contract 6/6)"), "{end}");
+    assert!(
+        end.contains(
+            "version 2: complete (expand 4/4, migrate 2/2, rollout 3/3, gate 2/2, contract 6/6)"
+        ),
+        "{end}"
+    );
 }
 
 #[test]
@@ -636,8 +1050,94 @@ fn soft_drop_moves_the_table_to_the_trash_schema() {
     let rows = db.rows("SELECT id, token FROM old_sessions ORDER BY id");
     let scratch = Scratch::new();
     let state = scratch.path("state.json");
-    apply("tests/inputs/pg-soft-drop", &db, &state, &["--until", "contract"], &scratch, &[]).expect(0, "apply");
-    assert_eq!(db.scalar("SELECT to_regclass('public.old_sessions') IS NULL").as_deref(), Some("t"));
-    assert_eq!(db.rows("SELECT id, token FROM zerodown_trash.old_sessions__v2 ORDER BY id"), rows, "the trashed table keeps its rows");
+    apply(
+        "tests/inputs/pg-soft-drop",
+        &db,
+        &state,
+        &["--until", "contract"],
+        &scratch,
+        &[],
+    )
+    .expect(0, "apply");
+    assert_eq!(
+        db.scalar("SELECT to_regclass('public.old_sessions') IS NULL")
+            .as_deref(),
+        Some("t")
+    );
+    assert_eq!(
+        db.rows("SELECT id, token FROM zerodown_trash.old_sessions__v2 ORDER BY id"),
+        rows,
+        "the trashed table keeps its rows"
+    );
     assert!(describe(&db).contains("schema zerodown_trash\n"));
+}
+
+#[test]
+fn continuing_a_stopped_run_refuses_another_to_or_plan_directory() {
+    let db = PgDb::new();
+    db.load(starting_schema("plans/pg-shop"));
+    let scratch = Scratch::new();
+    let state = scratch.path("state.json");
+    // A run of versions 2, 3 and 4, stopped before the fleet rollout of 2.
+    apply(
+        "plans/pg-shop",
+        &db,
+        &state,
+        &["--until", "migrate"],
+        &scratch,
+        &[],
+    )
+    .expect(0, "--until migrate");
+    let before = (describe(&db), history(&db));
+
+    let narrowed = apply(
+        "plans/pg-shop",
+        &db,
+        &state,
+        &["--until", "contract", "--to", "2"],
+        &scratch,
+        &[],
+    );
+    narrowed.expect(1, "--to 2 over a stopped run of versions 2 to 4");
+    assert!(
+        narrowed.stderr.contains("--to 2") && narrowed.stderr.contains("versions 2, 3, 4"),
+        "{}",
+        narrowed.stderr
+    );
+    assert_eq!(
+        (describe(&db), history(&db)),
+        before,
+        "versions beyond --to were applied"
+    );
+
+    let other = apply(KILL, &db, &state, &["--until", "contract"], &scratch, &[]);
+    other.expect(1, "another plan directory over a stopped run");
+    assert!(
+        other.stderr.contains("plans/pg-shop") && other.stderr.contains(KILL),
+        "{}",
+        other.stderr
+    );
+    assert_eq!(
+        (describe(&db), history(&db)),
+        before,
+        "the stopped run went on for another plan directory"
+    );
+
+    // As started, it goes on.
+    apply(
+        "plans/pg-shop",
+        &db,
+        &state,
+        &["--until", "contract"],
+        &scratch,
+        &[],
+    )
+    .expect(0, "the same plans");
+    assert!(
+        history(&db)
+            .iter()
+            .any(|(id, s)| id == "v4/done" && s == "done"),
+        "{:?}",
+        history(&db)
+    );
 }
