@@ -1019,6 +1019,15 @@ fn status_prints_each_versions_progress() {
         mid.contains("version 2: reached migrate (expand 4/4, migrate 2/2, rollout 0/3, gate 0/2, contract 0/6)"),
         "{mid}"
     );
+    // Versions 3 and 4 belong to the run and have not started.
+    assert!(
+        mid.contains("version 3: not started (expand 0/11, migrate 0/18, gate 0/2, contract 0/10)"),
+        "{mid}"
+    );
+    assert!(
+        mid.contains("version 4: not started (expand 0/5, contract 0/6)"),
+        "{mid}"
+    );
     assert!(mid.contains("state file"), "{mid}");
 
     apply(
