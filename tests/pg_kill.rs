@@ -12,7 +12,9 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use support::pg::{apply, checksums, describe, history, plan_tasks, resume, state_json, zd_leftovers, PlanTask};
+use support::pg::{
+    apply, checksums, describe, history, plan_tasks, resume, state_json, zd_leftovers, PlanTask,
+};
 use support::{PgDb, Scratch};
 
 const DIR: &str = "tests/inputs/pg-kill";
@@ -72,12 +74,19 @@ fn outcome(db: &PgDb, scratch: &Scratch) -> Outcome {
     let mut nodes: Vec<(String, String)> = ["app-1", "app-2"]
         .iter()
         .map(|n| {
-            let release = std::fs::read_to_string(scratch.path("fleet").join(format!("{n}.release"))).unwrap_or_default();
+            let release =
+                std::fs::read_to_string(scratch.path("fleet").join(format!("{n}.release")))
+                    .unwrap_or_default();
             (n.to_string(), release.trim().to_string())
         })
         .collect();
     nodes.sort();
-    Outcome { schema: describe(db), rows: checksums(db), history: history(db), nodes }
+    Outcome {
+        schema: describe(db),
+        rows: checksums(db),
+        history: history(db),
+        nodes,
+    }
 }
 
 /// The crash points: before and after every task that is not a milestone
@@ -92,12 +101,18 @@ fn crash_points(tasks: &[PlanTask], batches: &BTreeMap<String, u64>) -> Vec<Stri
         points.push(format!("after:{}", t.id));
     }
     for (id, &n) in batches {
-        let mut at: Vec<u64> = vec![1, 2, n / 2, n.saturating_sub(1), n].into_iter().filter(|&k| k >= 1 && k <= n).collect();
+        let mut at: Vec<u64> = vec![1, 2, n / 2, n.saturating_sub(1), n]
+            .into_iter()
+            .filter(|&k| k >= 1 && k <= n)
+            .collect();
         at.sort();
         at.dedup();
         points.extend(at.into_iter().map(|k| format!("batch:{id}:{k}")));
     }
-    for t in tasks.iter().filter(|t| t.id.starts_with("v2/contract/backfill/") && t.id.ends_with("/gate")) {
+    for t in tasks
+        .iter()
+        .filter(|t| t.id.starts_with("v2/contract/backfill/") && t.id.ends_with("/gate"))
+    {
         points.push(format!("batch:{}:1", t.id));
     }
     points
@@ -109,7 +124,14 @@ fn kill_and_resume(point: &str, reference: &Outcome) -> Result<(), String> {
     let db = seeded();
     let scratch = Scratch::new();
     let state = scratch.path("state.json");
-    let killed = apply(DIR, &db, &state, &["--until", "contract"], &scratch, &[("ZERODOWN_FAILPOINT", point)]);
+    let killed = apply(
+        DIR,
+        &db,
+        &state,
+        &["--until", "contract"],
+        &scratch,
+        &[("ZERODOWN_FAILPOINT", point)],
+    );
     if killed.code.is_some() || killed.signal != Some(6) {
         return Err(format!(
             "{point}: the run was not killed there (exit code {:?}, signal {:?})\nstdout:\n{}\nstderr:\n{}",
@@ -127,22 +149,40 @@ fn kill_and_resume(point: &str, reference: &Outcome) -> Result<(), String> {
     if &got != reference {
         let mut diff = Vec::new();
         if got.schema != reference.schema {
-            diff.push(format!("schema:\n{}\nexpected:\n{}", got.schema, reference.schema));
+            diff.push(format!(
+                "schema:\n{}\nexpected:\n{}",
+                got.schema, reference.schema
+            ));
         }
         if got.rows != reference.rows {
-            diff.push(format!("rows: {:?}\nexpected: {:?}", got.rows, reference.rows));
+            diff.push(format!(
+                "rows: {:?}\nexpected: {:?}",
+                got.rows, reference.rows
+            ));
         }
         if got.history != reference.history {
-            diff.push(format!("history: {:?}\nexpected: {:?}", got.history, reference.history));
+            diff.push(format!(
+                "history: {:?}\nexpected: {:?}",
+                got.history, reference.history
+            ));
         }
         if got.nodes != reference.nodes {
-            diff.push(format!("nodes: {:?}, expected {:?}", got.nodes, reference.nodes));
+            diff.push(format!(
+                "nodes: {:?}, expected {:?}",
+                got.nodes, reference.nodes
+            ));
         }
-        return Err(format!("{point}: the resumed run differs from the reference\n{}\nresume stdout:\n{}", diff.join("\n"), resumed.stdout));
+        return Err(format!(
+            "{point}: the resumed run differs from the reference\n{}\nresume stdout:\n{}",
+            diff.join("\n"),
+            resumed.stdout
+        ));
     }
     let status = &state_json(&state)["status"];
     if status != "done" {
-        return Err(format!("{point}: state file status {status}, expected done"));
+        return Err(format!(
+            "{point}: state file status {status}, expected done"
+        ));
     }
     Ok(())
 }
@@ -161,16 +201,38 @@ fn a_run_killed_at_any_point_resumes_to_the_database_of_an_uninterrupted_run() {
     let reference = outcome(&db, &scratch);
     assert_eq!(reference.schema, FINAL_SCHEMA);
     assert!(zd_leftovers(&db).is_empty(), "{:?}", zd_leftovers(&db));
-    assert_eq!(db.rows("SELECT id, full_name FROM accounts ORDER BY id"), before_rows, "names survive the rename");
-    assert_eq!(db.rows("SELECT id, amount::text FROM payments ORDER BY id"), before_amounts, "amounts survive the type change");
+    assert_eq!(
+        db.rows("SELECT id, full_name FROM accounts ORDER BY id"),
+        before_rows,
+        "names survive the rename"
+    );
+    assert_eq!(
+        db.rows("SELECT id, amount::text FROM payments ORDER BY id"),
+        before_amounts,
+        "amounts survive the type change"
+    );
     assert_eq!(
         db.scalar("SELECT count(*) FROM accounts WHERE tier IS DISTINCT FROM CASE WHEN id % 3 = 0 THEN 'gold' ELSE 'basic' END")
             .as_deref(),
         Some("0")
     );
-    assert_eq!(reference.history.len(), tasks.len(), "one history row per task");
-    assert!(reference.history.iter().all(|(_, s)| s == "done"), "{:?}", reference.history);
-    assert_eq!(reference.nodes, vec![("app-1".into(), "2.0.0".into()), ("app-2".into(), "2.0.0".into())]);
+    assert_eq!(
+        reference.history.len(),
+        tasks.len(),
+        "one history row per task"
+    );
+    assert!(
+        reference.history.iter().all(|(_, s)| s == "done"),
+        "{:?}",
+        reference.history
+    );
+    assert_eq!(
+        reference.nodes,
+        vec![
+            ("app-1".into(), "2.0.0".into()),
+            ("app-2".into(), "2.0.0".into())
+        ]
+    );
 
     let batches: BTreeMap<String, u64> = state_json(&state)["backfills"]
         .as_object()
@@ -178,9 +240,19 @@ fn a_run_killed_at_any_point_resumes_to_the_database_of_an_uninterrupted_run() {
         .iter()
         .map(|(id, cp)| (id.clone(), cp["batches"].as_u64().unwrap()))
         .collect();
-    let backfills = tasks.iter().filter(|t| t.step.as_deref() == Some("backfill")).count();
-    assert_eq!(batches.len(), backfills, "a checkpoint per backfill: {batches:?}");
-    assert!(batches.values().any(|&n| n >= 5), "a backfill of several batches: {batches:?}");
+    let backfills = tasks
+        .iter()
+        .filter(|t| t.step.as_deref() == Some("backfill"))
+        .count();
+    assert_eq!(
+        batches.len(),
+        backfills,
+        "a checkpoint per backfill: {batches:?}"
+    );
+    assert!(
+        batches.values().any(|&n| n >= 5),
+        "a backfill of several batches: {batches:?}"
+    );
     drop(db);
 
     let points = crash_points(&tasks, &batches);
@@ -200,5 +272,11 @@ fn a_run_killed_at_any_point_resumes_to_the_database_of_an_uninterrupted_run() {
         }
     });
     let failures = failures.into_inner().unwrap();
-    assert!(failures.is_empty(), "{} of {} crash points failed:\n\n{}", failures.len(), points.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} crash points failed:\n\n{}",
+        failures.len(),
+        points.len(),
+        failures.join("\n\n")
+    );
 }

@@ -23,16 +23,21 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
 }
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
-/// `zerodown ARGS` as a child of the runtime; its output when it ends.
-async fn zerodown(args: &[&str], scratch: &Scratch) -> std::process::Output {
+/// `zerodown ARGS` as a child of the runtime (the demo fleet in `fleet`);
+/// its output when it ends.
+async fn zerodown(args: Vec<String>, fleet: String) -> std::process::Output {
     tokio::process::Command::new(env!("CARGO_BIN_EXE_zerodown"))
         .args(args)
         .env_remove("DATABASE_URL")
         .env_remove("ZERODOWN_FAILPOINT")
-        .env("ZERODOWN_DEMO_FLEET", fleet_env(scratch))
+        .env("ZERODOWN_DEMO_FLEET", fleet)
         .output()
         .await
         .expect("run zerodown")
@@ -45,14 +50,21 @@ async fn zerodown(args: &[&str], scratch: &Scratch) -> std::process::Output {
 /// ACCESS SHARE on `t` for `hold`, and `ddl` runs meanwhile. Returns the
 /// longest UPDATE, the number of UPDATEs that ran while the lock was held,
 /// and when `ddl` finished (from its start).
-async fn writer_while_held<F, Fut, T>(url: &str, hold: Duration, ddl: F) -> (Duration, usize, Duration, T)
+async fn writer_while_held<F, Fut, T>(
+    url: &str,
+    hold: Duration,
+    ddl: F,
+) -> (Duration, usize, Duration, T)
 where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = T> + Send + 'static,
     T: Send + 'static,
 {
     let holder = pg_connect(url).await;
-    holder.batch_execute("BEGIN; LOCK TABLE t IN ACCESS SHARE MODE").await.unwrap();
+    holder
+        .batch_execute("BEGIN; LOCK TABLE t IN ACCESS SHARE MODE")
+        .await
+        .unwrap();
 
     let stop = Arc::new(AtomicBool::new(false));
     let writer = {
@@ -63,7 +75,10 @@ where
             let mut i = 0i64;
             while !stop.load(Ordering::SeqCst) {
                 let start = Instant::now();
-                client.execute("UPDATE t SET v = v + 1 WHERE id = $1", &[&(1 + i % 1000)]).await.expect("writer UPDATE");
+                client
+                    .execute("UPDATE t SET v = v + 1 WHERE id = $1", &[&(1 + i % 1000)])
+                    .await
+                    .expect("writer UPDATE");
                 timings.push((start, start.elapsed()));
                 i += 1;
                 tokio::time::sleep(Duration::from_millis(2)).await;
@@ -83,7 +98,10 @@ where
     stop.store(true, Ordering::SeqCst);
     let timings = writer.await.unwrap();
     let longest = timings.iter().map(|(_, d)| *d).max().unwrap_or_default();
-    let during_hold = timings.iter().filter(|(s, d)| *s > ddl_start && *s + *d < released).count();
+    let during_hold = timings
+        .iter()
+        .filter(|(s, d)| *s > ddl_start && *s + *d < released)
+        .count();
     (longest, during_hold, ddl_elapsed, result)
 }
 
@@ -102,10 +120,13 @@ fn ddl_behind_a_long_transaction_retries_short_waits_and_never_stalls_writers() 
     // The control: a plain ALTER TABLE, no lock_timeout. It queues behind
     // the holder, and every writer queues behind it until the holder ends.
     let url = db.url.clone();
-    let (control_longest, _, _, ()) = rt.block_on(writer_while_held(&db.url, hold, move || async move {
-        let c = pg_connect(&url).await;
-        c.batch_execute("ALTER TABLE t ADD COLUMN control text").await.unwrap();
-    }));
+    let (control_longest, _, _, ()) =
+        rt.block_on(writer_while_held(&db.url, hold, move || async move {
+            let c = pg_connect(&url).await;
+            c.batch_execute("ALTER TABLE t ADD COLUMN control text")
+                .await
+                .unwrap();
+        }));
     assert!(
         control_longest > Duration::from_secs(1),
         "the control should stall the writer until the holder commits, but its longest UPDATE took {control_longest:?}"
@@ -131,31 +152,42 @@ fn ddl_behind_a_long_transaction_retries_short_waits_and_never_stalls_writers() 
     .iter()
     .map(|s| s.to_string())
     .collect();
-    let scratch_path = scratch.0.clone();
-    let (longest, during_hold, elapsed, out) = rt.block_on(writer_while_held(&db.url, hold, move || async move {
-        tokio::process::Command::new(env!("CARGO_BIN_EXE_zerodown"))
-            .args(&args)
-            .env_remove("DATABASE_URL")
-            .env_remove("ZERODOWN_FAILPOINT")
-            .env("ZERODOWN_DEMO_FLEET", scratch_path.join("fleet"))
-            .output()
-            .await
-            .expect("run zerodown")
-    }));
+    let fleet = fleet_env(&scratch);
+    let (longest, during_hold, elapsed, out) =
+        rt.block_on(writer_while_held(&db.url, hold, move || {
+            zerodown(args, fleet)
+        }));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    eprintln!("DEBUG control {control_longest:?} zerodown {longest:?} during_hold {during_hold} elapsed {elapsed:?}\n{stdout}");
-    assert_eq!(out.status.code(), Some(0), "stdout:\n{stdout}\nstderr:\n{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout:\n{stdout}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(
-        stdout.contains("v2/expand/add-column/t.c/add-column (") && stdout.contains("attempts (lock timeouts)"),
+        stdout.contains("v2/expand/add-column/t.c/add-column (")
+            && stdout.contains("attempts (lock timeouts)"),
         "the DDL should have needed several attempts:\n{stdout}"
     );
-    assert!(elapsed >= hold, "the run cannot end before the holder commits: {elapsed:?}");
+    assert!(
+        elapsed >= hold,
+        "the run cannot end before the holder commits: {elapsed:?}"
+    );
     assert!(
         longest <= lock_timeout + margin,
         "a writer waited {longest:?} behind zerodown's DDL (lock timeout {lock_timeout:?} + margin {margin:?})"
     );
-    assert!(during_hold > 100, "the writer kept writing while the lock was held: only {during_hold} UPDATEs");
-    assert_eq!(db.scalar("SELECT count(*) FROM pg_attribute WHERE attrelid = 't'::regclass AND attname = 'c'").as_deref(), Some("1"));
+    assert!(
+        during_hold > 100,
+        "the writer kept writing while the lock was held: only {during_hold} UPDATEs"
+    );
+    assert_eq!(
+        db.scalar(
+            "SELECT count(*) FROM pg_attribute WHERE attrelid = 't'::regclass AND attname = 'c'"
+        )
+        .as_deref(),
+        Some("1")
+    );
     assert_eq!(db.scalar("SELECT sum(v) > 0 FROM t").as_deref(), Some("t"));
 }
 
@@ -195,7 +227,11 @@ struct Client {
 async fn client(url: String, old: bool, slot: i64, phases: Arc<Phases>) -> Client {
     let db = pg_connect(&url).await;
     let mut me = Client::default();
-    let (name_col, amount_ty) = if old { ("name", "integer") } else { ("full_name", "bigint") };
+    let (name_col, amount_ty) = if old {
+        ("name", "integer")
+    } else {
+        ("full_name", "bigint")
+    };
     let tag = if old { "old" } else { "new" };
     let mut inserted: Vec<(i64, i64)> = Vec::new();
     let mut i: i64 = 0;
@@ -207,7 +243,11 @@ async fn client(url: String, old: bool, slot: i64, phases: Arc<Phases>) -> Clien
         let seeded = 1 + ((i * 7919) % (SEEDED / 4)) * 4 + slot;
         // After the run the new release may store what an integer cannot.
         let big = !old && phases.done.load(Ordering::SeqCst);
-        let amount = if big { 5_000_000_000 + i } else { (i * 104_729) % 2_000_000_000 - 1_000_000_000 };
+        let amount = if big {
+            5_000_000_000 + i
+        } else {
+            (i * 104_729) % 2_000_000_000 - 1_000_000_000
+        };
         let result: Result<(), String> = async {
             match i % 5 {
                 0 => {
@@ -273,7 +313,7 @@ async fn client(url: String, old: bool, slot: i64, phases: Arc<Phases>) -> Clien
                 _ => {
                     if let Some((&id, &want)) = me.amounts.iter().nth(i as usize % me.amounts.len().max(1)) {
                         let row = db
-                            .query_one(&format!("SELECT amount::text FROM payments WHERE id = $1"), &[&id])
+                            .query_one("SELECT amount::text FROM payments WHERE id = $1", &[&id])
                             .await
                             .map_err(|e| format!("read payment {id}: {e}"))?;
                         let got: String = row.get(0);
@@ -298,7 +338,11 @@ async fn client(url: String, old: bool, slot: i64, phases: Arc<Phases>) -> Clien
 async fn watch(url: String, phases: Arc<Phases>) {
     let db = pg_connect(&url).await;
     while !phases.done.load(Ordering::SeqCst) {
-        let exists: bool = db.query_one("SELECT to_regclass('zerodown.history') IS NOT NULL", &[]).await.unwrap().get(0);
+        let exists: bool = db
+            .query_one("SELECT to_regclass('zerodown.history') IS NOT NULL", &[])
+            .await
+            .unwrap()
+            .get(0);
         if exists {
             let row = db
                 .query_one(
@@ -336,7 +380,9 @@ fn old_and_new_releases_keep_working_through_a_run_under_traffic() {
     let (old, new, out, elapsed) = rt.block_on(async {
         let phases = Arc::new(Phases::default());
         let watcher = tokio::spawn(watch(db.url.clone(), phases.clone()));
-        let old: Vec<_> = (0..2).map(|slot| tokio::spawn(client(db.url.clone(), true, slot, phases.clone()))).collect();
+        let old: Vec<_> = (0..2)
+            .map(|slot| tokio::spawn(client(db.url.clone(), true, slot, phases.clone())))
+            .collect();
         // The new release starts once the schema reached 2.migrate.
         let new = {
             let (url, phases) = (db.url.clone(), phases.clone());
@@ -347,7 +393,9 @@ fn old_and_new_releases_keep_working_through_a_run_under_traffic() {
                     }
                     tokio::time::sleep(Duration::from_millis(2)).await;
                 }
-                let clients: Vec<_> = (2..4).map(|slot| tokio::spawn(client(url.clone(), false, slot, phases.clone()))).collect();
+                let clients: Vec<_> = (2..4)
+                    .map(|slot| tokio::spawn(client(url.clone(), false, slot, phases.clone())))
+                    .collect();
                 let mut done = Vec::new();
                 for c in clients {
                     done.push(c.await.unwrap());
@@ -357,7 +405,21 @@ fn old_and_new_releases_keep_working_through_a_run_under_traffic() {
         };
         tokio::time::sleep(Duration::from_millis(300)).await;
         let started = Instant::now();
-        let out = zerodown(&["apply", "tests/inputs/pg-kill", "--database", &url, "--state", &state, "--until", "contract"], &scratch).await;
+        let args = [
+            "apply",
+            "tests/inputs/pg-kill",
+            "--database",
+            &url,
+            "--state",
+            &state,
+            "--until",
+            "contract",
+        ];
+        let out = zerodown(
+            args.iter().map(|a| a.to_string()).collect(),
+            fleet_env(&scratch),
+        )
+        .await;
         let elapsed = started.elapsed();
         phases.done.store(true, Ordering::SeqCst);
         watcher.await.unwrap();
@@ -371,14 +433,27 @@ fn old_and_new_releases_keep_working_through_a_run_under_traffic() {
         (olds, new.await.unwrap(), out, elapsed)
     });
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "stdout:\n{stdout}\nstderr:\n{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout:\n{stdout}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
-    eprintln!("DEBUG elapsed {elapsed:?}\n{stdout}");
-    for c in old.iter().chain(new.iter()) { eprintln!("DEBUG ops {} names {} amounts {}", c.ops, c.names.len(), c.amounts.len()); }
     for (who, clients) in [("old release", &old), ("new release", &new)] {
         for c in clients.iter() {
-            assert!(c.errors.is_empty(), "{who}: {} errors in {} operations, first ones: {:?}", c.errors.len(), c.ops, &c.errors[..c.errors.len().min(5)]);
-            assert!(c.ops > 200, "{who}: only {} operations during a run of {elapsed:?}", c.ops);
+            assert!(
+                c.errors.is_empty(),
+                "{who}: {} errors in {} operations, first ones: {:?}",
+                c.errors.len(),
+                c.ops,
+                &c.errors[..c.errors.len().min(5)]
+            );
+            assert!(
+                c.ops > 200,
+                "{who}: only {} operations during a run of {elapsed:?}",
+                c.ops
+            );
         }
     }
 
@@ -386,16 +461,30 @@ fn old_and_new_releases_keep_working_through_a_run_under_traffic() {
     let names: HashMap<i64, String> = db
         .rows("SELECT id, full_name FROM accounts")
         .into_iter()
-        .map(|r| (r[0].as_ref().unwrap().parse().unwrap(), r[1].clone().unwrap()))
+        .map(|r| {
+            (
+                r[0].as_ref().unwrap().parse().unwrap(),
+                r[1].clone().unwrap(),
+            )
+        })
         .collect();
-    let tiers: HashMap<i64, Option<String>> =
-        db.rows("SELECT id, tier FROM accounts").into_iter().map(|r| (r[0].as_ref().unwrap().parse().unwrap(), r[1].clone())).collect();
+    let tiers: HashMap<i64, Option<String>> = db
+        .rows("SELECT id, tier FROM accounts")
+        .into_iter()
+        .map(|r| (r[0].as_ref().unwrap().parse().unwrap(), r[1].clone()))
+        .collect();
     let amounts: HashMap<i64, i64> = db
         .rows("SELECT id, amount FROM payments")
         .into_iter()
-        .map(|r| (r[0].as_ref().unwrap().parse().unwrap(), r[1].as_ref().unwrap().parse().unwrap()))
+        .map(|r| {
+            (
+                r[0].as_ref().unwrap().parse().unwrap(),
+                r[1].as_ref().unwrap().parse().unwrap(),
+            )
+        })
         .collect();
-    let mut want_names: HashMap<i64, String> = (1..=SEEDED).map(|id| (id, format!("seed {id}"))).collect();
+    let mut want_names: HashMap<i64, String> =
+        (1..=SEEDED).map(|id| (id, format!("seed {id}"))).collect();
     let mut want_amounts: HashMap<i64, i64> = (1..=SEEDED).map(|id| (id, id * 3)).collect();
     let mut want_tiers: HashMap<i64, Option<String>> = HashMap::new();
     for c in old.iter().chain(new.iter()) {
@@ -403,12 +492,38 @@ fn old_and_new_releases_keep_working_through_a_run_under_traffic() {
         want_amounts.extend(c.amounts.clone());
         want_tiers.extend(c.tiers.clone());
     }
-    assert_eq!(names.len(), want_names.len(), "accounts: rows lost or added");
-    assert_eq!(amounts.len(), want_amounts.len(), "payments: rows lost or added");
-    let wrong_names: Vec<_> = want_names.iter().filter(|(id, n)| names.get(id) != Some(n)).take(5).collect();
-    assert!(wrong_names.is_empty(), "full_name differs from the last write: {wrong_names:?} (got {:?})", wrong_names.iter().map(|(id, _)| names.get(id)).collect::<Vec<_>>());
-    let wrong_amounts: Vec<_> = want_amounts.iter().filter(|(id, a)| amounts.get(id) != Some(a)).take(5).collect();
-    assert!(wrong_amounts.is_empty(), "amount differs from the last write: {wrong_amounts:?}");
+    assert_eq!(
+        names.len(),
+        want_names.len(),
+        "accounts: rows lost or added"
+    );
+    assert_eq!(
+        amounts.len(),
+        want_amounts.len(),
+        "payments: rows lost or added"
+    );
+    let wrong_names: Vec<_> = want_names
+        .iter()
+        .filter(|(id, n)| names.get(id) != Some(n))
+        .take(5)
+        .collect();
+    assert!(
+        wrong_names.is_empty(),
+        "full_name differs from the last write: {wrong_names:?} (got {:?})",
+        wrong_names
+            .iter()
+            .map(|(id, _)| names.get(id))
+            .collect::<Vec<_>>()
+    );
+    let wrong_amounts: Vec<_> = want_amounts
+        .iter()
+        .filter(|(id, a)| amounts.get(id) != Some(a))
+        .take(5)
+        .collect();
+    assert!(
+        wrong_amounts.is_empty(),
+        "amount differs from the last write: {wrong_amounts:?}"
+    );
     // The tier: what the new release wrote, else the backfill's value (for
     // seeded rows and for rows the old release inserted).
     let wrong_tiers: Vec<_> = tiers
@@ -423,5 +538,9 @@ fn old_and_new_releases_keep_working_through_a_run_under_traffic() {
         .take(5)
         .collect();
     assert!(wrong_tiers.is_empty(), "tier wrong: {wrong_tiers:?}");
-    assert!(new.iter().any(|c| c.amounts.values().any(|&a| a > i64::from(i32::MAX))), "the new release stored a bigint after the run");
+    assert!(
+        new.iter()
+            .any(|c| c.amounts.values().any(|&a| a > i64::from(i32::MAX))),
+        "the new release stored a bigint after the run"
+    );
 }

@@ -11,22 +11,35 @@ use std::sync::atomic::{AtomicU32, Ordering};
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 fn unique_name(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
-    format!("{prefix}_{}_{}_{nanos}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst))
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!(
+        "{prefix}_{}_{}_{nanos}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    )
 }
 
 /// The PostgreSQL server's admin URL (`ZERODOWN_TEST_PG_URL`).
 pub fn pg_admin_url() -> String {
-    std::env::var("ZERODOWN_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
+    std::env::var("ZERODOWN_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
 }
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 /// Connect with tokio-postgres on a runtime of the caller's.
 pub async fn pg_connect(url: &str) -> tokio_postgres::Client {
-    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.expect("connect to PostgreSQL");
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .expect("connect to PostgreSQL");
     tokio::spawn(async move {
         let _ = conn.await;
     });
@@ -54,7 +67,9 @@ impl PgDb {
         let admin = pg_admin_url();
         runtime().block_on(async {
             let c = pg_connect(&admin).await;
-            c.batch_execute(&format!("CREATE DATABASE \"{name}\"")).await.expect("create test database");
+            c.batch_execute(&format!("CREATE DATABASE \"{name}\""))
+                .await
+                .expect("create test database");
         });
         let url = with_db(&admin, &name);
         PgDb { name, url }
@@ -64,7 +79,9 @@ impl PgDb {
     pub fn exec(&self, sql: &str) {
         runtime().block_on(async {
             let c = pg_connect(&self.url).await;
-            c.batch_execute(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+            c.batch_execute(sql)
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e}"));
         })
     }
 
@@ -72,7 +89,10 @@ impl PgDb {
     pub fn rows(&self, sql: &str) -> Vec<Vec<Option<String>>> {
         runtime().block_on(async {
             let c = pg_connect(&self.url).await;
-            let msgs = c.simple_query(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+            let msgs = c
+                .simple_query(sql)
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e}"));
             msgs.into_iter()
                 .filter_map(|m| match m {
                     tokio_postgres::SimpleQueryMessage::Row(r) => {
@@ -86,7 +106,10 @@ impl PgDb {
 
     /// The first column of the first row.
     pub fn scalar(&self, sql: &str) -> Option<String> {
-        self.rows(sql).into_iter().next().and_then(|r| r.into_iter().next().flatten())
+        self.rows(sql)
+            .into_iter()
+            .next()
+            .and_then(|r| r.into_iter().next().flatten())
     }
 
     /// Load a SQL file (a schema snapshot).
@@ -102,7 +125,9 @@ impl Drop for PgDb {
         let admin = pg_admin_url();
         runtime().block_on(async {
             let c = pg_connect(&admin).await;
-            let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await;
+            let _ = c
+                .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                .await;
         });
     }
 }
@@ -131,7 +156,9 @@ impl Drop for Scratch {
 /// Run the zerodown binary from the repository root.
 pub fn zerodown(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_zerodown"));
-    cmd.args(args).env_remove("DATABASE_URL").env_remove("ZERODOWN_FAILPOINT");
+    cmd.args(args)
+        .env_remove("DATABASE_URL")
+        .env_remove("ZERODOWN_FAILPOINT");
     for (k, v) in env {
         cmd.env(k, v);
     }

@@ -93,7 +93,10 @@ pub fn zd_leftovers(db: &PgDb) -> Vec<String> {
                JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public' AND proname LIKE 'zd\\_%' \
                UNION ALL SELECT 'relation ' || relname FROM pg_class c \
                JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND relname LIKE 'zd\\_%'";
-    db.rows(sql).into_iter().filter_map(|r| r.into_iter().next().flatten()).collect()
+    db.rows(sql)
+        .into_iter()
+        .filter_map(|r| r.into_iter().next().flatten())
+        .collect()
 }
 
 /// Per table of the public schema: the row count and an MD5 of every row
@@ -119,12 +122,21 @@ pub fn checksums(db: &PgDb) -> BTreeMap<String, String> {
 
 /// zerodown's history table: (task id, status), one row per task.
 pub fn history(db: &PgDb) -> Vec<(String, String)> {
-    if db.scalar("SELECT to_regclass('zerodown.history') IS NOT NULL").as_deref() != Some("t") {
+    if db
+        .scalar("SELECT to_regclass('zerodown.history') IS NOT NULL")
+        .as_deref()
+        != Some("t")
+    {
         return Vec::new();
     }
     db.rows("SELECT task_id, status FROM zerodown.history ORDER BY task_id")
         .into_iter()
-        .map(|r| (r[0].clone().unwrap_or_default(), r[1].clone().unwrap_or_default()))
+        .map(|r| {
+            (
+                r[0].clone().unwrap_or_default(),
+                r[1].clone().unwrap_or_default(),
+            )
+        })
         .collect()
 }
 
@@ -142,7 +154,12 @@ pub struct PlanTask {
 /// Every task of the plan set in `dir`, in execution order.
 pub fn plan_tasks(dir: &str) -> Vec<PlanTask> {
     let out = super::zerodown(&["plan", dir, "--format", "json"], &[]);
-    assert_eq!(out.status.code(), Some(2), "plan {dir}: {}", text(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "plan {dir}: {}",
+        text(&out.stderr)
+    );
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("plan JSON");
     let sets = json["plan_sets"].as_array().expect("plan_sets");
     assert_eq!(sets.len(), 1, "{dir}: one plan set");
@@ -231,7 +248,14 @@ pub fn spawn(args: &[&str], scratch: &Scratch, extra_env: &[(&str, &str)]) -> Ch
 }
 
 /// `apply DIR --database URL --state STATE` plus `extra` arguments.
-pub fn apply(dir: &str, db: &PgDb, state: &Path, extra: &[&str], scratch: &Scratch, env: &[(&str, &str)]) -> Run {
+pub fn apply(
+    dir: &str,
+    db: &PgDb,
+    state: &Path,
+    extra: &[&str],
+    scratch: &Scratch,
+    env: &[(&str, &str)],
+) -> Run {
     let state = state.display().to_string();
     let mut args = vec!["apply", dir, "--database", &db.url, "--state", &state];
     args.extend_from_slice(extra);
@@ -257,7 +281,10 @@ pub fn url_with_password(url: &str) -> (String, String) {
         Some((_, password)) if !password.is_empty() => (url.to_string(), password.to_string()),
         _ => {
             let user = userinfo.split(':').next().unwrap_or(userinfo);
-            (format!("{scheme}://{user}:s3cr3t@{host}{tail}"), "s3cr3t".to_string())
+            (
+                format!("{scheme}://{user}:s3cr3t@{host}{tail}"),
+                "s3cr3t".to_string(),
+            )
         }
     }
 }
