@@ -1150,3 +1150,67 @@ fn continuing_a_stopped_run_refuses_another_to_or_plan_directory() {
         history(&db)
     );
 }
+
+#[test]
+fn a_raw_task_cut_short_is_never_run_again_until_the_operator_says() {
+    let db = PgDb::new();
+    db.load("tests/inputs/pg-raw/schemas/0001.sql");
+    let scratch = Scratch::new();
+    let state = scratch.path("state.json");
+    let dir = "tests/inputs/pg-raw";
+    let task = "v2/migrate/raw/log-migration/raw";
+    // Killed after the INSERT committed, before the run recorded it.
+    let killed = apply(
+        dir,
+        &db,
+        &state,
+        &["--until", "contract"],
+        &scratch,
+        &[("ZERODOWN_FAILPOINT", &format!("after:{task}"))],
+    );
+    assert_eq!((killed.code, killed.signal), (None, Some(6)), "{killed:?}");
+    let inserted = || count(&db, "SELECT count(*) FROM audit_log");
+    assert_eq!(inserted(), 1);
+
+    // Every resume refuses to guess, not only the first one.
+    for attempt in 1..=2 {
+        let out = resume(&db, &state, &[], &scratch);
+        out.expect(1, &format!("resume #{attempt}"));
+        assert!(
+            out.stderr
+                .contains("cannot tell from the catalog whether it took effect"),
+            "{}",
+            out.stderr
+        );
+        assert_eq!(inserted(), 1, "resume #{attempt} ran the raw SQL again");
+    }
+
+    // The operator checked: it took effect. Marked done, the run goes on.
+    let mut st = state_json(&state);
+    st["tasks"][task]["status"] = "done".into();
+    std::fs::write(&state, serde_json::to_vec_pretty(&st).unwrap()).unwrap();
+    resume(&db, &state, &[], &scratch).expect(0, "resume once the task is marked done");
+    assert_eq!(inserted(), 1);
+
+    // Killed before the INSERT ran: marked pending, resume runs it, once.
+    let db = PgDb::new();
+    db.load("tests/inputs/pg-raw/schemas/0001.sql");
+    let state = scratch.path("state-2.json");
+    let inserted = || count(&db, "SELECT count(*) FROM audit_log");
+    let killed = apply(
+        dir,
+        &db,
+        &state,
+        &["--until", "contract"],
+        &scratch,
+        &[("ZERODOWN_FAILPOINT", &format!("before:{task}"))],
+    );
+    assert_eq!((killed.code, killed.signal), (None, Some(6)), "{killed:?}");
+    resume(&db, &state, &[], &scratch).expect(1, "resume of the cut-short task");
+    assert_eq!(inserted(), 0);
+    let mut st = state_json(&state);
+    st["tasks"][task]["status"] = "pending".into();
+    std::fs::write(&state, serde_json::to_vec_pretty(&st).unwrap()).unwrap();
+    resume(&db, &state, &[], &scratch).expect(0, "resume once the task is pending");
+    assert_eq!(inserted(), 1);
+}

@@ -183,6 +183,10 @@ pub enum ExecError {
     Engine { task: String, source: EngineError },
     #[error("task {task}: {message}")]
     Check { task: String, message: String },
+    /// The task may or may not have taken effect, and the catalog cannot
+    /// tell: it stays `running` until the operator says which.
+    #[error("task {task}: {message}")]
+    Uncertain { task: String, message: String },
     #[error(transparent)]
     State(#[from] StateError),
     #[error("task {task}: {message}")]
@@ -355,12 +359,15 @@ impl<E: Engine, O: Observer> Runner<'_, E, O> {
                     if sql.effect == Effect::RecordedOnly
                         && self.state.task_status(&task.id.0) == TaskStatus::Running
                     {
-                        return Err(ExecError::Check {
+                        return Err(ExecError::Uncertain {
                             task: task.id.0.clone(),
-                            message: "this raw SQL task was running when the previous run stopped, and zerodown cannot \
-                                      tell from the catalog whether it took effect: check the database, then either \
-                                      re-run it by hand or not, and mark it done in the state file"
-                                .to_string(),
+                            message: format!(
+                                "this raw SQL task was running when the previous run stopped, and zerodown cannot \
+                                 tell from the catalog whether it took effect: check the database, then set the \
+                                 task's \"status\" in {} to \"done\" if it did, or to \"pending\" to have \
+                                 `zerodown resume` run it",
+                                self.state_path.display()
+                            ),
                         });
                     }
                     self.observer.event(Event::TaskStarted {
@@ -788,10 +795,14 @@ pub async fn run<E: Engine, O: Observer>(
                 error: message.clone(),
             });
             // Record the failure; if even that fails, the original error
-            // is what the user needs to see.
-            let _ = runner
-                .mark(task, TaskStatus::Failed, Some(message), None)
-                .await;
+            // is what the user needs to see. A task whose effect is unknown
+            // stays running, so the next resume refuses it again instead
+            // of running it a second time.
+            if !matches!(e, ExecError::Uncertain { .. }) {
+                let _ = runner
+                    .mark(task, TaskStatus::Failed, Some(message), None)
+                    .await;
+            }
             runner.state.status = RunStatus::Failed;
             let _ = runner.state.save(state_path);
             return Err(e);
