@@ -58,7 +58,10 @@ fn seeded() -> PgDb {
     let db = PgDb::new();
     // The crash is the client's, never the server's: the server need not
     // wait for the disk at each commit, which makes each case faster.
-    db.exec(&format!("ALTER DATABASE \"{}\" SET synchronous_commit = off", db.name));
+    db.exec(&format!(
+        "ALTER DATABASE \"{}\" SET synchronous_commit = off",
+        db.name
+    ));
     db.load(format!("{DIR}/schemas/0001.sql"));
     db.exec(SEED);
     db
