@@ -1214,3 +1214,112 @@ fn a_raw_task_cut_short_is_never_run_again_until_the_operator_says() {
     resume(&db, &state, &[], &scratch).expect(0, "resume once the task is pending");
     assert_eq!(inserted(), 1);
 }
+
+#[test]
+fn ddl_that_never_gets_its_lock_gives_up_and_resume_goes_on() {
+    let db = PgDb::new();
+    db.load("tests/inputs/pg-lock/schemas/0001.sql");
+    let scratch = Scratch::new();
+    let state = scratch.path("state.json");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    // Another session keeps t open in a transaction for the whole run.
+    let holder = rt.block_on(async {
+        let c = support::pg_connect(&db.url).await;
+        c.batch_execute("BEGIN; SELECT count(*) FROM t")
+            .await
+            .unwrap();
+        c
+    });
+    let started = Instant::now();
+    let out = apply(
+        "tests/inputs/pg-lock",
+        &db,
+        &state,
+        &[
+            "--until",
+            "contract",
+            "--lock-timeout",
+            "50ms",
+            "--lock-retries",
+            "3",
+        ],
+        &scratch,
+        &[],
+    );
+    out.expect(1, "apply blocked by a long transaction");
+    assert!(
+        out.stderr.contains("gave up after 3 attempts: each waited 50 ms for a lock held by other sessions while running: ALTER TABLE \"t\" ADD COLUMN \"c\""),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("zerodown resume --state"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "gave up in bounded time: {:?}",
+        started.elapsed()
+    );
+    assert!(!has_column(&db, "t", "c"));
+    assert_eq!(state_json(&state)["status"], "failed");
+
+    rt.block_on(holder.batch_execute("COMMIT")).unwrap();
+    resume(&db, &state, &[], &scratch).expect(0, "resume once the transaction ended");
+    assert!(has_column(&db, "t", "c"));
+}
+
+/// Known gap: abort removes what expand created, but leaves in place what
+/// expand changed in place (here `users.email` widened to varchar(320), a
+/// catalog-only change; narrowing it back would rewrite the table under
+/// ACCESS EXCLUSIVE). Planned again against the live database, version 3
+/// then finds the change already made and refuses it ("it changes
+/// nothing"), so the aborted plan cannot be applied again as written.
+#[test]
+#[ignore = "abort leaves in-place expand changes (a widened type) that make the plan refuse to apply again"]
+fn abort_after_an_in_place_expand_change_lets_the_plan_apply_again() {
+    let db = PgDb::new();
+    db.load(starting_schema("plans/pg-shop"));
+    let scratch = Scratch::new();
+    let state = scratch.path("state.json");
+    let state_arg = state.display().to_string();
+    apply(
+        "plans/pg-shop",
+        &db,
+        &scratch.path("v2.json"),
+        &["--until", "contract", "--to", "2"],
+        &scratch,
+        &[],
+    )
+    .expect(0, "version 2");
+    let before = describe(&db);
+    apply(
+        "plans/pg-shop",
+        &db,
+        &state,
+        &["--until", "expand"],
+        &scratch,
+        &[],
+    )
+    .expect(0, "expand of 3");
+    run(
+        &["abort", "--database", &db.url, "--state", &state_arg],
+        &scratch,
+        &[],
+    )
+    .expect(0, "abort");
+    assert_eq!(describe(&db), before, "abort left changes behind");
+    apply(
+        "plans/pg-shop",
+        &db,
+        &state,
+        &["--until", "contract"],
+        &scratch,
+        &[],
+    )
+    .expect(0, "apply again");
+}
