@@ -54,7 +54,7 @@ fn lines(s: &str) -> String {
 }
 
 // ---------------------------------------------------------------------------
-// 1. Every example applies and ends in the expected catalog state, with its data.
+// Every example applies and ends in the expected catalog state, with its data.
 
 /// pg-shop at version 1 with data: users (one without email, one with a
 /// name outside ASCII), orders (totals at the integer limits), sessions.
@@ -371,7 +371,7 @@ fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
 }
 
 // ---------------------------------------------------------------------------
-// 3. Two concurrent runs.
+// Two concurrent runs.
 
 #[test]
 fn a_second_concurrent_apply_is_refused_at_once_and_the_first_completes() {
@@ -457,7 +457,7 @@ fn a_second_concurrent_apply_is_refused_at_once_and_the_first_completes() {
 }
 
 // ---------------------------------------------------------------------------
-// 6. Bad input: a clear error, nothing applied, never the password.
+// Bad input: a clear error, nothing applied, never the password.
 
 fn assert_no_password(run: &pg::Run, password: &str, state: &Path) {
     assert!(
@@ -603,7 +603,7 @@ fn a_plan_naming_a_table_the_database_lacks_applies_nothing() {
 }
 
 // ---------------------------------------------------------------------------
-// 7. Runs that stop and go on.
+// Runs that stop and go on.
 
 #[test]
 fn apply_over_an_unfinished_run_is_refused_and_resume_refuses_a_changed_plan() {

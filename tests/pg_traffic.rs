@@ -44,7 +44,7 @@ async fn zerodown(args: Vec<String>, fleet: String) -> std::process::Output {
 }
 
 // ---------------------------------------------------------------------------
-// 4. A long transaction holds a lock: the DDL waits in short attempts.
+// A long transaction holds a lock: the DDL waits in short attempts.
 
 /// A writer's single-row UPDATEs, each timed, while a transaction holds
 /// ACCESS SHARE on `t` for `hold`, and `ddl` runs meanwhile. Returns the
@@ -120,7 +120,7 @@ fn ddl_behind_a_long_transaction_retries_short_waits_and_never_stalls_writers() 
     // The control: a plain ALTER TABLE, no lock_timeout. It queues behind
     // the holder, and every writer queues behind it until the holder ends.
     let url = db.url.clone();
-    let (control_longest, _, _, ()) =
+    let (control_longest, control_during_hold, _, ()) =
         rt.block_on(writer_while_held(&db.url, hold, move || async move {
             let c = pg_connect(&url).await;
             c.batch_execute("ALTER TABLE t ADD COLUMN control text")
@@ -130,6 +130,10 @@ fn ddl_behind_a_long_transaction_retries_short_waits_and_never_stalls_writers() 
     assert!(
         control_longest > Duration::from_secs(1),
         "the control should stall the writer until the holder commits, but its longest UPDATE took {control_longest:?}"
+    );
+    assert!(
+        control_during_hold < 5,
+        "the control let {control_during_hold} UPDATEs through"
     );
 
     // zerodown: each attempt waits at most the lock timeout, then lets the
@@ -178,7 +182,7 @@ fn ddl_behind_a_long_transaction_retries_short_waits_and_never_stalls_writers() 
         "a writer waited {longest:?} behind zerodown's DDL (lock timeout {lock_timeout:?} + margin {margin:?})"
     );
     assert!(
-        during_hold > 100,
+        during_hold >= 20,
         "the writer kept writing while the lock was held: only {during_hold} UPDATEs"
     );
     assert_eq!(
@@ -192,7 +196,7 @@ fn ddl_behind_a_long_transaction_retries_short_waits_and_never_stalls_writers() 
 }
 
 // ---------------------------------------------------------------------------
-// 5. Old and new releases under traffic through a whole run.
+// Old and new releases under traffic through a whole run.
 
 const SEEDED: i64 = 100_000;
 
