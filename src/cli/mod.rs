@@ -87,14 +87,42 @@ pub enum Command {
     /// Show where the database stands: versions, phases, running or failed tasks.
     #[command(after_help = AFTER_HELP)]
     Status(StatusArgs),
+
+    /// Drop soft-dropped tables (`soft_drop: true`) from the trash once they are old enough.
+    #[command(after_help = AFTER_HELP)]
+    Purge(PurgeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PurgeArgs {
+    #[command(flatten)]
+    pub db: DatabaseArgs,
+    /// Drop trashed tables whose soft drop finished at least this long ago, e.g. `7d`.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub older_than: std::time::Duration,
+    /// List what would be dropped, drop nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Longest wait for a lock per attempt.
+    #[arg(long, value_name = "DURATION", default_value = "200ms", value_parser = parse_duration)]
+    pub lock_timeout: std::time::Duration,
 }
 
 /// Where the database is and how DDL waits for locks.
 #[derive(Debug, clap::Args)]
 pub struct DatabaseArgs {
-    /// Database URL: postgres://user@host:5432/db (TLS per `sslmode=`).
-    /// Passwords are never printed, logged or written to the state file.
-    #[arg(long, env = "DATABASE_URL", value_name = "URL", hide_env_values = true)]
+    /// Database URL: postgres://user@host:5432/db (TLS per `sslmode=`),
+    /// mysql://user@host:3306/db, or sqlite://path/to/file.db. Without it
+    /// (and without DATABASE_URL), the embedded default: the SQLite file
+    /// zerodown.db in the working directory. Passwords are never printed,
+    /// logged or written to the state file.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true,
+        default_value = "sqlite://zerodown.db"
+    )]
     pub database: String,
 }
 
@@ -226,6 +254,17 @@ pub struct PlanArgs {
     /// output is not a terminal).
     #[arg(long)]
     pub no_color: bool,
+
+    /// Plan against this live database instead of the schema files: its
+    /// schema is introspected (read-only) and its history decides what is
+    /// still to do; touched tables are sized. Without it, `plan` touches no
+    /// database (DATABASE_URL is not read).
+    #[arg(long, value_name = "URL")]
+    pub database: Option<String>,
+
+    /// With --database: the state file of a run in progress.
+    #[arg(long, value_name = "FILE", default_value = DEFAULT_STATE_PATH)]
+    pub state: PathBuf,
 }
 
 /// Run a parsed command line; returns the process exit code.
@@ -236,7 +275,42 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Resume(args) => block_on(resume(args)),
         Command::Abort(args) => block_on(abort(args)),
         Command::Status(args) => block_on(status(args)),
+        Command::Purge(args) => block_on(purge(args)),
     }
+}
+
+fn block_on_value<T>(
+    f: impl std::future::Future<Output = Result<T, ExitCode>>,
+) -> Result<T, ExitCode> {
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt.block_on(f),
+        Err(e) => Err(fail(format!("cannot start the async runtime: {e}"))),
+    }
+}
+
+async fn plan_database(
+    url: &str,
+    set: &plan::PlanSet,
+    state: &std::path::Path,
+) -> Result<CheckedPlan, ExitCode> {
+    let result: Result<CheckedPlan, ExitCode> = (async {
+        with_engine_value!(url, |engine| {
+            session::plan_against_database(engine, set, state)
+                .await
+                .map_err(|e| match e {
+                    SessionError::Plan(d) => {
+                        print_diagnostics(&d);
+                        ExitCode::from(exit::ERROR)
+                    }
+                    other => fail(other),
+                })
+        })
+    })
+    .await;
+    result
 }
 
 fn block_on(f: impl std::future::Future<Output = ExitCode>) -> ExitCode {
@@ -274,6 +348,15 @@ macro_rules! with_engine {
                     Err(e) => return fail(e),
                 }
             }
+            crate::dialect::EngineKind::Sqlite => {
+                match crate::engine::sqlite::connect(&url).await {
+                    Ok(mut conn) => {
+                        let $engine = &mut conn;
+                        $body
+                    }
+                    Err(e) => return fail(e),
+                }
+            }
             other => {
                 return fail(format!(
                     "the {other} engine is not available in this version of zerodown"
@@ -282,6 +365,31 @@ macro_rules! with_engine {
         }
     }};
 }
+
+/// `with_engine!` for a body that yields a `Result<T, ExitCode>`.
+macro_rules! with_engine_value {
+    ($url:expr, |$engine:ident| $body:expr) => {{
+        let url = match DatabaseUrl::parse($url) {
+            Ok(u) => u,
+            Err(e) => return Err(fail(format!("--database: {e}"))),
+        };
+        match url.kind() {
+            crate::dialect::EngineKind::Postgres => {
+                match crate::engine::postgres::connect(&url).await {
+                    Ok(mut conn) => {
+                        let $engine = &mut conn;
+                        $body
+                    }
+                    Err(e) => Err(fail(e)),
+                }
+            }
+            other => Err(fail(format!(
+                "the {other} engine is not available in this version of zerodown"
+            ))),
+        }
+    }};
+}
+use with_engine_value;
 
 fn lock_policy(run: &RunArgs) -> LockPolicy {
     LockPolicy {
@@ -412,6 +520,34 @@ async fn abort(args: AbortArgs) -> ExitCode {
     })
 }
 
+async fn purge(args: PurgeArgs) -> ExitCode {
+    let policy = LockPolicy {
+        lock_timeout: args.lock_timeout,
+        ..LockPolicy::default()
+    };
+    with_engine!(&args.db.database, |engine| {
+        match session::purge(engine, args.older_than, args.dry_run, &policy).await {
+            Ok(tables) => {
+                if tables.is_empty() {
+                    println!("The trash is empty.");
+                }
+                for t in &tables {
+                    let when = t.dropped_at.as_deref().unwrap_or("unknown (kept)");
+                    let what = match (t.purged, t.due, t.dropped_at.is_some()) {
+                        (true, _, _) => "dropped",
+                        (false, true, _) => "would be dropped (dry run)",
+                        (false, false, true) => "kept: not old enough",
+                        (false, false, false) => "kept: no soft drop recorded for it",
+                    };
+                    println!("  {} (soft-dropped {when}): {what}", t.name);
+                }
+                ExitCode::from(exit::OK)
+            }
+            Err(e) => fail(e),
+        }
+    })
+}
+
 async fn status(args: StatusArgs) -> ExitCode {
     with_engine!(&args.db.database, |engine| {
         match session::status(engine, &args.state).await {
@@ -454,6 +590,12 @@ async fn status(args: StatusArgs) -> ExitCode {
                         format!(" ({stages})")
                     };
                     println!("version {number}: {reached}{detail}");
+                    for g in report.fleet.iter().filter(|g| g.version == number) {
+                        println!("{}", group_line(g));
+                        for (node, state) in &g.others {
+                            println!("{}", node_line(node, state));
+                        }
+                    }
                     for r in history.iter().flat_map(|v| &v.running) {
                         println!("  running: {r}");
                     }
@@ -469,6 +611,42 @@ async fn status(args: StatusArgs) -> ExitCode {
             Err(e) => fail(e),
         }
     })
+}
+
+/// `  api: 2/3 on 1.5.0 (from 1.4.0), 1 not started`
+fn group_line(g: &session::GroupProgress) -> String {
+    let mut line = format!(
+        "  {}: {}/{} on {} (from {})",
+        g.group, g.upgraded, g.total, g.to_release, g.from_release
+    );
+    if g.not_started > 0 {
+        line.push_str(&format!(", {} not started", g.not_started));
+    }
+    line
+}
+
+/// `    api-2: FAILED, rolled back, on 1.4.0 since …: health failed: …`
+fn node_line(node: &str, s: &crate::exec::fleet::NodeState) -> String {
+    use crate::exec::fleet::NodeStatus;
+    let what = match s.status {
+        NodeStatus::Draining => "being drained",
+        NodeStatus::Drained => "drained, upgrade not done",
+        NodeStatus::Installed => "upgraded, health not confirmed",
+        NodeStatus::Upgraded => "upgraded",
+        NodeStatus::RollingBack => "being rolled back",
+        NodeStatus::RolledBack => "FAILED, rolled back",
+        NodeStatus::Broken => "FAILED, rollback failed too: needs a human",
+    };
+    let mut line = format!("    {node}: {what}, on {}", s.release);
+    if let Some(since) = &s.since {
+        line.push_str(&format!(" since {since}"));
+    }
+    // Without the command's output: that is in the fleet log.
+    if let Some(error) = &s.error {
+        let cause = error.split("; last output:").next().unwrap_or(error);
+        line.push_str(&format!(": {}", cause.lines().next().unwrap_or(cause)));
+    }
+    line
 }
 
 fn print_diagnostics(d: &Diagnostics) {
@@ -490,21 +668,33 @@ fn run_plan(args: PlanArgs) -> ExitCode {
             return ExitCode::from(exit::ERROR);
         }
     };
-    let opts = PlanOptions {
-        schema_file: args.schema.clone(),
-        ..PlanOptions::default()
-    };
     let mut checked: Vec<CheckedPlan> = Vec::new();
-    let mut errors = Vec::new();
-    for set in &sets {
-        match planner::check(set, &opts) {
-            Ok(c) => checked.push(c),
-            Err(d) => errors.extend(d.0),
+    if let Some(url) = &args.database {
+        if sets.len() != 1 {
+            return fail(
+                "--database plans one plan directory: name the one that belongs to this database",
+            );
         }
-    }
-    if !errors.is_empty() {
-        print_diagnostics(&Diagnostics(errors));
-        return ExitCode::from(exit::ERROR);
+        match block_on_value(plan_database(url, &sets[0], &args.state)) {
+            Ok(c) => checked.push(c),
+            Err(code) => return code,
+        }
+    } else {
+        let opts = PlanOptions {
+            schema_file: args.schema.clone(),
+            ..PlanOptions::default()
+        };
+        let mut errors = Vec::new();
+        for set in &sets {
+            match planner::check(set, &opts) {
+                Ok(c) => checked.push(c),
+                Err(d) => errors.extend(d.0),
+            }
+        }
+        if !errors.is_empty() {
+            print_diagnostics(&Diagnostics(errors));
+            return ExitCode::from(exit::ERROR);
+        }
     }
     let color =
         !args.no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();

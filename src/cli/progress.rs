@@ -141,20 +141,47 @@ impl Observer for Console {
                 from,
                 to,
             } => self.line(format!("    {group}/{node}: {from} → {to}")),
+            Event::NodeInstalled {
+                group,
+                node,
+                release,
+            } => self.line(format!(
+                "    {group}/{node}: {release} installed, checking health"
+            )),
             Event::NodeUpgraded {
                 group,
                 node,
                 release,
             } => self.line(format!("    {group}/{node}: on {release}, healthy")),
-            Event::NodeFailed { group, node, error } => {
-                self.line(format!("    {group}/{node}: FAILED: {error}"))
-            }
+            Event::NodeRollingBack {
+                group,
+                node,
+                to,
+                error,
+            } => self.line(format!("    {group}/{node}: {error}; rolling back to {to}")),
+            Event::NodeRolledBack {
+                group,
+                node,
+                release,
+            } => self.line(format!("    {group}/{node}: back on {release}, healthy")),
+            Event::NodeFailed { group, node, error } => self.line(format!(
+                "    {group}/{node}: FAILED, needs a human: {error}"
+            )),
             Event::GroupProgress {
                 group,
                 upgraded,
                 total,
                 release,
             } => self.line(format!("    {group}: {upgraded}/{total} on {release}")),
+            Event::HookOnHalt { id, error: None } => self.line(format!(
+                "  ✓ {id} (run because the run halts during the rollout)"
+            )),
+            Event::HookOnHalt {
+                id,
+                error: Some(error),
+            } => self.line(format!(
+                "  ✗ {id} (run because the run halts during the rollout): {error}"
+            )),
             Event::Paused { path } => self.line(format!("    paused: waiting while {path} exists")),
         }
     }

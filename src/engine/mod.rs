@@ -7,9 +7,11 @@
 //!
 //! Writing methods take a [`RunLock`]: a value only an engine can make, by
 //! taking the database-side run lock (`pg_try_advisory_lock`, `GET_LOCK`, a
-//! claimed row). Database writes without the lock do not compile.
+//! `flock` on a side file of the SQLite database). Database writes without
+//! the lock do not compile.
 
 pub mod postgres;
+pub mod sqlite;
 mod url;
 
 use std::fmt;

@@ -25,7 +25,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::engine::{Engine, EngineError, HistoryRecord, LockPolicy, RunLock, TaskStatus};
-use crate::graph::{Stage, Task, TaskKind};
+use crate::graph::{HookWhen, Stage, Task, TaskId, TaskKind};
 use crate::ops::{CheckKind, Effect, Step};
 use crate::planner::CheckedPlan;
 
@@ -97,15 +97,42 @@ pub enum Event {
         from: String,
         to: String,
     },
+    /// The upgrade command succeeded; health is being checked.
+    NodeInstalled {
+        group: String,
+        node: String,
+        release: String,
+    },
+    /// On the new release and healthy.
     NodeUpgraded {
         group: String,
         node: String,
         release: String,
     },
+    /// Upgrade or health failed: rolling back to `to`.
+    NodeRollingBack {
+        group: String,
+        node: String,
+        to: String,
+        error: String,
+    },
+    /// Back on `release` and healthy after a failed upgrade.
+    NodeRolledBack {
+        group: String,
+        node: String,
+        release: String,
+    },
+    /// The rollback failed too: the node needs a human.
     NodeFailed {
         group: String,
         node: String,
         error: String,
+    },
+    /// The run halted during the rollout: the plan's after hook ran to
+    /// undo what its before hook did; `error` when it failed.
+    HookOnHalt {
+        id: String,
+        error: Option<String>,
     },
     /// A group's nodes on the new release so far.
     GroupProgress {
@@ -141,7 +168,6 @@ pub struct RunOptions {
     pub max_replica_lag: Option<Duration>,
     /// Runs the fleet's steps (working directory, log file).
     pub steps: fleet::StepRunner,
-    pub health: fleet::HealthPolicy,
     /// While this file exists, the run waits between steps.
     pub pause_file: Option<std::path::PathBuf>,
     /// Check every node's health before the first change.
@@ -158,7 +184,6 @@ impl RunOptions {
                 log_path: fleet::log_path_for(state_path),
                 cwd: cwd.to_path_buf(),
             },
-            health: fleet::HealthPolicy::default(),
             pause_file: None,
             preflight: true,
         }
@@ -193,17 +218,35 @@ pub enum ExecError {
     Unsupported { task: String, message: String },
     #[error("task {task}: {message}")]
     Fleet { task: String, message: String },
-    #[error("pre-flight: nodes are not healthy before any change, so nothing was changed:\n{}", failing.iter().map(|(n, e)| format!("  {n}: {e}")).collect::<Vec<_>>().join("\n"))]
-    Preflight { failing: BTreeMap<String, String> },
+    #[error(
+        "pre-flight: nodes are not healthy before the rollout, so {}:\n{}\nMake them healthy, then run the same command again",
+        if *nothing_changed { "nothing was changed" } else { "no node was touched (what ran before stays done)" },
+        failing.iter().map(|(n, e)| format!("  {n}: {e}")).collect::<Vec<_>>().join("\n")
+    )]
+    Preflight {
+        failing: BTreeMap<String, String>,
+        /// No task of the run had run yet.
+        nothing_changed: bool,
+    },
+    /// The run halted inside the fleet's hooks, and the after hook that
+    /// should have undone the before hook failed as well.
+    #[error("{halt}\nThen the plan's after hook {hook} failed too: {error}. Whatever its before hook changed is still \
+             changed: run the after hook by hand (see the fleet log)")]
+    HookOnHalt {
+        halt: Box<ExecError>,
+        hook: String,
+        error: String,
+    },
 }
 
 /// A test-only switch (`ZERODOWN_FAILPOINT`) that kills the process at a
 /// chosen point, to prove that `resume` recovers from a crash there:
 /// `before:<task-id>` (marked running, nothing run), `after:<task-id>` (run
 /// and committed, not yet recorded), `batch:<task-id>:<n>` (batch n
-/// committed, checkpoint not yet saved). Every task but a milestone (which
-/// only records a point) has a `before` and an `after`: SQL steps,
-/// backfills, checks and gates, node rollouts.
+/// committed, checkpoint not yet saved), `node:<node>:<status>` (the node's
+/// new status, e.g. `installed`, saved in the state file). Every task but a
+/// milestone (which only records a point) has a `before` and an `after`:
+/// SQL steps, backfills, checks and gates, node rollouts.
 fn failpoint(point: &str) {
     if let Ok(want) = std::env::var("ZERODOWN_FAILPOINT") {
         if want == point {
@@ -322,6 +365,31 @@ impl<E: Engine, O: Observer> Runner<'_, E, O> {
             }
             TaskKind::Milestone(crate::graph::Milestone::Barrier) => {
                 self.mark(task, TaskStatus::Done, None, None).await
+            }
+            TaskKind::Hook(hook) => {
+                self.observer.event(Event::TaskStarted {
+                    id: task.id.0.clone(),
+                    summary: task.summary.clone(),
+                });
+                self.mark(task, TaskStatus::Running, None, None).await?;
+                failpoint(&format!("before:{}", task.id));
+                fleet::run_hook(&self.opts.steps, task.version, hook)
+                    .await
+                    .map_err(|e| ExecError::Fleet {
+                        task: task.id.0.clone(),
+                        message: format!(
+                            "{e}. Fix the cause (see the fleet log {}), then `zerodown resume` runs the hook again",
+                            self.opts.steps.log_path.display()
+                        ),
+                    })?;
+                failpoint(&format!("after:{}", task.id));
+                self.mark(task, TaskStatus::Done, None, None).await?;
+                self.observer.event(Event::TaskDone {
+                    id: task.id.0.clone(),
+                    elapsed: started.elapsed(),
+                    attempts: 1,
+                });
+                Ok(())
             }
             TaskKind::Rollout(r) => {
                 self.observer.event(Event::TaskStarted {
@@ -485,82 +553,71 @@ impl<E: Engine, O: Observer> Runner<'_, E, O> {
     }
 
     /// Roll a batch of nodes at once (the batch is at most
-    /// `max_unavailable`); nodes already upgraded are skipped.
+    /// `max_unavailable`). Nodes already upgraded are skipped; a node the
+    /// state records half-way goes on after its last finished step. Every
+    /// step a node finishes is saved in the state file as it happens.
     async fn roll(&mut self, task: &Task, r: &crate::graph::Rollout) -> Result<(), ExecError> {
-        use fleet::{NodeState, NodeStatus};
-        let todo: Vec<&String> = r
+        use fleet::{NodeState, NodeStatus, RollFrom};
+        let todo: Vec<(String, RollFrom)> = r
             .nodes
             .iter()
-            .filter(|n| !matches!(self.state.nodes.get(*n), Some(s) if s.status == NodeStatus::Upgraded && s.release == r.to_release))
+            .filter_map(|n| match self.state.nodes.get(n) {
+                Some(s) if s.status == NodeStatus::Upgraded && s.release == r.to_release => None,
+                prior => Some((n.clone(), RollFrom::after(prior.map(|s| s.status)))),
+            })
             .collect();
-        for node in &todo {
+        for (node, from) in &todo {
+            let release = match from {
+                RollFrom::Health => r.to_release.clone(),
+                RollFrom::Drain | RollFrom::Upgrade => r.from_release.clone(),
+            };
             self.state.nodes.insert(
-                (*node).clone(),
+                node.clone(),
                 NodeState {
                     group: r.group.clone(),
-                    release: r.from_release.clone(),
-                    status: NodeStatus::Rolling,
+                    release,
+                    status: from.status(),
+                    since: Some(state::now()),
+                    error: None,
                 },
             );
             self.observer.event(Event::NodeRolling {
                 group: r.group.clone(),
-                node: (*node).clone(),
+                node: node.clone(),
                 from: r.from_release.clone(),
                 to: r.to_release.clone(),
             });
         }
         self.state.save(self.state_path)?;
         failpoint(&format!("before:{}", task.id));
+        let (tx, mut updates) = tokio::sync::mpsc::unbounded_channel();
         let steps = self.opts.steps.clone();
-        let health = self.opts.health.clone();
-        let results = futures_util::future::join_all(todo.iter().map(|node| {
-            let steps = &steps;
-            let health = &health;
-            async move {
-                (
-                    node.to_string(),
-                    fleet::roll_node(steps, r, node, health).await,
-                )
+        let work = futures_util::future::join_all(todo.iter().map(|(node, from)| {
+            let (steps, tx) = (&steps, tx.clone());
+            async move { fleet::roll_node(steps, r, node, *from, &tx).await }
+        }));
+        drop(tx);
+        tokio::pin!(work);
+        let results = loop {
+            tokio::select! {
+                Some(update) = updates.recv() => self.node_update(r, update)?,
+                results = &mut work => break results,
             }
-        }))
-        .await;
-        let mut errors = Vec::new();
-        for (node, result) in results {
-            let entry = self.state.nodes.get_mut(&node).expect("inserted above");
-            match result {
-                Ok(()) => {
-                    entry.status = NodeStatus::Upgraded;
-                    entry.release = r.to_release.clone();
-                    self.observer.event(Event::NodeUpgraded {
-                        group: r.group.clone(),
-                        node,
-                        release: r.to_release.clone(),
-                    });
-                }
-                Err(e) => {
-                    entry.status = match e {
-                        fleet::NodeError::RolledBack { .. } => NodeStatus::RolledBack,
-                        fleet::NodeError::RollbackFailed { .. } => NodeStatus::Broken,
-                    };
-                    self.observer.event(Event::NodeFailed {
-                        group: r.group.clone(),
-                        node,
-                        error: e.to_string(),
-                    });
-                    errors.push(e.to_string());
-                }
-            }
+        };
+        while let Ok(update) = updates.try_recv() {
+            self.node_update(r, update)?;
         }
-        self.state.save(self.state_path)?;
-        let group_nodes: Vec<&NodeState> = self
+        let errors: Vec<String> = results
+            .into_iter()
+            .filter_map(|res| res.err().map(|e| e.to_string()))
+            .collect();
+        let upgraded = self
             .state
             .nodes
             .values()
-            .filter(|s| s.group == r.group)
-            .collect();
-        let upgraded = group_nodes
-            .iter()
-            .filter(|s| s.status == NodeStatus::Upgraded && s.release == r.to_release)
+            .filter(|s| {
+                s.group == r.group && s.status == NodeStatus::Upgraded && s.release == r.to_release
+            })
             .count();
         self.observer.event(Event::GroupProgress {
             group: r.group.clone(),
@@ -569,25 +626,173 @@ impl<E: Engine, O: Observer> Runner<'_, E, O> {
             release: r.to_release.clone(),
         });
         if errors.is_empty() {
-            Ok(())
-        } else {
-            let upgraded: Vec<String> = self
-                .state
-                .nodes
-                .iter()
-                .filter(|(_, s)| s.status == NodeStatus::Upgraded)
-                .map(|(n, s)| format!("{n} on {}", s.release))
-                .collect();
-            Err(ExecError::Fleet {
-                task: task.id.0.clone(),
-                message: format!(
-                    "{}. The run halts before contract. Nodes upgraded so far: {}. Fix the cause (see the fleet log {}), \
-                     then `zerodown resume` retries the failed nodes; upgraded nodes are not rolled again",
-                    errors.join("; "),
-                    if upgraded.is_empty() { "none".to_string() } else { upgraded.join(", ") },
-                    self.opts.steps.log_path.display()
-                ),
+            return Ok(());
+        }
+        let upgraded: Vec<String> = self
+            .state
+            .nodes
+            .iter()
+            .filter(|(_, s)| s.status == NodeStatus::Upgraded)
+            .map(|(n, s)| format!("{n} on {}", s.release))
+            .collect();
+        Err(ExecError::Fleet {
+            task: task.id.0.clone(),
+            message: format!(
+                "{}. The run halts before contract. Nodes upgraded so far: {}. Fix the cause (see the fleet log {}), \
+                 then `zerodown resume` retries the failed nodes; upgraded nodes are not rolled again",
+                errors.join("; "),
+                if upgraded.is_empty() { "none".to_string() } else { upgraded.join(", ") },
+                self.opts.steps.log_path.display()
+            ),
+        })
+    }
+
+    /// Record a node's new status in the state file, then tell the observer.
+    fn node_update(
+        &mut self,
+        r: &crate::graph::Rollout,
+        update: fleet::NodeUpdate,
+    ) -> Result<(), ExecError> {
+        use fleet::NodeStatus;
+        let fleet::NodeUpdate {
+            node,
+            status,
+            error,
+        } = update;
+        let entry = self
+            .state
+            .nodes
+            .get_mut(&node)
+            .expect("a rolling node is in the state");
+        entry.status = status;
+        entry.since = Some(state::now());
+        entry.error = error.clone();
+        match status {
+            NodeStatus::Installed | NodeStatus::Upgraded => entry.release = r.to_release.clone(),
+            NodeStatus::RolledBack => entry.release = r.from_release.clone(),
+            NodeStatus::Draining
+            | NodeStatus::Drained
+            | NodeStatus::RollingBack
+            | NodeStatus::Broken => {}
+        }
+        self.state.save(self.state_path)?;
+        failpoint(&format!("node:{node}:{}", status.name()));
+        let group = r.group.clone();
+        let event = match status {
+            NodeStatus::Installed => Event::NodeInstalled {
+                group,
+                node,
+                release: r.to_release.clone(),
+            },
+            NodeStatus::Upgraded => Event::NodeUpgraded {
+                group,
+                node,
+                release: r.to_release.clone(),
+            },
+            NodeStatus::RollingBack => Event::NodeRollingBack {
+                group,
+                node,
+                to: r.from_release.clone(),
+                error: error.unwrap_or_default(),
+            },
+            NodeStatus::RolledBack => Event::NodeRolledBack {
+                group,
+                node,
+                release: r.from_release.clone(),
+            },
+            NodeStatus::Broken => Event::NodeFailed {
+                group,
+                node,
+                error: error.unwrap_or_default(),
+            },
+            NodeStatus::Draining | NodeStatus::Drained => return Ok(()),
+        };
+        self.observer.event(event);
+        Ok(())
+    }
+
+    /// The run halts (a failure or a signal) while a version's rollout is
+    /// open: its plan's before hook started, in this run or an earlier one
+    /// (or, without a before hook, a rollout task started), and its after
+    /// hook is not done. Run the after hook now, so what the before hook
+    /// changed does not outlive the run, and set the before hook back to
+    /// pending, so `resume` runs it again before the next node. The after
+    /// hook task itself stays pending: it runs again when the rollout
+    /// ends. Returns the hook and its error when it fails.
+    async fn close_open_rollouts(&mut self, failed: Option<&TaskId>) -> Option<(String, String)> {
+        let plan = self.plan;
+        let plan_hook = |version: u32, when: HookWhen| {
+            plan.graph.tasks().find(|t| {
+                t.version == version
+                    && matches!(&t.kind, TaskKind::Hook(h) if h.group.is_none() && h.when == when)
             })
+        };
+        let mut failure = None;
+        for v in plan.graph.milestones.keys() {
+            let Some(after) = plan_hook(*v, HookWhen::After) else {
+                continue;
+            };
+            let TaskKind::Hook(hook) = &after.kind else {
+                continue;
+            };
+            let started = |t: &Task| self.state.task_status(&t.id.0) != TaskStatus::Pending;
+            let before = plan_hook(*v, HookWhen::Before);
+            let open = match before {
+                Some(b) => started(b),
+                None => plan.graph.tasks().any(|t| {
+                    t.version == *v && matches!(t.kind, TaskKind::Rollout(_)) && started(t)
+                }),
+            };
+            if !open
+                || self.state.task_status(&after.id.0) == TaskStatus::Done
+                || failed == Some(&after.id)
+            {
+                continue;
+            }
+            let result = fleet::run_hook(&self.opts.steps, after.version, hook).await;
+            self.observer.event(Event::HookOnHalt {
+                id: after.id.0.clone(),
+                error: result.as_ref().err().map(ToString::to_string),
+            });
+            if let Some(b) = before {
+                if self.state.task_status(&b.id.0) == TaskStatus::Done {
+                    // If even this cannot be recorded, the halt's own error
+                    // is the one to report; the hook is idempotent anyway.
+                    let _ = self
+                        .mark(
+                            b,
+                            TaskStatus::Pending,
+                            None,
+                            Some(format!(
+                                "{} ran when the run halted; this hook runs again before the next node",
+                                after.id
+                            )),
+                        )
+                        .await;
+                }
+            }
+            if let Err(e) = result {
+                failure.get_or_insert((after.id.0.clone(), e.to_string()));
+            }
+        }
+        failure
+    }
+
+    /// Stop at a safe point on a signal; an open rollout is closed first.
+    async fn interrupted(&mut self) -> Result<Outcome, ExecError> {
+        let hook_failure = self.close_open_rollouts(None).await;
+        self.state.status = RunStatus::Interrupted;
+        self.state.save(self.state_path)?;
+        match hook_failure {
+            None => Ok(Outcome::Interrupted),
+            Some((hook, error)) => Err(ExecError::Fleet {
+                task: hook,
+                message: format!(
+                    "the run stopped on a signal and the plan's after hook, run to close the rollout, failed: {error}. \
+                     Whatever its before hook changed is still changed: run the after hook by hand (see the fleet log), \
+                     then `zerodown resume`"
+                ),
+            }),
         }
     }
 
@@ -749,12 +954,13 @@ pub async fn run<E: Engine, O: Observer>(
         hashes,
     };
     let order: Vec<_> = plan.graph.order.clone();
-    let fresh = runner
-        .state
-        .tasks
-        .values()
-        .all(|t| t.status == TaskStatus::Pending);
-    if opts.preflight && fresh {
+    // Pre-flight before the first node step of the run: on a fresh run that
+    // is before any change; after `--until migrate`, before the rollout.
+    let rollout_started = plan.graph.tasks().any(|t| {
+        matches!(t.kind, TaskKind::Rollout(_) | TaskKind::Hook(_))
+            && runner.state.task_status(&t.id.0) != TaskStatus::Pending
+    });
+    if opts.preflight && !rollout_started {
         let rollouts: Vec<&crate::graph::Rollout> = plan
             .graph
             .tasks()
@@ -766,9 +972,17 @@ pub async fn run<E: Engine, O: Observer>(
         if !rollouts.is_empty() {
             let failing = fleet::preflight(&opts.steps, &rollouts).await;
             if !failing.is_empty() {
+                let nothing_changed = runner
+                    .state
+                    .tasks
+                    .values()
+                    .all(|t| t.status == TaskStatus::Pending);
                 runner.state.status = RunStatus::Failed;
                 runner.state.save(state_path)?;
-                return Err(ExecError::Preflight { failing });
+                return Err(ExecError::Preflight {
+                    failing,
+                    nothing_changed,
+                });
             }
         }
     }
@@ -784,9 +998,7 @@ pub async fn run<E: Engine, O: Observer>(
         }
         runner.wait_while_paused().await;
         if stop.requested() {
-            runner.state.status = RunStatus::Interrupted;
-            runner.state.save(state_path)?;
-            return Ok(Outcome::Interrupted);
+            return runner.interrupted().await;
         }
         if let Err(e) = runner.run_task(task).await {
             let message = e.to_string();
@@ -803,14 +1015,20 @@ pub async fn run<E: Engine, O: Observer>(
                     .mark(task, TaskStatus::Failed, Some(message), None)
                     .await;
             }
+            let hook_failure = runner.close_open_rollouts(Some(&task.id)).await;
             runner.state.status = RunStatus::Failed;
             let _ = runner.state.save(state_path);
-            return Err(e);
+            return Err(match hook_failure {
+                None => e,
+                Some((hook, error)) => ExecError::HookOnHalt {
+                    halt: Box::new(e),
+                    hook,
+                    error,
+                },
+            });
         }
         if stop.requested() && runner.state.task_status(&task.id.0) != TaskStatus::Done {
-            runner.state.status = RunStatus::Interrupted;
-            runner.state.save(state_path)?;
-            return Ok(Outcome::Interrupted);
+            return runner.interrupted().await;
         }
     }
     runner.state.status = RunStatus::Done;

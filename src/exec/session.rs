@@ -10,6 +10,7 @@ use crate::diagnostic::Diagnostics;
 use crate::engine::{
     DatabaseIdentity, Engine, EngineError, HistoryRecord, LockPolicy, RunLock, TaskStatus,
 };
+use crate::exec::fleet::{NodeState, NodeStatus};
 use crate::exec::{
     self, ExecError, Observer, Outcome, PlanRef, RunOptions, RunStatus, StateError, StateFile,
     StopFlag, Until, VersionStatus,
@@ -160,7 +161,10 @@ pub async fn apply<E: Engine, O: Observer>(
     let identity = engine.identity().await?;
     let previous = StateFile::load(&req.state_path)?;
     if let Some(prev) = &previous {
-        if prev.status.is_unfinished() {
+        // A run that stopped before its first task (a failed pre-flight)
+        // changed nothing: a new apply may start over it.
+        let changed = prev.tasks.values().any(|t| t.status != TaskStatus::Pending);
+        if prev.status.is_unfinished() && changed {
             return Err(refused(format!(
                 "{} records an unfinished run ({:?}, versions {}): finish it with `zerodown resume --state {}`, or undo \
                  its expand with `zerodown abort --state {}`",
@@ -287,9 +291,8 @@ async fn continue_run<E: Engine, O: Observer>(
     if let Some(until) = req.until {
         state.until = until;
     }
-    let mut opts = run_options(req, state.until);
-    // A resumed run has changed things already: no pre-flight.
-    opts.preflight = false;
+    // The executor runs the pre-flight only while no node step has run.
+    let opts = run_options(req, state.until);
     let outcome = exec::run(
         engine,
         lock,
@@ -424,9 +427,29 @@ pub async fn abort<E: Engine>(
     // Contract (and node rollouts, which put new code on the old schema's
     // successor) make the new schema the one data is written to: undoing
     // expand then would lose that data.
+    // A node that may run a new release needs the new schema too, even
+    // when its batch failed as a whole.
+    if let Some((node, s)) = state.nodes.iter().find(|(_, s)| {
+        matches!(
+            s.status,
+            NodeStatus::Installed
+                | NodeStatus::Upgraded
+                | NodeStatus::RollingBack
+                | NodeStatus::Broken
+        )
+    }) {
+        return Err(refused(format!(
+            "cannot abort: node {node} may run release {} ({}), which may depend on the new schema: undoing expand \
+             would break it. Finish the run with `zerodown resume` instead",
+            s.release,
+            s.status.name()
+        )));
+    }
     for task in checked.graph.tasks() {
+        // Hooks change no schema and run no new code: they do not block.
         if matches!(task.stage, Stage::Rollout | Stage::Gate | Stage::Contract)
             && !task.is_milestone()
+            && !matches!(task.kind, TaskKind::Hook(_))
             && matches!(
                 state.task_status(&task.id.0),
                 TaskStatus::Done | TaskStatus::Running
@@ -520,7 +543,65 @@ pub struct StatusReport {
     /// Per version, per stage: (done, total), when the state file and its
     /// plans are at hand.
     pub progress: Vec<VersionProgress>,
+    /// Per version, per fleet group: where its nodes stand.
+    pub fleet: Vec<GroupProgress>,
     pub state: Option<(PathBuf, RunStatus)>,
+}
+
+/// Where a fleet group's nodes stand, from the state file.
+#[derive(Debug, PartialEq, Eq)]
+pub struct GroupProgress {
+    pub version: u32,
+    pub group: String,
+    pub from_release: String,
+    pub to_release: String,
+    /// Nodes in the group.
+    pub total: usize,
+    /// Nodes on `to_release` and healthy.
+    pub upgraded: usize,
+    /// Nodes the run has touched that are not upgraded (rolling, rolled
+    /// back, broken), in the group's order.
+    pub others: Vec<(String, NodeState)>,
+    /// Nodes not touched yet.
+    pub not_started: usize,
+}
+
+/// The groups of a run and where their nodes stand.
+fn fleet_progress(checked: &CheckedPlan, state: &StateFile) -> Vec<GroupProgress> {
+    let mut out = Vec::new();
+    for v in &checked.versions {
+        for g in &v.fleet {
+            // Once a group's rollouts are done, its nodes were upgraded, even
+            // if a later version has rolled them on since.
+            let rolled = checked.graph.tasks().all(|t| {
+                !matches!(&t.kind, TaskKind::Rollout(r) if t.version == v.version && r.group == g.name)
+                    || state.task_status(&t.id.0) == TaskStatus::Done
+            });
+            let mut upgraded = 0;
+            let mut others = Vec::new();
+            for node in &g.nodes {
+                match state.nodes.get(node) {
+                    _ if rolled => upgraded += 1,
+                    Some(s) if s.status == NodeStatus::Upgraded && s.release == g.to_release => {
+                        upgraded += 1
+                    }
+                    Some(s) if s.group == g.name => others.push((node.clone(), s.clone())),
+                    _ => {}
+                }
+            }
+            out.push(GroupProgress {
+                version: v.version,
+                group: g.name.clone(),
+                from_release: g.from_release.clone(),
+                to_release: g.to_release.clone(),
+                total: g.nodes.len(),
+                upgraded,
+                not_started: g.nodes.len() - upgraded - others.len(),
+                others,
+            });
+        }
+    }
+    out
 }
 
 /// Tasks done per stage of one version.
@@ -540,6 +621,7 @@ pub async fn status<E: Engine>(
     let history = engine.history().await?;
     let versions = exec::version_status(&history);
     let mut progress = Vec::new();
+    let mut fleet = Vec::new();
     let mut state_info = None;
     if let Some(state) = StateFile::load(state_path)? {
         if state.database == identity {
@@ -575,6 +657,7 @@ pub async fn status<E: Engine>(
                         stages,
                     });
                 }
+                fleet = fleet_progress(&checked, &state);
             }
         }
     }
@@ -582,6 +665,144 @@ pub async fn status<E: Engine>(
         identity,
         versions,
         progress,
+        fleet,
         state: state_info,
     })
+}
+
+/// `zerodown plan --database`: plan against the live database, read-only.
+/// Versions the history records as complete are history; a version in
+/// progress is planned as its run started (from its state file) with the
+/// tasks already done left out; the tables the run backfills are sized.
+pub async fn plan_against_database<E: Engine>(
+    engine: &mut E,
+    set: &PlanSet,
+    state_path: &Path,
+) -> Result<CheckedPlan, SessionError> {
+    let identity = engine.identity().await?;
+    let history = engine.history().await?;
+    let (done, in_progress) = history_versions(&history);
+    let mut checked = match in_progress {
+        Some(v) => {
+            let state = StateFile::load(state_path)?
+                .filter(|s| s.database == identity && s.plans.iter().any(|p| p.version == v.version))
+                .ok_or_else(|| {
+                    refused(format!(
+                        "version {} is in progress in this database, and {} does not record that run: pass its \
+                         state file with --state",
+                        v.version,
+                        state_path.display()
+                    ))
+                })?;
+            replan(&state)?
+        }
+        None => {
+            let mut schema = engine.introspect().await?;
+            schema.version = done.unwrap_or_else(|| base_version_without_history(set));
+            let opts = PlanOptions {
+                baseline: Some(schema),
+                ..PlanOptions::default()
+            };
+            planner::check(set, &opts).map_err(SessionError::Plan)?
+        }
+    };
+    checked.done = history
+        .iter()
+        .filter(|r| r.status == TaskStatus::Done)
+        .map(|r| crate::graph::TaskId(r.task_id.clone()))
+        .filter(|id| checked.graph.by_id.contains_key(id))
+        .collect();
+    let mut tables: Vec<(String, Vec<&crate::ops::BackfillStep>)> = Vec::new();
+    for task in checked.graph.tasks() {
+        if let TaskKind::Action {
+            step: crate::ops::Step::Backfill(b),
+        } = &task.kind
+        {
+            if checked.done.contains(&task.id) {
+                continue;
+            }
+            match tables.iter_mut().find(|(t, _)| *t == b.table) {
+                Some((_, steps)) => steps.push(b),
+                None => tables.push((b.table.clone(), vec![b])),
+            }
+        }
+    }
+    let mut estimates = Vec::new();
+    for (table, steps) in tables {
+        // A table the plan creates is not there yet.
+        let rows = engine.estimate_rows(&table).await.unwrap_or(None);
+        estimates.push(crate::planner::TableEstimate {
+            backfill_seconds: rows
+                .map(|r| r as f64 * steps.len() as f64 / crate::planner::BACKFILL_ROWS_PER_SEC),
+            table,
+            rows,
+        });
+    }
+    checked.tables = estimates;
+    Ok(checked)
+}
+
+/// A table in the trash and what `purge` did with it.
+#[derive(Debug)]
+pub struct TrashedTable {
+    pub name: String,
+    /// When the soft drop finished (RFC 3339), from the history table.
+    pub dropped_at: Option<String>,
+    /// Old enough to purge.
+    pub due: bool,
+    pub purged: bool,
+}
+
+/// `zerodown purge`: drop soft-dropped tables whose drop is older than
+/// `older_than`. Tables whose drop time is unknown are kept and listed.
+pub async fn purge<E: Engine>(
+    engine: &mut E,
+    older_than: std::time::Duration,
+    dry_run: bool,
+    lock_policy: &LockPolicy,
+) -> Result<Vec<TrashedTable>, SessionError> {
+    use crate::ops::trash;
+    let kind = engine.kind();
+    let history = engine.history().await?;
+    let names: Vec<String> = engine
+        .sample(&trash::list_sql(kind))
+        .await?
+        .into_iter()
+        .filter_map(|row| row.into_iter().next())
+        .collect();
+    let now = std::time::SystemTime::now();
+    let mut out = Vec::new();
+    for name in names {
+        let dropped_at = trash::parse_name(kind, &name).and_then(|(table, version)| {
+            let id = trash::drop_task_id(&table, version);
+            history
+                .iter()
+                .filter(|r| r.task_id == id && r.status == TaskStatus::Done)
+                .filter_map(|r| r.finished_at.clone())
+                .max()
+        });
+        let old_enough = dropped_at
+            .as_deref()
+            .and_then(|t| humantime::parse_rfc3339_weak(t).ok())
+            .and_then(|t| now.duration_since(t).ok())
+            .is_some_and(|age| age >= older_than);
+        out.push(TrashedTable {
+            name,
+            dropped_at,
+            due: old_enough,
+            purged: old_enough && !dry_run,
+        });
+    }
+    if out.iter().any(|t| t.purged) {
+        with_lock(engine, async |engine, lock| {
+            for t in out.iter().filter(|t| t.purged) {
+                engine
+                    .execute(lock, &trash::purge_step(kind, &t.name), lock_policy)
+                    .await?;
+            }
+            Ok(())
+        })
+        .await?;
+    }
+    Ok(out)
 }

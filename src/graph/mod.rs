@@ -11,6 +11,16 @@
 //!
 //! `v2/expand` enters point `2.expand`, `v2/migrate` enters `2.migrate`,
 //! `v2/contract` enters `2`; `v2/expanded` and `v2/done` are barriers.
+//!
+//! The rollout stage, with the plan's and the groups' hooks (each optional):
+//!
+//! ```text
+//! v2/migrate ─▶ v2/rollout/before ─▶ v2/rollout/api/before ─▶ v2/rollout/api/1 ─▶ …
+//!   ─▶ v2/rollout/api/{last} ─▶ v2/rollout/api/after ─▶ v2/rollout/after ─▶ gates
+//! ```
+//!
+//! A group with `after: [web]` starts (its before hook, else its first
+//! batch) once `web` has ended (its after hook, else its last batch).
 //! Within a phase, an action waits for the previous action of the same
 //! operation, for the previous action on the same table (DDL on one table
 //! would only queue on its locks), and for the actions that create what it
@@ -27,7 +37,7 @@ use petgraph::Direction;
 use serde::Serialize;
 
 use crate::ops::{Action, CheckKind, ObjectRef, Step, Symbol};
-use crate::plan::{FleetGroup, Phase, SchemaPoint};
+use crate::plan::{FleetGroup, Hooks, Phase, SchemaPoint};
 
 /// A task's stable ID, derived from the plan's content (version, phase,
 /// operation and object names), never from positions: the state file and
@@ -91,6 +101,48 @@ pub struct Rollout {
     pub rollback: Vec<String>,
     #[serde(with = "duration_secs")]
     pub timeout: Duration,
+    /// Pause between health attempts.
+    #[serde(with = "duration_secs")]
+    pub health_interval: Duration,
+    /// Health must pass this long without a failure.
+    #[serde(with = "duration_secs")]
+    pub min_healthy: Duration,
+    /// A node not healthy for `min_healthy` this long after its upgrade is
+    /// rolled back.
+    #[serde(with = "duration_secs")]
+    pub health_deadline: Duration,
+}
+
+/// Whether a hook runs before or after what it surrounds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HookWhen {
+    Before,
+    After,
+}
+
+impl HookWhen {
+    pub fn name(self) -> &'static str {
+        match self {
+            HookWhen::Before => "before",
+            HookWhen::After => "after",
+        }
+    }
+}
+
+/// A user command run around a rollout: the plan's hooks surround every
+/// group of the version, a group's hooks surround its batches.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Hook {
+    /// The group; `None`: a hook of the plan.
+    pub group: Option<String>,
+    pub when: HookWhen,
+    pub argv: Vec<String>,
+    /// The group's releases (group hooks only).
+    pub from_release: Option<String>,
+    pub to_release: Option<String>,
+    #[serde(with = "duration_secs")]
+    pub timeout: Duration,
 }
 
 mod duration_secs {
@@ -108,6 +160,7 @@ pub enum TaskKind {
     Milestone(Milestone),
     Action { step: Step },
     Rollout(Rollout),
+    Hook(Hook),
 }
 
 /// Where a task comes from in the plan files.
@@ -120,6 +173,8 @@ pub enum Origin {
     Backfill { version: u32, index: usize },
     /// A fleet group of plan `version`.
     Fleet { version: u32, group: String },
+    /// The `hooks:` of plan `version`, around its whole rollout.
+    Hooks { version: u32 },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -160,6 +215,8 @@ pub struct VersionWork<'a> {
     /// included, in this version's contract).
     pub actions: Vec<SourcedAction>,
     pub fleet: &'a [FleetGroup],
+    /// The plan's hooks around the rollout.
+    pub hooks: &'a Hooks,
 }
 
 /// A problem building the graph.
@@ -419,14 +476,72 @@ pub fn build(work: &[VersionWork<'_>]) -> Result<TaskGraph, Vec<GraphError>> {
             }
         };
 
-        // Rollouts first, so gates can wait for the last batches.
-        let mut last_batches: Vec<NodeIndex> = Vec::new();
-        let mut group_ends: HashMap<&str, NodeIndex> = HashMap::new();
+        // Rollouts first, so gates can wait for the end of the fleet.
+        let fleet_origin = |group: &str| {
+            Some(Origin::Fleet {
+                version: v,
+                group: group.to_string(),
+            })
+        };
+        let hook = |b: &mut Builder,
+                    group: Option<&FleetGroup>,
+                    when: HookWhen,
+                    argv: &[String],
+                    timeout: Duration| {
+            let (id, summary) = match group {
+                Some(g) => (
+                    format!("v{v}/rollout/{}/{}", g.name, when.name()),
+                    format!("hook {} group {}: {}", when.name(), g.name, argv.join(" ")),
+                ),
+                None => (
+                    format!("v{v}/rollout/{}", when.name()),
+                    format!("hook {} the rollout: {}", when.name(), argv.join(" ")),
+                ),
+            };
+            b.add(Task {
+                id: TaskId(id),
+                version: v,
+                stage: Stage::Rollout,
+                symbol: Some(Symbol::Change),
+                summary,
+                kind: TaskKind::Hook(Hook {
+                    group: group.map(|g| g.name.clone()),
+                    when,
+                    argv: argv.to_vec(),
+                    from_release: group.map(|g| g.from_release.clone()),
+                    to_release: group.map(|g| g.to_release.clone()),
+                    timeout,
+                }),
+                origin: match group {
+                    Some(g) => fleet_origin(&g.name),
+                    None => Some(Origin::Hooks { version: v }),
+                },
+                creates: Vec::new(),
+            })
+        };
+        let fleet_before = w
+            .hooks
+            .before
+            .as_ref()
+            .map(|argv| hook(&mut b, None, HookWhen::Before, argv, w.hooks.timeout));
+        let fleet_start = fleet_before.unwrap_or(m.migrate);
+        if let Some(ix) = fleet_before {
+            b.edge(m.migrate, ix);
+        }
+        let mut group_ends: Vec<NodeIndex> = Vec::new();
+        let mut end_of_group: HashMap<&str, NodeIndex> = HashMap::new();
         let mut group_starts: Vec<(&FleetGroup, NodeIndex)> = Vec::new();
         for g in w.fleet {
             let size = g.max_unavailable.batch_size(g.nodes.len());
             let chunks: Vec<&[String]> = g.nodes.chunks(size).collect();
-            let mut prev: Option<NodeIndex> = None;
+            let mut prev = g
+                .hooks
+                .before
+                .as_ref()
+                .map(|argv| hook(&mut b, Some(g), HookWhen::Before, argv, g.hooks.timeout));
+            if let Some(ix) = prev {
+                group_starts.push((g, ix));
+            }
             for (i, nodes) in chunks.iter().enumerate() {
                 let ix = b.add(Task {
                     id: TaskId(format!("v{v}/rollout/{}/{}", g.name, i + 1)),
@@ -451,11 +566,11 @@ pub fn build(work: &[VersionWork<'_>]) -> Result<TaskGraph, Vec<GraphError>> {
                         health: g.health.clone(),
                         rollback: g.rollback.clone(),
                         timeout: g.timeout,
+                        health_interval: g.health_interval,
+                        min_healthy: g.min_healthy,
+                        health_deadline: g.health_deadline,
                     }),
-                    origin: Some(Origin::Fleet {
-                        version: v,
-                        group: g.name.clone(),
-                    }),
+                    origin: fleet_origin(&g.name),
                     creates: Vec::new(),
                 });
                 match prev {
@@ -464,21 +579,41 @@ pub fn build(work: &[VersionWork<'_>]) -> Result<TaskGraph, Vec<GraphError>> {
                 }
                 prev = Some(ix);
             }
-            if let Some(last) = prev {
-                group_ends.insert(&g.name, last);
-                last_batches.push(last);
+            if let Some(argv) = &g.hooks.after {
+                let ix = hook(&mut b, Some(g), HookWhen::After, argv, g.hooks.timeout);
+                if let Some(p) = prev {
+                    b.edge(p, ix);
+                }
+                prev = Some(ix);
+            }
+            if let Some(end) = prev {
+                end_of_group.insert(&g.name, end);
+                group_ends.push(end);
             }
         }
         for (g, start) in &group_starts {
-            b.edge(m.migrate, *start);
+            b.edge(fleet_start, *start);
             for dep in &g.after {
-                if let Some(end) = group_ends.get(dep.as_str()) {
+                if let Some(end) = end_of_group.get(dep.as_str()) {
                     b.edge(*end, *start);
                 }
             }
         }
-        for last in &last_batches {
-            b.edge(*last, m.contract);
+        // What gates and contract wait for: the plan's after hook, which
+        // waits for every group, else the end of each group.
+        let fleet_ends: Vec<NodeIndex> = match &w.hooks.after {
+            Some(argv) => {
+                let ix = hook(&mut b, None, HookWhen::After, argv, w.hooks.timeout);
+                b.edge(fleet_start, ix);
+                for end in &group_ends {
+                    b.edge(*end, ix);
+                }
+                vec![ix]
+            }
+            None => group_ends,
+        };
+        for end in &fleet_ends {
+            b.edge(*end, m.contract);
         }
 
         // Actions.
@@ -502,11 +637,11 @@ pub fn build(work: &[VersionWork<'_>]) -> Result<TaskGraph, Vec<GraphError>> {
             });
             let (start, end) = bounds(stage);
             if stage == Stage::Gate {
-                if last_batches.is_empty() {
+                if fleet_ends.is_empty() {
                     b.edge(m.migrate, ix);
                 } else {
-                    for last in &last_batches {
-                        b.edge(*last, ix);
+                    for end in &fleet_ends {
+                        b.edge(*end, ix);
                     }
                 }
             } else {
@@ -590,5 +725,139 @@ fn stable_toposort(g: &DiGraph<Task, ()>) -> Result<Vec<NodeIndex>, Vec<NodeInde
             .node_indices()
             .filter(|n| indegree[n.index()] > 0)
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{MaxUnavailable, Span};
+
+    fn argv(words: &[&str]) -> Vec<String> {
+        words.iter().map(|w| w.to_string()).collect()
+    }
+
+    fn group(name: &str, nodes: &[&str], after: &[&str], hooks: Hooks) -> FleetGroup {
+        FleetGroup {
+            span: Span { line: 1, column: 1 },
+            name: name.into(),
+            nodes: argv(nodes),
+            from_release: "1".into(),
+            to_release: "2".into(),
+            max_unavailable: MaxUnavailable::Count(2),
+            after: argv(after),
+            drain: Vec::new(),
+            upgrade: argv(&["./up.sh", "{node}"]),
+            health: argv(&["./health.sh", "{node}"]),
+            rollback: Vec::new(),
+            timeout: Duration::from_secs(5),
+            health_interval: Duration::from_secs(1),
+            min_healthy: Duration::from_secs(3),
+            health_deadline: Duration::from_secs(60),
+            hooks,
+        }
+    }
+
+    fn deps(g: &TaskGraph, id: &str) -> Vec<String> {
+        let ix = g.by_id[&TaskId(id.into())];
+        g.dependencies(ix)
+            .into_iter()
+            .map(|d| d.0.clone())
+            .collect()
+    }
+
+    #[test]
+    fn hooks_surround_their_group_and_the_plan_hooks_surround_every_group() {
+        let hooks = |before: Option<&[&str]>, after: Option<&[&str]>| Hooks {
+            before: before.map(argv),
+            after: after.map(argv),
+            timeout: Duration::from_secs(5),
+        };
+        let fleet = [
+            group("web", &["w-1"], &[], Hooks::default()),
+            group(
+                "api",
+                &["a-1", "a-2", "a-3"],
+                &["web"],
+                hooks(Some(&["./hold.sh", "{group}"]), Some(&["./rebalance.sh"])),
+            ),
+        ];
+        let plan_hooks = hooks(Some(&["./switch.sh", "off"]), Some(&["./switch.sh", "on"]));
+        let g = build(&[VersionWork {
+            version: 2,
+            actions: Vec::new(),
+            fleet: &fleet,
+            hooks: &plan_hooks,
+        }])
+        .unwrap();
+        let cases: &[(&str, &[&str])] = &[
+            ("v2/rollout/before", &["v2/migrate"]),
+            ("v2/rollout/web/1", &["v2/rollout/before"]),
+            // A group's before hook waits for the groups it runs after.
+            (
+                "v2/rollout/api/before",
+                &["v2/rollout/before", "v2/rollout/web/1"],
+            ),
+            ("v2/rollout/api/1", &["v2/rollout/api/before"]),
+            ("v2/rollout/api/2", &["v2/rollout/api/1"]),
+            ("v2/rollout/api/after", &["v2/rollout/api/2"]),
+            (
+                "v2/rollout/after",
+                &[
+                    "v2/rollout/before",
+                    "v2/rollout/web/1",
+                    "v2/rollout/api/after",
+                ],
+            ),
+            ("v2/contract", &["v2/migrate", "v2/rollout/after"]),
+        ];
+        for (id, want) in cases {
+            let mut got = deps(&g, id);
+            got.sort();
+            let mut want: Vec<String> = want.iter().map(|w| w.to_string()).collect();
+            want.sort();
+            assert_eq!(got, want, "{id}");
+        }
+        let order: Vec<&str> = g
+            .tasks()
+            .filter(|t| t.stage == Stage::Rollout && !t.is_milestone())
+            .map(|t| t.id.0.as_str())
+            .collect();
+        assert_eq!(
+            order,
+            [
+                "v2/rollout/before",
+                "v2/rollout/web/1",
+                "v2/rollout/api/before",
+                "v2/rollout/api/1",
+                "v2/rollout/api/2",
+                "v2/rollout/api/after",
+                "v2/rollout/after"
+            ]
+        );
+        let TaskKind::Hook(h) = &g.task(g.by_id[&TaskId("v2/rollout/api/after".into())]).kind
+        else {
+            panic!("a hook task");
+        };
+        assert_eq!(
+            (h.group.as_deref(), h.when, h.to_release.as_deref()),
+            (Some("api"), HookWhen::After, Some("2"))
+        );
+    }
+
+    #[test]
+    fn without_hooks_the_last_batches_lead_to_gates_and_contract() {
+        let fleet = [group("api", &["a-1", "a-2", "a-3"], &[], Hooks::default())];
+        let g = build(&[VersionWork {
+            version: 2,
+            actions: Vec::new(),
+            fleet: &fleet,
+            hooks: &Hooks::default(),
+        }])
+        .unwrap();
+        assert_eq!(deps(&g, "v2/rollout/api/1"), ["v2/migrate"]);
+        let mut contract = deps(&g, "v2/contract");
+        contract.sort();
+        assert_eq!(contract, ["v2/migrate", "v2/rollout/api/2"]);
     }
 }

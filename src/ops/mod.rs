@@ -17,6 +17,7 @@ pub mod parse;
 pub mod raw;
 pub mod sync;
 pub mod table;
+pub mod trash;
 pub mod undo;
 pub mod view;
 

@@ -17,7 +17,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 pub use model::{
-    BackfillEntry, ChangeEntry, FleetGroupEntry, MaxUnavailable, Phase, ReleaseChange,
+    BackfillEntry, ChangeEntry, FleetGroupEntry, HooksEntry, MaxUnavailable, Phase, ReleaseChange,
 };
 pub use point::{ReleaseRange, SchemaPoint, Stage};
 
@@ -32,6 +32,84 @@ pub const DEFAULT_BATCH_SIZE: u32 = 5000;
 
 /// Default timeout of one fleet step.
 pub const DEFAULT_STEP_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Default pause between health attempts (`health_interval`).
+pub const DEFAULT_HEALTH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Default time health must pass without a failure (`min_healthy`).
+pub const DEFAULT_MIN_HEALTHY: Duration = Duration::from_secs(3);
+
+/// Default time a node has to become healthy after its upgrade
+/// (`health_deadline`).
+pub const DEFAULT_HEALTH_DEADLINE: Duration = Duration::from_secs(60);
+
+/// Placeholders of a node step (`drain`, `upgrade`, `health`, `rollback`).
+pub const NODE_PLACEHOLDERS: &[&str] = &["node", "group", "release", "from_release"];
+
+/// Placeholders of a group's hooks.
+pub const GROUP_HOOK_PLACEHOLDERS: &[&str] = &["group", "release", "from_release", "version"];
+
+/// Placeholders of the plan's hooks, which run around every group.
+pub const PLAN_HOOK_PLACEHOLDERS: &[&str] = &["version"];
+
+/// Each `{name}` of an argument (name: ASCII letters, digits, `_`) with its
+/// byte range; other braces are literal text.
+fn placeholder_spans(arg: &str) -> Vec<(std::ops::Range<usize>, &str)> {
+    let mut spans = Vec::new();
+    let mut i = 0;
+    while let Some(offset) = arg[i..].find('{') {
+        let open = i + offset;
+        let rest = &arg[open + 1..];
+        let len = rest
+            .bytes()
+            .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_')
+            .count();
+        if len > 0 && rest.as_bytes().get(len) == Some(&b'}') {
+            spans.push((open..open + len + 2, &rest[..len]));
+            i = open + len + 2;
+        } else {
+            i = open + 1;
+        }
+    }
+    spans
+}
+
+/// Replace each known `{name}` of `arg` by its value in one pass, so a value
+/// that itself contains `{…}` is never substituted again. Unknown names stay
+/// as written (the loader refuses them).
+pub fn substitute(arg: &str, values: &[(&str, &str)]) -> String {
+    let mut out = String::with_capacity(arg.len());
+    let mut last = 0;
+    for (range, name) in placeholder_spans(arg) {
+        if let Some((_, value)) = values.iter().find(|(n, _)| *n == name) {
+            out.push_str(&arg[last..range.start]);
+            out.push_str(value);
+            last = range.end;
+        }
+    }
+    out.push_str(&arg[last..]);
+    out
+}
+
+/// The placeholders of `argv` that are not in `known`.
+fn unknown_placeholders<'a>(argv: &'a [String], known: &[&str]) -> Vec<&'a str> {
+    let mut unknown: Vec<&str> = argv
+        .iter()
+        .flat_map(|a| placeholder_spans(a))
+        .map(|(_, name)| name)
+        .filter(|name| !known.contains(name))
+        .collect();
+    unknown.dedup();
+    unknown
+}
+
+fn placeholder_list(known: &[&str]) -> String {
+    known
+        .iter()
+        .map(|k| format!("{{{k}}}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 /// Where a value came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -85,6 +163,25 @@ pub struct FleetGroup {
     pub health: Vec<String>,
     pub rollback: Vec<String>,
     pub timeout: Duration,
+    pub health_interval: Duration,
+    pub min_healthy: Duration,
+    pub health_deadline: Duration,
+    pub hooks: Hooks,
+}
+
+/// Commands run before and after a rollout: the plan's (around every group)
+/// or a group's (around its batches).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Hooks {
+    pub before: Option<Vec<String>>,
+    pub after: Option<Vec<String>>,
+    pub timeout: Duration,
+}
+
+impl Hooks {
+    pub fn is_empty(&self) -> bool {
+        self.before.is_none() && self.after.is_none()
+    }
 }
 
 /// One plan file, loaded and validated on its own.
@@ -102,6 +199,8 @@ pub struct Plan {
     pub changes: Vec<Change>,
     pub backfills: Vec<Backfill>,
     pub fleet: Vec<FleetGroup>,
+    /// The plan's `hooks:`, run around the whole rollout.
+    pub hooks: Hooks,
 }
 
 impl Plan {
@@ -174,6 +273,7 @@ pub fn load_plan(path: &Path) -> Result<Plan, Diagnostics> {
         changes: Vec::new(),
         backfills: Vec::new(),
         fleet: Vec::new(),
+        hooks: Hooks::default(),
         source,
     };
     let mut errors = Vec::new();
@@ -315,12 +415,78 @@ pub fn load_plan(path: &Path) -> Result<Plan, Diagnostics> {
                 );
             }
         }
-        let timeout = match e.timeout.as_deref().map(parse_duration).transpose() {
-            Ok(t) => t.unwrap_or(DEFAULT_STEP_TIMEOUT),
+        let mut duration = |key: &str, text: &Option<String>, default: Duration| match text
+            .as_deref()
+            .map(parse_duration)
+            .transpose()
+        {
+            Ok(d) => d.unwrap_or(default),
             Err(msg) => {
-                errors.push(plan.diag(span, format!("fleet group `{}`: timeout: {msg}", e.group)));
-                DEFAULT_STEP_TIMEOUT
+                errors.push(plan.diag(span, format!("fleet group `{}`: {key}: {msg}", e.group)));
+                default
             }
+        };
+        let timeout = duration("timeout", &e.timeout, DEFAULT_STEP_TIMEOUT);
+        let health_interval = duration(
+            "health_interval",
+            &e.health_interval,
+            DEFAULT_HEALTH_INTERVAL,
+        );
+        let min_healthy = duration("min_healthy", &e.min_healthy, DEFAULT_MIN_HEALTHY);
+        let health_deadline = duration(
+            "health_deadline",
+            &e.health_deadline,
+            DEFAULT_HEALTH_DEADLINE,
+        );
+        let hooks_timeout = e
+            .hooks
+            .as_ref()
+            .map(|h| duration("hooks.timeout", &h.timeout, timeout));
+        if health_interval.is_zero() {
+            errors.push(plan.diag(
+                span,
+                format!("fleet group `{}`: health_interval must be above 0", e.group),
+            ));
+        }
+        if min_healthy >= health_deadline {
+            errors.push(
+                plan.diag(
+                    span,
+                    format!(
+                        "fleet group `{}`: min_healthy ({}) is not below health_deadline ({}): no node could ever pass",
+                        e.group,
+                        humantime::format_duration(min_healthy),
+                        humantime::format_duration(health_deadline)
+                    ),
+                )
+                .help("health_deadline is how long a node has, after its upgrade, to pass health for min_healthy in a row"),
+            );
+        }
+        let steps = [
+            ("drain", &e.drain),
+            ("upgrade", &e.upgrade),
+            ("health", &e.health),
+            ("rollback", &e.rollback),
+        ];
+        for (step, argv) in steps {
+            for name in unknown_placeholders(argv, NODE_PLACEHOLDERS) {
+                errors.push(
+                    plan.diag(span, format!("fleet group `{}`: `{step}` uses `{{{name}}}`, which is not a placeholder of a node step", e.group))
+                        .help(format!("node steps know {}", placeholder_list(NODE_PLACEHOLDERS))),
+                );
+            }
+        }
+        let hooks = match &e.hooks {
+            Some(h) => {
+                let what = format!("fleet group `{}`: hooks", e.group);
+                check_hooks(&plan, span, &what, h, GROUP_HOOK_PLACEHOLDERS, &mut errors);
+                Hooks {
+                    before: h.before.clone(),
+                    after: h.after.clone(),
+                    timeout: hooks_timeout.unwrap_or(timeout),
+                }
+            }
+            None => Hooks::default(),
         };
         plan.fleet.push(FleetGroup {
             span,
@@ -335,7 +501,43 @@ pub fn load_plan(path: &Path) -> Result<Plan, Diagnostics> {
             health: e.health.clone(),
             rollback: e.rollback.clone(),
             timeout,
+            health_interval,
+            min_healthy,
+            health_deadline,
+            hooks,
         });
+    }
+    if let Some(h) = &file.hooks {
+        let span = Span::from(h);
+        if file.fleet.is_empty() {
+            errors.push(
+                plan.diag(
+                    span,
+                    "`hooks:` run around the fleet rollout, but this plan has no `fleet:`",
+                )
+                .help("remove `hooks:`, or add the fleet groups they belong to"),
+            );
+        }
+        check_hooks(
+            &plan,
+            span,
+            "hooks",
+            &h.value,
+            PLAN_HOOK_PLACEHOLDERS,
+            &mut errors,
+        );
+        let timeout = match h.value.timeout.as_deref().map(parse_duration).transpose() {
+            Ok(t) => t.unwrap_or(DEFAULT_STEP_TIMEOUT),
+            Err(msg) => {
+                errors.push(plan.diag(span, format!("hooks: timeout: {msg}")));
+                DEFAULT_STEP_TIMEOUT
+            }
+        };
+        plan.hooks = Hooks {
+            before: h.value.before.clone(),
+            after: h.value.after.clone(),
+            timeout,
+        };
     }
     for g in &plan.fleet {
         for dep in &g.after {
@@ -352,6 +554,41 @@ pub fn load_plan(path: &Path) -> Result<Plan, Diagnostics> {
         Ok(plan)
     } else {
         Err(Diagnostics(errors))
+    }
+}
+
+/// Check a `hooks:` map: no empty command, only the placeholders `known`.
+fn check_hooks(
+    plan: &Plan,
+    span: Span,
+    what: &str,
+    hooks: &HooksEntry,
+    known: &[&str],
+    errors: &mut Vec<Diagnostic>,
+) {
+    if hooks.before.is_none() && hooks.after.is_none() {
+        errors.push(
+            plan.diag(span, format!("{what}: neither `before` nor `after` is given"))
+                .help("hooks are argv arrays, e.g. `hooks: {before: [\"./lb.sh\", \"hold\"], after: [\"./lb.sh\", \"release\"]}`"),
+        );
+    }
+    for (when, argv) in [("before", &hooks.before), ("after", &hooks.after)] {
+        let Some(argv) = argv else { continue };
+        if argv.is_empty() {
+            errors.push(
+                plan.diag(span, format!("{what}: `{when}` is empty"))
+                    .help("a hook is an argv array, e.g. [\"./deploy/rebalance.sh\", \"{group}\"]; leave the key out for no hook"),
+            );
+        }
+        for name in unknown_placeholders(argv, known) {
+            errors.push(
+                plan.diag(
+                    span,
+                    format!("{what}: `{when}` uses `{{{name}}}`, which is not a placeholder here"),
+                )
+                .help(format!("this hook knows {}", placeholder_list(known))),
+            );
+        }
     }
 }
 
@@ -572,5 +809,164 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<PlanSet>, Diagnostics> {
         Ok(sets)
     } else {
         Err(Diagnostics(errors))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Load `text` as a plan file `0002_x.yaml` in a fresh folder.
+    fn load(name: &str, text: &str) -> Result<Plan, Diagnostics> {
+        let dir = std::env::temp_dir().join(format!("zd-plan-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("0002_x.yaml");
+        std::fs::write(&path, text).unwrap();
+        let result = load_plan(&path);
+        std::fs::remove_dir_all(&dir).unwrap();
+        result
+    }
+
+    const FLEET: &str = "version: 2
+engine: postgres
+changes:
+  - ALTER TABLE users ADD COLUMN age int
+fleet:
+  - group: api
+    nodes: [api-1, api-2]
+    release: {from: \"1\", to: \"2\"}
+    upgrade: [./up.sh, \"{node}\", \"{release}\"]
+    health: [./health.sh, \"{node}\"]
+";
+
+    #[test]
+    fn substitution_replaces_known_placeholders_once_and_keeps_other_braces() {
+        let values = [("node", "a{release}"), ("release", "2")];
+        let cases = [
+            ("{node}", "a{release}"),
+            ("--to={release}", "--to=2"),
+            ("{node}-{release}", "a{release}-2"),
+            ("{unknown} {release}", "{unknown} 2"),
+            ("{\"json\": {release}}", "{\"json\": 2}"),
+            ("{{release}}", "{2}"),
+            ("{", "{"),
+            ("{release", "{release"),
+        ];
+        for (arg, want) in cases {
+            assert_eq!(substitute(arg, &values), want, "{arg}");
+        }
+    }
+
+    #[test]
+    fn health_timing_has_defaults_and_hooks_are_read() {
+        let plan = load("defaults", FLEET).unwrap();
+        let g = &plan.fleet[0];
+        assert_eq!(
+            (g.health_interval, g.min_healthy, g.health_deadline),
+            (
+                DEFAULT_HEALTH_INTERVAL,
+                DEFAULT_MIN_HEALTHY,
+                DEFAULT_HEALTH_DEADLINE
+            )
+        );
+        assert!(g.hooks.is_empty() && plan.hooks.is_empty());
+
+        let text = format!(
+            "{FLEET}    health_interval: 250ms
+    min_healthy: 2s
+    health_deadline: 30s
+    timeout: 10s
+    hooks:
+      after: [./rebalance.sh, \"{{group}}\", \"{{release}}\"]
+hooks:
+  before: [./switch.sh, \"off\", \"{{version}}\"]
+  after: [./switch.sh, \"on\"]
+  timeout: 5s
+"
+        );
+        let plan = load("hooks", &text).unwrap();
+        let g = &plan.fleet[0];
+        assert_eq!(
+            (g.health_interval, g.min_healthy, g.health_deadline),
+            (
+                Duration::from_millis(250),
+                Duration::from_secs(2),
+                Duration::from_secs(30)
+            )
+        );
+        assert_eq!(
+            g.hooks,
+            Hooks {
+                before: None,
+                after: Some(vec![
+                    "./rebalance.sh".into(),
+                    "{group}".into(),
+                    "{release}".into()
+                ]),
+                // A group's hooks default to the group's step timeout.
+                timeout: Duration::from_secs(10),
+            }
+        );
+        assert_eq!(
+            plan.hooks,
+            Hooks {
+                before: Some(vec!["./switch.sh".into(), "off".into(), "{version}".into()]),
+                after: Some(vec!["./switch.sh".into(), "on".into()]),
+                timeout: Duration::from_secs(5),
+            }
+        );
+    }
+
+    #[test]
+    fn wrong_hooks_and_health_keys_are_errors_that_say_why() {
+        let without_fleet = "version: 2
+engine: postgres
+changes:
+  - ALTER TABLE users ADD COLUMN age int
+hooks:
+  before: [./switch.sh, \"off\"]
+";
+        let cases: Vec<(String, &str)> = vec![
+            (
+                format!("{FLEET}    hooks:\n      befor: [./x.sh]\n"),
+                "unknown field `befor`, expected one of before, after, timeout",
+            ),
+            (
+                format!("{FLEET}    hooks:\n      after: [./x.sh, \"{{node}}\"]\n"),
+                "fleet group `api`: hooks: `after` uses `{node}`, which is not a placeholder here",
+            ),
+            (
+                format!("{FLEET}hooks:\n  after: [./x.sh, \"{{group}}\"]\n"),
+                "hooks: `after` uses `{group}`, which is not a placeholder here",
+            ),
+            (
+                format!("{FLEET}    hooks: {{}}\n"),
+                "fleet group `api`: hooks: neither `before` nor `after` is given",
+            ),
+            (
+                format!("{FLEET}hooks:\n  before: []\n"),
+                "hooks: `before` is empty",
+            ),
+            (
+                without_fleet.to_string(),
+                "`hooks:` run around the fleet rollout, but this plan has no `fleet:`",
+            ),
+            (
+                format!("{FLEET}    min_healthy: 1m\n"),
+                "fleet group `api`: min_healthy (1m) is not below health_deadline (1m)",
+            ),
+            (
+                format!("{FLEET}    health_interval: soon\n"),
+                "fleet group `api`: health_interval: `soon` is not a duration",
+            ),
+            (
+                format!("{FLEET}    drain: [./drain.sh, \"{{nod}}\"]\n"),
+                "fleet group `api`: `drain` uses `{nod}`, which is not a placeholder of a node step",
+            ),
+        ];
+        for (text, want) in cases {
+            let err = load("errors", &text).expect_err(want).to_string();
+            assert!(err.contains(want), "want {want:?} in:\n{err}");
+        }
     }
 }

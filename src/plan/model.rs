@@ -54,6 +54,8 @@ pub struct PlanFile {
     pub backfills: Vec<Spanned<BackfillEntry>>,
     #[serde(default)]
     pub fleet: Vec<Spanned<FleetGroupEntry>>,
+    /// Commands run around the whole rollout of `fleet`.
+    pub hooks: Option<Spanned<HooksEntry>>,
 }
 
 /// A change: a plain SQL string, or a map for the options.
@@ -244,6 +246,26 @@ pub struct FleetGroupEntry {
     #[serde(default)]
     pub rollback: Vec<String>,
     /// Per step, e.g. `120s`, `2m`.
+    pub timeout: Option<String>,
+    /// Pause between health attempts, e.g. `1s`.
+    pub health_interval: Option<String>,
+    /// How long health must pass without a failure before a node counts
+    /// as healthy, e.g. `3s`.
+    pub min_healthy: Option<String>,
+    /// How long a node has to become healthy (for `min_healthy`) after its
+    /// upgrade before it is rolled back, e.g. `60s`.
+    pub health_deadline: Option<String>,
+    /// Commands run before the group's first batch and after its last.
+    pub hooks: Option<HooksEntry>,
+}
+
+/// `hooks: {before: [argv], after: [argv], timeout: 2m}`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HooksEntry {
+    pub before: Option<Vec<String>>,
+    pub after: Option<Vec<String>>,
+    /// Per hook; the group's `timeout` (or the default step timeout) when absent.
     pub timeout: Option<String>,
 }
 

@@ -40,6 +40,7 @@ fn attributes(task: &Task) -> String {
         TaskKind::Milestone(_) => "ellipse",
         TaskKind::Action { .. } => "box",
         TaskKind::Rollout(_) => "hexagon",
+        TaskKind::Hook(_) => "cds",
     };
     let text = match task.symbol {
         Some(s) => format!("{} {}", s.sign(), task.summary),

@@ -44,8 +44,9 @@
 //!           "stage": "expand" | "migrate" | "rollout" | "gate" | "contract",
 //!           "symbol": "add" | "change" | "remove" | null,   // null: milestone
 //!           "summary": "…",
-//!           "kind": "milestone" | "action" | "rollout",
+//!           "kind": "milestone" | "action" | "rollout" | "hook",
 //!           "depends_on": ["v2/expand"],     // IDs of the tasks it waits for
+//!           "done": false,                   // already done (`plan --database`)
 //!           // kind "milestone":
 //!           "point": "2.expand" | null,      // the schema point it enters; null: a barrier
 //!           // kind "action":
@@ -61,8 +62,15 @@
 //!           "rollout": {"group", "batch", "batches", "nodes": […],
 //!                       "from_release", "to_release", "drain": [argv],
 //!                       "upgrade": [argv], "health": [argv], "rollback": [argv],
-//!                       "timeout": 120.0},   // seconds
-//!           "origin": {"type": "change" | "backfill" | "fleet", "version": 2, …} | null
+//!                       "timeout": 120.0,    // seconds, as are the three below
+//!                       "health_interval": 1.0, "min_healthy": 3.0,
+//!                       "health_deadline": 60.0},
+//!           // kind "hook":
+//!           "hook": {"group": "api" | null,   // null: the plan's hook
+//!                    "when": "before" | "after", "argv": [argv],
+//!                    "from_release": "1.4.0" | null, "to_release": "1.5.0" | null,
+//!                    "timeout": 120.0},
+//!           "origin": {"type": "change" | "backfill" | "fleet" | "hooks", "version": 2, …} | null
 //!         }
 //!       ],
 //!       "proof": null | {                    // null: the plans roll no fleet
@@ -71,7 +79,9 @@
 //!                     "until_task": id | null}],
 //!         "conflicts": [], "unknown": []     // empty in a checked plan
 //!       },
-//!       "notes": [{"version": 2 | null, "message": "…"}]
+//!       "notes": [{"version": 2 | null, "message": "…"}],
+//!       "tables": [{"table", "rows": 1000 | null, "backfill_seconds": 0.02 | null}]
+//!                                            // with --database: tables backfilled
 //!     }
 //!   ],
 //!   "summary": {"expand": 1, "migrate": 1, "nodes": 3, "gates": 1, "contract": 1}
@@ -129,10 +139,11 @@ fn plan_set(plan: &CheckedPlan) -> Value {
         "versions": plan.versions.iter().map(version).collect::<Vec<_>>(),
         "tasks": ordered(plan).map(|(ix, task)| {
             let deps = plan.graph.dependencies(ix).into_iter().map(|d| d.0.clone()).collect();
-            task_value(task, deps)
+            task_value(task, deps, plan.done.contains(&task.id))
         }).collect::<Vec<_>>(),
         "proof": plan.proof.as_ref().map(value),
         "notes": value(&plan.notes),
+        "tables": value(&plan.tables),
     })
 }
 
@@ -148,7 +159,7 @@ fn version(v: &PlannedVersion) -> Value {
     })
 }
 
-fn task_value(task: &Task, depends_on: Vec<String>) -> Value {
+fn task_value(task: &Task, depends_on: Vec<String>, done: bool) -> Value {
     let mut obj = Map::new();
     obj.insert("id".into(), json!(task.id.0));
     obj.insert("version".into(), json!(task.version));
@@ -159,9 +170,11 @@ fn task_value(task: &Task, depends_on: Vec<String>) -> Value {
         TaskKind::Milestone(_) => "milestone",
         TaskKind::Action { .. } => "action",
         TaskKind::Rollout(_) => "rollout",
+        TaskKind::Hook(_) => "hook",
     };
     obj.insert("kind".into(), json!(kind));
     obj.insert("depends_on".into(), json!(depends_on));
+    obj.insert("done".into(), json!(done));
     match &task.kind {
         TaskKind::Milestone(Milestone::Enter { point }) => {
             obj.insert("point".into(), value(point));
@@ -179,6 +192,9 @@ fn task_value(task: &Task, depends_on: Vec<String>) -> Value {
         }
         TaskKind::Rollout(r) => {
             obj.insert("rollout".into(), value(r));
+        }
+        TaskKind::Hook(h) => {
+            obj.insert("hook".into(), value(h));
         }
     }
     obj.insert("origin".into(), value(&task.origin));

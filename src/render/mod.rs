@@ -19,7 +19,7 @@ pub use text::{text, TextOptions};
 
 use petgraph::graph::NodeIndex;
 
-use crate::graph::{Stage, Task, TaskKind};
+use crate::graph::{HookWhen, Stage, Task, TaskKind};
 use crate::ops::Step;
 use crate::plan::SchemaPoint;
 use crate::planner::CheckedPlan;
@@ -37,15 +37,21 @@ pub struct Summary {
     pub contract: usize,
     /// Gate checks before contract.
     pub gates: usize,
+    /// Hooks of plans and groups around the rollout.
+    pub hooks: usize,
 }
 
 /// Count the work of the plans.
 pub fn summary(plans: &[CheckedPlan]) -> Summary {
     let mut s = Summary::default();
-    for task in plans.iter().flat_map(|p| p.graph.tasks()) {
+    for task in plans
+        .iter()
+        .flat_map(|p| p.graph.tasks().filter(|t| !p.done.contains(&t.id)))
+    {
         match &task.kind {
             TaskKind::Milestone(_) => {}
             TaskKind::Rollout(r) => s.nodes += r.nodes.len(),
+            TaskKind::Hook(_) => s.hooks += 1,
             TaskKind::Action { .. } => match task.stage {
                 Stage::Expand => s.expand += 1,
                 Stage::Migrate => s.migrate += 1,
@@ -60,14 +66,17 @@ pub fn summary(plans: &[CheckedPlan]) -> Summary {
 }
 
 impl Summary {
-    /// `Plan: 3 expand, 1 migrate, 3 nodes, 2 contract.`; gates only when
-    /// there are some.
+    /// `Plan: 3 expand, 1 migrate, 3 nodes, 2 contract.`; hooks and gates
+    /// only when there are some.
     pub fn line(&self) -> String {
         let mut parts = vec![
             format!("{} expand", self.expand),
             format!("{} migrate", self.migrate),
         ];
         parts.push(count(self.nodes, "node", "nodes"));
+        if self.hooks > 0 {
+            parts.push(count(self.hooks, "hook", "hooks"));
+        }
         if self.gates > 0 {
             parts.push(count(self.gates, "gate", "gates"));
         }
@@ -130,7 +139,12 @@ fn stage_title(stage: Stage) -> &'static str {
 fn stage_tasks(plan: &CheckedPlan, version: u32, stage: Stage) -> Vec<&Task> {
     plan.graph
         .tasks()
-        .filter(|t| t.version == version && t.stage == stage && !t.is_milestone())
+        .filter(|t| {
+            t.version == version
+                && t.stage == stage
+                && !t.is_milestone()
+                && !plan.done.contains(&t.id)
+        })
         .collect()
 }
 
@@ -193,7 +207,33 @@ fn detail(task: &Task) -> TaskDetail {
                     r.batches
                 ),
                 format!("release: {} → {}", r.from_release, r.to_release),
+                format!(
+                    "health: every {}, passing for {} within {} of the upgrade, else rolled back",
+                    humantime::format_duration(r.health_interval),
+                    humantime::format_duration(r.min_healthy),
+                    humantime::format_duration(r.health_deadline)
+                ),
             ],
+        },
+        TaskKind::Hook(h) => TaskDetail {
+            sql: Vec::new(),
+            // The summary shows the command.
+            notes: vec![match (&h.group, h.when) {
+                (Some(g), HookWhen::Before) => {
+                    format!("runs once, before the first batch of group {g}")
+                }
+                (Some(g), HookWhen::After) => {
+                    format!("runs once, after the last batch of group {g}")
+                }
+                (None, HookWhen::Before) => {
+                    "runs before the first group, and again before a halted rollout resumes"
+                        .to_string()
+                }
+                (None, HookWhen::After) => {
+                    "runs after every group, and also when the run halts during the rollout"
+                        .to_string()
+                }
+            }],
         },
     }
 }
@@ -224,7 +264,7 @@ pub(crate) mod fixture {
         Action, BackfillStep, CheckKind, CheckStep, ColumnSpec, Effect, ObjectRef, Operation,
         SqlStep, Step, Symbol,
     };
-    use crate::plan::{FleetGroup, MaxUnavailable, Phase, SchemaPoint, Span};
+    use crate::plan::{FleetGroup, Hooks, MaxUnavailable, Phase, SchemaPoint, Span};
     use crate::planner::{
         CheckedPlan, FleetSummary, Note, PlannedBackfill, PlannedChange, PlannedVersion,
     };
@@ -349,7 +389,12 @@ pub(crate) mod fixture {
             health: vec!["./health.sh".into(), "{node}".into()],
             rollback: Vec::new(),
             timeout: Duration::from_secs(120),
+            health_interval: Duration::from_secs(1),
+            min_healthy: Duration::from_secs(3),
+            health_deadline: Duration::from_secs(60),
+            hooks: Hooks::default(),
         }];
+        let no_hooks = Hooks::default();
         let work = [VersionWork {
             version: 2,
             actions: vec![
@@ -373,6 +418,7 @@ pub(crate) mod fixture {
                 sourced(drop, "drop-column/users.legacy", 2),
             ],
             fleet: &fleet,
+            hooks: &no_hooks,
         }];
         let graph = graph::build(&work).expect("the fixture graph is acyclic");
         let range = |s: &str| Some(s.parse().expect("valid range"));
@@ -404,6 +450,8 @@ pub(crate) mod fixture {
             unknown: Vec::new(),
         };
         CheckedPlan {
+            done: Default::default(),
+            tables: Vec::new(),
             final_schema: crate::schema::Schema::default(),
             dir: PathBuf::from("plans"),
             engine,
@@ -470,6 +518,7 @@ pub(crate) mod fixture {
                     ],
                 }],
                 fleet: fleet.clone(),
+                hooks: Hooks::default(),
                 fleet_summary: vec![FleetSummary {
                     group: "api".into(),
                     nodes: fleet[0].nodes.clone(),
@@ -491,6 +540,8 @@ pub(crate) mod fixture {
     /// A plan set with nothing to do.
     pub(crate) fn up_to_date() -> CheckedPlan {
         CheckedPlan {
+            done: Default::default(),
+            tables: Vec::new(),
             final_schema: crate::schema::Schema::default(),
             dir: PathBuf::from("plans/billing"),
             engine: EngineKind::Sqlite,
@@ -518,7 +569,8 @@ mod tests {
                 migrate: 1,
                 nodes: 3,
                 contract: 1,
-                gates: 1
+                gates: 1,
+                hooks: 0,
             }
         );
         assert_eq!(
@@ -537,8 +589,20 @@ mod tests {
                     nodes: 3,
                     contract: 2,
                     gates: 0,
+                    hooks: 0,
                 },
                 "Plan: 3 expand, 1 migrate, 3 nodes, 2 contract.",
+            ),
+            (
+                Summary {
+                    expand: 1,
+                    migrate: 0,
+                    nodes: 2,
+                    contract: 1,
+                    gates: 0,
+                    hooks: 3,
+                },
+                "Plan: 1 expand, 0 migrate, 2 nodes, 3 hooks, 1 contract.",
             ),
             (
                 Summary {
@@ -547,8 +611,9 @@ mod tests {
                     nodes: 1,
                     contract: 0,
                     gates: 2,
+                    hooks: 1,
                 },
-                "Plan: 0 expand, 0 migrate, 1 node, 2 gates, 0 contract.",
+                "Plan: 0 expand, 0 migrate, 1 node, 1 hook, 2 gates, 0 contract.",
             ),
         ];
         for (s, line) in cases {
@@ -600,8 +665,58 @@ mod tests {
             rollout.notes,
             [
                 "nodes: api-1, api-2 (group api, batch 1 of 2)",
-                "release: 1.4.0 → 1.5.0"
+                "release: 1.4.0 → 1.5.0",
+                "health: every 1s, passing for 3s within 1m of the upgrade, else rolled back"
             ]
         );
+    }
+
+    #[test]
+    fn hooks_show_their_command_and_when_they_run() {
+        use crate::graph::{Hook, HookWhen, Stage, TaskId};
+        let hook = |group: Option<&str>, when| Task {
+            id: TaskId("v2/rollout/x".into()),
+            version: 2,
+            stage: Stage::Rollout,
+            symbol: None,
+            summary: String::new(),
+            kind: TaskKind::Hook(Hook {
+                group: group.map(str::to_string),
+                when,
+                argv: vec!["./lb.sh".into(), "{group}".into()],
+                from_release: None,
+                to_release: None,
+                timeout: std::time::Duration::from_secs(1),
+            }),
+            origin: None,
+            creates: Vec::new(),
+        };
+        let cases = [
+            (
+                Some("api"),
+                HookWhen::Before,
+                "runs once, before the first batch of group api",
+            ),
+            (
+                Some("api"),
+                HookWhen::After,
+                "runs once, after the last batch of group api",
+            ),
+            (
+                None,
+                HookWhen::Before,
+                "runs before the first group, and again before a halted rollout resumes",
+            ),
+            (
+                None,
+                HookWhen::After,
+                "runs after every group, and also when the run halts during the rollout",
+            ),
+        ];
+        for (group, when, note) in cases {
+            let d = detail(&hook(group, when));
+            assert!(d.sql.is_empty());
+            assert_eq!(d.notes, [note]);
+        }
     }
 }

@@ -112,6 +112,20 @@ fn plan_set(out: &mut String, p: &Painter, plan: &CheckedPlan) {
         if !version.description.is_empty() {
             let _ = writeln!(out, "  {}", indent_lines(&version.description, "  "));
         }
+        let done = plan
+            .done
+            .iter()
+            .filter(|t| t.0.starts_with(&format!("v{}/", version.version)))
+            .count();
+        if done > 0 {
+            let _ = writeln!(
+                out,
+                "  {}",
+                p.dim(&format!(
+                    "{done} tasks already done (the database's history); the rest follows"
+                ))
+            );
+        }
         if !version.changes.is_empty() {
             out.push('\n');
             let _ = writeln!(out, "  {}", p.bold("Changes"));
@@ -149,6 +163,26 @@ fn plan_set(out: &mut String, p: &Painter, plan: &CheckedPlan) {
                     }
                 }
             }
+        }
+    }
+    if !plan.tables.is_empty() {
+        out.push('\n');
+        let _ = writeln!(out, "{}", p.bold("Tables backfilled"));
+        for t in &plan.tables {
+            let rows = t
+                .rows
+                .map(|r| format!("~{r} rows"))
+                .unwrap_or_else(|| "size unknown (never analysed)".to_string());
+            let time = t
+                .backfill_seconds
+                .map(|s| {
+                    format!(
+                        ", backfill ~{s:.0} s at {:.0} rows/s",
+                        crate::planner::BACKFILL_ROWS_PER_SEC
+                    )
+                })
+                .unwrap_or_default();
+            let _ = writeln!(out, "  {}: {rows}{time}", t.table);
         }
     }
     if let Some(proof) = &plan.proof {
