@@ -571,11 +571,20 @@ async fn status(args: StatusArgs) -> ExitCode {
                 if report.versions.is_empty() {
                     println!("no zerodown history: no plan has been applied here");
                 }
-                for v in &report.versions {
+                // The versions the history knows, and those of the state
+                // file's run that have not started yet.
+                let numbers: std::collections::BTreeSet<u32> = report
+                    .versions
+                    .iter()
+                    .map(|v| v.version)
+                    .chain(report.progress.iter().map(|p| p.version))
+                    .collect();
+                for number in numbers {
+                    let history = report.versions.iter().find(|v| v.version == number);
                     let stages = report
                         .progress
                         .iter()
-                        .find(|p| p.version == v.version)
+                        .find(|p| p.version == number)
                         .map(|p| {
                             p.stages
                                 .iter()
@@ -584,27 +593,28 @@ async fn status(args: StatusArgs) -> ExitCode {
                                 .join(", ")
                         })
                         .unwrap_or_default();
-                    let reached = match v.reached.as_deref() {
-                        Some("done") => "complete".to_string(),
-                        Some(m) => format!("reached {m}"),
-                        None => "started".to_string(),
+                    let reached = match history.map(|v| v.reached.as_deref()) {
+                        Some(Some("done")) => "complete".to_string(),
+                        Some(Some(m)) => format!("reached {m}"),
+                        Some(None) => "started".to_string(),
+                        None => "not started".to_string(),
                     };
                     let detail = if stages.is_empty() {
                         String::new()
                     } else {
                         format!(" ({stages})")
                     };
-                    println!("version {}: {reached}{detail}", v.version);
-                    for g in report.fleet.iter().filter(|g| g.version == v.version) {
+                    println!("version {number}: {reached}{detail}");
+                    for g in report.fleet.iter().filter(|g| g.version == number) {
                         println!("{}", group_line(g));
                         for (node, state) in &g.others {
                             println!("{}", node_line(node, state));
                         }
                     }
-                    for r in &v.running {
+                    for r in history.iter().flat_map(|v| &v.running) {
                         println!("  running: {r}");
                     }
-                    for (t, e) in &v.failed {
+                    for (t, e) in history.iter().flat_map(|v| &v.failed) {
                         println!("  failed: {t}: {e}");
                     }
                 }

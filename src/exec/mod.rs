@@ -208,6 +208,10 @@ pub enum ExecError {
     Engine { task: String, source: EngineError },
     #[error("task {task}: {message}")]
     Check { task: String, message: String },
+    /// The task may or may not have taken effect, and the catalog cannot
+    /// tell: it stays `running` until the operator says which.
+    #[error("task {task}: {message}")]
+    Uncertain { task: String, message: String },
     #[error(transparent)]
     State(#[from] StateError),
     #[error("task {task}: {message}")]
@@ -240,7 +244,9 @@ pub enum ExecError {
 /// `before:<task-id>` (marked running, nothing run), `after:<task-id>` (run
 /// and committed, not yet recorded), `batch:<task-id>:<n>` (batch n
 /// committed, checkpoint not yet saved), `node:<node>:<status>` (the node's
-/// new status, e.g. `installed`, saved in the state file).
+/// new status, e.g. `installed`, saved in the state file). Every task but a
+/// milestone (which only records a point) has a `before` and an `after`:
+/// SQL steps, backfills, checks and gates, node rollouts.
 fn failpoint(point: &str) {
     if let Ok(want) = std::env::var("ZERODOWN_FAILPOINT") {
         if want == point {
@@ -392,6 +398,7 @@ impl<E: Engine, O: Observer> Runner<'_, E, O> {
                 });
                 self.mark(task, TaskStatus::Running, None, None).await?;
                 self.roll(task, r).await?;
+                failpoint(&format!("after:{}", task.id));
                 self.mark(task, TaskStatus::Done, None, None).await?;
                 self.observer.event(Event::TaskDone {
                     id: task.id.0.clone(),
@@ -420,12 +427,15 @@ impl<E: Engine, O: Observer> Runner<'_, E, O> {
                     if sql.effect == Effect::RecordedOnly
                         && self.state.task_status(&task.id.0) == TaskStatus::Running
                     {
-                        return Err(ExecError::Check {
+                        return Err(ExecError::Uncertain {
                             task: task.id.0.clone(),
-                            message: "this raw SQL task was running when the previous run stopped, and zerodown cannot \
-                                      tell from the catalog whether it took effect: check the database, then either \
-                                      re-run it by hand or not, and mark it done in the state file"
-                                .to_string(),
+                            message: format!(
+                                "this raw SQL task was running when the previous run stopped, and zerodown cannot \
+                                 tell from the catalog whether it took effect: check the database, then set the \
+                                 task's \"status\" in {} to \"done\" if it did, or to \"pending\" to have \
+                                 `zerodown resume` run it",
+                                self.state_path.display()
+                            ),
                         });
                     }
                     self.observer.event(Event::TaskStarted {
@@ -466,10 +476,12 @@ impl<E: Engine, O: Observer> Runner<'_, E, O> {
                         summary: task.summary.clone(),
                     });
                     self.mark(task, TaskStatus::Running, None, None).await?;
+                    failpoint(&format!("before:{}", task.id));
                     let batches = self.backfill(task, b, false).await?;
                     if batches.is_none() {
                         return Ok(()); // interrupted: stays running, resumable
                     }
+                    failpoint(&format!("after:{}", task.id));
                     self.mark(task, TaskStatus::Done, None, None).await?;
                     self.observer.event(Event::TaskDone {
                         id: task.id.0.clone(),
@@ -484,6 +496,7 @@ impl<E: Engine, O: Observer> Runner<'_, E, O> {
                         summary: task.summary.clone(),
                     });
                     self.mark(task, TaskStatus::Running, None, None).await?;
+                    failpoint(&format!("before:{}", task.id));
                     // A gate guarding a backfill first catches up the rows
                     // that old releases wrote after the backfill passed.
                     if c.kind == CheckKind::Gate {
@@ -526,6 +539,7 @@ impl<E: Engine, O: Observer> Runner<'_, E, O> {
                             ),
                         });
                     }
+                    failpoint(&format!("after:{}", task.id));
                     self.mark(task, TaskStatus::Done, None, None).await?;
                     self.observer.event(Event::TaskDone {
                         id: task.id.0.clone(),
@@ -993,10 +1007,14 @@ pub async fn run<E: Engine, O: Observer>(
                 error: message.clone(),
             });
             // Record the failure; if even that fails, the original error
-            // is what the user needs to see.
-            let _ = runner
-                .mark(task, TaskStatus::Failed, Some(message), None)
-                .await;
+            // is what the user needs to see. A task whose effect is unknown
+            // stays running, so the next resume refuses it again instead
+            // of running it a second time.
+            if !matches!(e, ExecError::Uncertain { .. }) {
+                let _ = runner
+                    .mark(task, TaskStatus::Failed, Some(message), None)
+                    .await;
+            }
             let hook_failure = runner.close_open_rollouts(Some(&task.id)).await;
             runner.state.status = RunStatus::Failed;
             let _ = runner.state.save(state_path);

@@ -179,6 +179,7 @@ pub async fn apply<E: Engine, O: Observer>(
     with_lock(engine, async |engine, lock| {
         // A run stopped at `--until` continues with the same plans.
         if let Some(prev) = previous.filter(|p| p.status == RunStatus::Stopped && p.database == identity) {
+            check_same_run(&prev, dir, req)?;
             return continue_run(engine, lock, prev, req, observer, stop).await;
         }
         let history = engine.history().await?;
@@ -227,6 +228,40 @@ pub async fn apply<E: Engine, O: Observer>(
         Ok(RunReport { outcome, versions: checked.versions.iter().map(|v| v.version).collect(), until, notes })
     })
     .await
+}
+
+/// A stopped run goes on with the plans it started with, so `apply` naming
+/// another plan directory, or a `--to` that leaves out versions of the run,
+/// would run something other than asked: refused, with the ways on.
+fn check_same_run(prev: &StateFile, dir: &Path, req: &RunRequest) -> Result<(), SessionError> {
+    let same_dir = match (prev.plan_dir.canonicalize(), dir.canonicalize()) {
+        (Ok(recorded), Ok(given)) => recorded == given,
+        _ => prev.plan_dir == dir,
+    };
+    let versions = prev
+        .plans
+        .iter()
+        .map(|p| p.version.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let state = req.state_path.display();
+    let recorded = prev.plan_dir.display();
+    if !same_dir {
+        return Err(refused(format!(
+            "{state} records a run of {recorded} (versions {versions}) stopped after {}: go on with              `zerodown apply {recorded}` or `zerodown resume --state {state}`, or undo its expand with              `zerodown abort --state {state}`, before applying {}",
+            prev.until.name(),
+            dir.display()
+        )));
+    }
+    if let Some(to) = req.to_version {
+        if prev.plans.iter().any(|p| p.version > to) {
+            return Err(refused(format!(
+                "{state} records a run of versions {versions} stopped after {}, and --to {to} would leave out                  some of them: go on without --to, or undo its expand with `zerodown abort --state {state}`                  and start again with --to {to}",
+                prev.until.name()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The version a database without zerodown history is taken to be at: the

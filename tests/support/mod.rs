@@ -2,6 +2,8 @@
 //! database per test (dropped at the end), and the `zerodown` binary.
 #![allow(dead_code)] // each test file uses a part of it
 
+pub mod pg;
+
 use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};

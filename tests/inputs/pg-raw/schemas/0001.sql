@@ -1,0 +1,4 @@
+CREATE TABLE audit_log (
+    id bigserial PRIMARY KEY,
+    note text NOT NULL
+);
