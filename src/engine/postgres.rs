@@ -1030,7 +1030,7 @@ impl Engine for Postgres {
         );
         for row in self.query(&columns_sql, &[]).await? {
             let table: String = row.get(0);
-            if let Some(table) = schema.tables.get_mut(&table) {
+            if let Some(mut table) = schema.tables.get_mut(&table) {
                 table.columns.push(Column {
                     name: row.get(1),
                     data_type: row.get(2),
@@ -1070,7 +1070,7 @@ impl Engine for Postgres {
                 "u" => ConstraintKind::Unique { columns },
                 _ => ConstraintKind::PrimaryKey { columns },
             };
-            if let Some(table) = schema.tables.get_mut(&table) {
+            if let Some(mut table) = schema.tables.get_mut(&table) {
                 if let ConstraintKind::PrimaryKey { columns } = &kind {
                     table.primary_key = columns.clone();
                 }

@@ -776,18 +776,10 @@ fn dependents(env: &Env<'_>, column: &str) -> Dependents {
         constraints: Vec::new(),
         uniques: Vec::new(),
     };
-    for other in env.schema.tables.values() {
-        for con in other.constraints.values() {
-            if let ConstraintKind::ForeignKey {
-                ref_table,
-                ref_columns,
-                ..
-            } = &con.kind
-            {
-                if ref_table == t && ref_columns.iter().any(|c| c == column) {
-                    deps.referenced_by
-                        .push(format!("{}.{}", other.name, con.name));
-                }
+    for (other, con) in env.schema.tables.foreign_keys_to(t) {
+        if let ConstraintKind::ForeignKey { ref_columns, .. } = &con.kind {
+            if ref_columns.iter().any(|c| c == column) {
+                deps.referenced_by.push(format!("{other}.{}", con.name));
             }
         }
     }
@@ -882,7 +874,7 @@ struct IndexCopy {
 fn index_copies(env: &Env<'_>, from: &str, to: &str) -> Result<Vec<IndexCopy>, Refusal> {
     let t = env.name();
     let mut copies = Vec::new();
-    for index in env.schema.indexes.values().filter(|i| i.table == t) {
+    for index in env.schema.indexes.on_table(t) {
         if !index_uses(env.engine, index, from) {
             continue;
         }
@@ -1131,8 +1123,8 @@ fn drop_column(env: &Env<'_>, column: &str) -> Result<Analysis, Refusal> {
     let indexes: Vec<&Index> = env
         .schema
         .indexes
-        .values()
-        .filter(|i| i.table == t && index_uses(env.engine, i, column))
+        .on_table(t)
+        .filter(|i| index_uses(env.engine, i, column))
         .collect();
     let mut removes = vec![env.column_ref(column)];
     removes.extend(indexes.iter().map(|i| ObjectRef::Index {

@@ -1335,7 +1335,7 @@ mod tests {
                 .into_iter()
                 .map(|t| (t.name.clone(), t))
                 .collect(),
-            indexes: BTreeMap::from([(email_idx.name.clone(), email_idx)]),
+            indexes: BTreeMap::from([(email_idx.name.clone(), email_idx)]).into(),
             views: BTreeMap::new(),
         }
     }

@@ -558,8 +558,8 @@ mod tests {
         tables.insert("orders".to_string(), Table::new("orders"));
         Schema {
             version: 1,
-            tables,
-            indexes,
+            tables: tables.into(),
+            indexes: indexes.into(),
             ..Schema::default()
         }
     }

@@ -134,10 +134,7 @@ pub fn guard_satisfied(stmt: &Statement, schema: &Schema) -> bool {
                 ObjectType::Index => match table {
                     Some(table) => {
                         let table = object_name(table);
-                        !schema
-                            .indexes
-                            .values()
-                            .any(|i| i.name == name && i.table == table)
+                        !schema.indexes.on_table(&table).any(|i| i.name == name)
                     }
                     None => !schema.indexes.contains_key(&name),
                 },
@@ -751,16 +748,24 @@ fn mysql_index_name(columns: &[String], keys: &[String], taken: &[String]) -> St
         .first()
         .cloned()
         .unwrap_or_else(|| keys.first().cloned().unwrap_or_default());
-    unique_name(base, taken, |base, n| format!("{base}_{}", n + 1))
+    unique_name(
+        base,
+        |name| taken.iter().any(|t| t == name),
+        |base, n| format!("{base}_{}", n + 1),
+    )
 }
 
-fn unique_name(base: String, taken: &[String], numbered: impl Fn(&str, usize) -> String) -> String {
-    if !taken.contains(&base) {
+fn unique_name(
+    base: String,
+    taken: impl Fn(&str) -> bool,
+    numbered: impl Fn(&str, usize) -> String,
+) -> String {
+    if !taken(&base) {
         return base;
     }
     (1..)
         .map(|n| numbered(&base, n))
-        .find(|name| !taken.contains(name))
+        .find(|name| !taken(name))
         .unwrap_or(base)
 }
 
@@ -795,7 +800,9 @@ fn name_constraints(
                             }
                         }
                     } else {
-                        postgres_constraint_name(table, &c.kind, c.column.as_deref(), &taken)
+                        postgres_constraint_name(table, &c.kind, c.column.as_deref(), |name| {
+                            taken.iter().any(|t| t == name)
+                        })
                     };
                     taken.push(name.clone());
                     name
@@ -818,7 +825,7 @@ fn postgres_constraint_name(
     table: &str,
     kind: &ConstraintKind,
     column: Option<&str>,
-    taken: &[String],
+    taken: impl Fn(&str) -> bool,
 ) -> String {
     let base = match kind {
         ConstraintKind::PrimaryKey { .. } => format!("{table}_pkey"),
@@ -1786,15 +1793,14 @@ fn add_constraint(
     // Names zerodown writes itself (the change's SQL is generated), so
     // PostgreSQL's conventions serve every engine; they must not clash with
     // what the table already has.
-    let taken: Vec<String> = schema
-        .table(&table)
-        .map(|t| t.constraints.keys().cloned().collect::<Vec<_>>())
-        .unwrap_or_default()
-        .into_iter()
-        .chain(schema.indexes.keys().cloned())
-        .collect();
+    let taken = |name: &str| {
+        schema
+            .table(&table)
+            .is_some_and(|t| t.constraints.contains_key(name))
+            || schema.indexes.contains_key(name)
+    };
     let default_name = |kind: &ConstraintKind, column: Option<&str>| {
-        postgres_constraint_name(&table, kind, column, &taken)
+        postgres_constraint_name(&table, kind, column, taken)
     };
     let not_valid_only_for = |what: &str| {
         Unsupported::new(
@@ -1895,8 +1901,7 @@ fn add_constraint(
             let (keys, columns) = index_keys(&index.columns, engine);
             let taken: Vec<String> = schema
                 .indexes
-                .values()
-                .filter(|i| i.table == table)
+                .on_table(&table)
                 .map(|i| i.name.clone())
                 .collect();
             let name = match &index.name {

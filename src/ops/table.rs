@@ -12,7 +12,7 @@ use crate::ops::{
     generated_name, Action, ColumnSpec, Effect, ObjectRef, Operation, SqlStep, Step, Symbol,
 };
 use crate::plan::Phase;
-use crate::schema::{Constraint, ConstraintKind, Schema};
+use crate::schema::{Constraint, Schema};
 
 /// Where PostgreSQL and MySQL keep soft-dropped tables.
 const TRASH_SCHEMA: &str = "zerodown_trash";
@@ -129,16 +129,9 @@ fn create_table(
 fn referencing_foreign_keys(schema: &Schema, table: &str) -> Vec<String> {
     schema
         .tables
-        .values()
-        .filter(|t| t.name != table)
-        .flat_map(|t| {
-            t.constraints.values().filter_map(move |c| match &c.kind {
-                ConstraintKind::ForeignKey { ref_table, .. } if ref_table == table => {
-                    Some(format!("{}.{}", t.name, c.name))
-                }
-                _ => None,
-            })
-        })
+        .foreign_keys_to(table)
+        .filter(|(other, _)| *other != table)
+        .map(|(other, c)| format!("{other}.{}", c.name))
         .collect()
 }
 
@@ -485,7 +478,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::schema::{Column, Table};
+    use crate::schema::{Column, ConstraintKind, Table};
 
     fn ctx(soft_drop: bool) -> Context<'static> {
         Context {
@@ -538,7 +531,7 @@ mod tests {
         }
         Schema {
             version: 1,
-            tables,
+            tables: tables.into(),
             ..Schema::default()
         }
     }
@@ -951,19 +944,22 @@ mod tests {
         }
         // A table that references only itself can be dropped.
         let mut s = schema();
-        let sessions = s.tables.get_mut("legacy_sessions").unwrap();
-        sessions.constraints.insert(
-            "parent_fk".to_string(),
-            Constraint {
-                name: "parent_fk".to_string(),
-                kind: ConstraintKind::ForeignKey {
-                    columns: vec!["id".to_string()],
-                    ref_table: "legacy_sessions".to_string(),
-                    ref_columns: vec!["id".to_string()],
+        s.tables
+            .get_mut("legacy_sessions")
+            .unwrap()
+            .constraints
+            .insert(
+                "parent_fk".to_string(),
+                Constraint {
+                    name: "parent_fk".to_string(),
+                    kind: ConstraintKind::ForeignKey {
+                        columns: vec!["id".to_string()],
+                        ref_table: "legacy_sessions".to_string(),
+                        ref_columns: vec!["id".to_string()],
+                    },
+                    validated: true,
                 },
-                validated: true,
-            },
-        );
+            );
         assert!(analyze(
             EngineKind::Postgres,
             &drop_op("legacy_sessions"),

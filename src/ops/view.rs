@@ -101,17 +101,17 @@ fn create_view(
         });
     }
     let mentioned = mentioned_names(sql);
-    let mut needs: Vec<ObjectRef> = schema
-        .tables
-        .keys()
-        .filter(|t| mentioned.contains(*t))
+    // Look the view's words up in the model, not the model in the view's
+    // words: a schema has many more tables than a view mentions.
+    let mut needs: Vec<ObjectRef> = mentioned
+        .iter()
+        .filter(|word| schema.tables.contains_key(*word))
         .map(|t| ObjectRef::table(t))
         .collect();
     needs.extend(
-        schema
-            .views
-            .keys()
-            .filter(|v| v.as_str() != name && mentioned.contains(*v))
+        mentioned
+            .iter()
+            .filter(|word| word.as_str() != name && schema.views.contains_key(*word))
             .map(|v| ObjectRef::View { name: v.clone() }),
     );
     let lock = match (engine, replaces) {
@@ -256,7 +256,7 @@ mod tests {
         );
         Schema {
             version: 1,
-            tables,
+            tables: tables.into(),
             views,
             ..Schema::default()
         }

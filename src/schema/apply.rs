@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use crate::ops::parse::same_type;
 use crate::ops::{ColumnSpec, ForeignKeySpec, Operation};
-use crate::schema::{Column, Constraint, ConstraintKind, Index, Schema, Table, View};
+use crate::schema::{Column, Constraint, ConstraintKind, Index, Schema, Table, TableMut, View};
 
 /// A change that does not fit the schema it will meet.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -211,18 +211,19 @@ impl Schema {
                 columns,
             } => self.add_primary_key(table, name.as_deref(), columns),
             Operation::ValidateConstraint { table, name } => {
-                let constraint = self.constraint_mut_checked(table, name)?;
-                if constraint.validated {
+                if self.constraint_checked(table, name)?.validated {
                     return Err(SchemaError::new(
                         format!("constraint {name} on {table} is already validated"),
                         "remove the change: it changes nothing",
                     ));
                 }
+                let mut t = self.tables.get_mut(table).expect("checked above");
+                let constraint = t.constraints.get_mut(name).expect("checked above");
                 constraint.validated = true;
                 Ok(())
             }
             Operation::DropConstraint { table, name } => {
-                let key = match &self.constraint_mut_checked(table, name)?.kind {
+                let key = match &self.constraint_checked(table, name)?.kind {
                     ConstraintKind::Unique { columns } | ConstraintKind::PrimaryKey { columns } => {
                         Some(columns.clone())
                     }
@@ -236,7 +237,7 @@ impl Schema {
                         format!("drop foreign key {fk} on {other} first, as its own change"),
                     ));
                 }
-                let t = self.tables.get_mut(table).expect("checked above");
+                let mut t = self.tables.get_mut(table).expect("checked above");
                 if let Some(Constraint {
                     kind: ConstraintKind::PrimaryKey { .. },
                     ..
@@ -307,11 +308,16 @@ impl Schema {
             .ok_or_else(|| unknown("table", table, self_names(&self.tables)))
     }
 
-    fn table_mut_checked(&mut self, table: &str) -> Result<&mut Table, SchemaError> {
+    fn table_mut_checked(&mut self, table: &str) -> Result<TableMut<'_>, SchemaError> {
         if !self.tables.contains_key(table) {
             return Err(unknown("table", table, self_names(&self.tables)));
         }
         Ok(self.tables.get_mut(table).expect("checked above"))
+    }
+
+    fn column_checked(&self, table: &str, column: &str) -> Result<&Column, SchemaError> {
+        let t = self.table_checked(table)?;
+        t.column(column).ok_or_else(|| unknown_column(t, column))
     }
 
     fn column_mut_checked(
@@ -319,11 +325,11 @@ impl Schema {
         table: &str,
         column: &str,
     ) -> Result<&mut Column, SchemaError> {
-        let t = self.table_mut_checked(table)?;
-        if t.column(column).is_none() {
-            return Err(unknown_column(t, column));
-        }
-        Ok(t.column_mut(column).expect("checked above"))
+        self.column_checked(table, column)?;
+        Ok(self
+            .tables
+            .column_mut(table, column)
+            .expect("checked above"))
     }
 
     fn columns_checked(&self, table: &str, columns: &[String]) -> Result<(), SchemaError> {
@@ -334,22 +340,17 @@ impl Schema {
         }
     }
 
-    fn constraint_mut_checked(
-        &mut self,
-        table: &str,
-        name: &str,
-    ) -> Result<&mut Constraint, SchemaError> {
-        let t = self.table_mut_checked(table)?;
-        if !t.constraints.contains_key(name) {
+    fn constraint_checked(&self, table: &str, name: &str) -> Result<&Constraint, SchemaError> {
+        let t = self.table_checked(table)?;
+        t.constraints.get(name).ok_or_else(|| {
             let names: Vec<&str> = t.constraints.keys().map(String::as_str).collect();
             let mut err = unknown("constraint", name, names.clone());
             err.message = format!("unknown constraint {name} on table {table}");
             if names.is_empty() {
                 err.help = format!("table {table} has no constraints");
             }
-            return Err(err);
-        }
-        Ok(t.constraints.get_mut(name).expect("checked above"))
+            err
+        })
     }
 
     /// A name no table, view or index of the model uses yet (PostgreSQL
@@ -486,12 +487,9 @@ impl Schema {
         match contract_in {
             Some(version) => {
                 self.tables.get_mut(table).expect("checked above").drop_at = Some(version);
-                for index in self
-                    .indexes
-                    .values_mut()
-                    .filter(|i| i.table == table && i.drop_at.is_none())
-                {
-                    index.drop_at = Some(version);
+                for key in self.indexes.keys_on_table(table) {
+                    let mut index = self.indexes.get_mut(&key).expect("listed above");
+                    index.drop_at.get_or_insert(version);
                 }
             }
             None => self.remove_table(table),
@@ -501,7 +499,9 @@ impl Schema {
 
     fn remove_table(&mut self, table: &str) {
         self.tables.remove(table);
-        self.indexes.retain(|_, index| index.table != table);
+        for key in self.indexes.keys_on_table(table) {
+            self.indexes.remove(&key);
+        }
     }
 
     fn rename_table(
@@ -526,25 +526,21 @@ impl Schema {
             }
         }
         self.tables.insert(to.to_string(), renamed);
-        for index in self.indexes.values_mut().filter(|i| i.table == from) {
-            index.table = to.to_string();
+        for key in self.indexes.keys_on_table(from) {
+            self.indexes.get_mut(&key).expect("listed above").table = to.to_string();
         }
-        for t in self.tables.values_mut() {
-            for constraint in t.constraints.values_mut() {
-                if let ConstraintKind::ForeignKey { ref_table, .. } = &mut constraint.kind {
-                    if ref_table == from {
-                        *ref_table = to.to_string();
-                    }
-                }
+        self.tables.update_foreign_keys_to(from, |constraint| {
+            if let ConstraintKind::ForeignKey { ref_table, .. } = &mut constraint.kind {
+                *ref_table = to.to_string();
             }
-        }
+        });
         Ok(())
     }
 
     // ------------------------------------------------------------ columns
 
     fn add_column(&mut self, table: &str, spec: &ColumnSpec) -> Result<(), SchemaError> {
-        let t = self.table_mut_checked(table)?;
+        let mut t = self.table_mut_checked(table)?;
         if let Some(existing) = t.column(&spec.name) {
             return Err(SchemaError::new(
                 format!(
@@ -576,7 +572,7 @@ impl Schema {
         column: &str,
         contract_in: Option<u32>,
     ) -> Result<(), SchemaError> {
-        let col = self.column_mut_checked(table, column)?;
+        let col = self.column_checked(table, column)?;
         scheduled_twice("column", &format!("{table}.{column}"), col.drop_at)?;
         if let Some((other, fk)) = self.foreign_keys_to(table, Some(column)).into_iter().next() {
             return Err(SchemaError::new(
@@ -587,11 +583,8 @@ impl Schema {
         match contract_in {
             Some(version) => {
                 self.column_mut_checked(table, column)?.drop_at = Some(version);
-                for index in self
-                    .indexes
-                    .values_mut()
-                    .filter(|i| i.table == table && i.columns.iter().any(|c| c == column))
-                {
+                for key in self.indexes_on_column(table, column) {
+                    let mut index = self.indexes.get_mut(&key).expect("listed above");
                     index.drop_at.get_or_insert(version);
                 }
             }
@@ -603,7 +596,7 @@ impl Schema {
     /// Remove a column and what the engine drops with it: indexes and
     /// constraints on it, its place in the primary key.
     fn remove_column(&mut self, table: &str, column: &str) {
-        let Some(t) = self.tables.get_mut(table) else {
+        let Some(mut t) = self.tables.get_mut(table) else {
             return;
         };
         t.columns.retain(|c| c.name != column);
@@ -619,8 +612,20 @@ impl Schema {
                 }
                 ConstraintKind::Check { expr } => !mentions(expr, column),
             });
+        drop(t);
+        for key in self.indexes_on_column(table, column) {
+            self.indexes.remove(&key);
+        }
+    }
+
+    /// The keys of a table's indexes that have a column among their key
+    /// columns.
+    fn indexes_on_column(&self, table: &str, column: &str) -> Vec<String> {
         self.indexes
-            .retain(|_, index| index.table != table || !index.columns.iter().any(|c| c == column));
+            .keys_on_table(table)
+            .into_iter()
+            .filter(|key| self.indexes[key].columns.iter().any(|c| c == column))
+            .collect()
     }
 
     fn rename_column(
@@ -630,9 +635,9 @@ impl Schema {
         to: &str,
         contract_in: Option<u32>,
     ) -> Result<(), SchemaError> {
-        let t = self.table_mut_checked(table)?;
+        let mut t = self.table_mut_checked(table)?;
         let Some(old) = t.column(from) else {
-            return Err(unknown_column(t, from));
+            return Err(unknown_column(&t, from));
         };
         scheduled_twice("column", &format!("{table}.{from}"), old.drop_at)?;
         if let Some(existing) = t.column(to) {
@@ -672,7 +677,9 @@ impl Schema {
                 ConstraintKind::Check { .. } => {}
             }
         }
-        for index in self.indexes.values_mut().filter(|i| i.table == table) {
+        drop(t);
+        for key in self.indexes.keys_on_table(table) {
+            let mut index = self.indexes.get_mut(&key).expect("listed above");
             index.columns.iter_mut().for_each(rename);
             for key in &mut index.keys {
                 for quote in ['"', '`'] {
@@ -683,20 +690,11 @@ impl Schema {
                 }
             }
         }
-        for other in self.tables.values_mut() {
-            for constraint in other.constraints.values_mut() {
-                if let ConstraintKind::ForeignKey {
-                    ref_table,
-                    ref_columns,
-                    ..
-                } = &mut constraint.kind
-                {
-                    if ref_table == table {
-                        ref_columns.iter_mut().for_each(rename);
-                    }
-                }
+        self.tables.update_foreign_keys_to(table, |constraint| {
+            if let ConstraintKind::ForeignKey { ref_columns, .. } = &mut constraint.kind {
+                ref_columns.iter_mut().for_each(rename);
             }
-        }
+        });
         Ok(())
     }
 
@@ -717,19 +715,20 @@ impl Schema {
     ) -> Result<(), SchemaError> {
         let key = self
             .indexes
-            .iter()
-            .find(|(_, i)| i.name == name && table.is_none_or(|t| i.table == t))
-            .map(|(key, _)| key.clone());
+            .named(name)
+            .find(|(_, i)| table.is_none_or(|t| i.table == t))
+            .map(|(key, _)| key.to_string());
         let Some(key) = key else {
             // MySQL: a UNIQUE constraint is an index, dropped as one.
-            if let Some(t) = table.and_then(|t| self.tables.get_mut(t)) {
+            if let Some(t) = table {
                 if matches!(
-                    t.constraints.get(name),
+                    self.tables.get(t).and_then(|t| t.constraints.get(name)),
                     Some(Constraint {
                         kind: ConstraintKind::Unique { .. },
                         ..
                     })
                 ) {
+                    let mut t = self.tables.get_mut(t).expect("checked above");
                     t.constraints.remove(name);
                     return Ok(());
                 }
@@ -749,10 +748,11 @@ impl Schema {
             }
             return Err(err);
         };
-        let index = self.indexes.get_mut(&key).expect("found above");
-        scheduled_twice("index", name, index.drop_at)?;
+        scheduled_twice("index", name, self.indexes[&key].drop_at)?;
         match contract_in {
-            Some(version) => index.drop_at = Some(version),
+            Some(version) => {
+                self.indexes.get_mut(&key).expect("found above").drop_at = Some(version)
+            }
             None => {
                 self.indexes.remove(&key);
             }
@@ -763,7 +763,7 @@ impl Schema {
     // ------------------------------------------------------------ constraints
 
     fn add_constraint(&mut self, table: &str, constraint: Constraint) -> Result<(), SchemaError> {
-        let t = self.table_mut_checked(table)?;
+        let mut t = self.table_mut_checked(table)?;
         if t.constraints.contains_key(&constraint.name) {
             return Err(SchemaError::new(
                 format!(
@@ -802,7 +802,7 @@ impl Schema {
         columns: &[String],
     ) -> Result<(), SchemaError> {
         self.columns_checked(table, columns)?;
-        let t = self.tables.get_mut(table).expect("checked above");
+        let t = &self.tables[table];
         if !t.primary_key.is_empty() {
             return Err(SchemaError::new(
                 format!(
@@ -824,7 +824,7 @@ impl Schema {
             validated: true,
         };
         self.add_constraint(table, constraint)?;
-        let t = self.tables.get_mut(table).expect("checked above");
+        let mut t = self.tables.get_mut(table).expect("checked above");
         t.primary_key = columns.to_vec();
         // The engines make primary key columns NOT NULL.
         for column in t.columns.iter_mut().filter(|c| columns.contains(&c.name)) {
@@ -837,20 +837,14 @@ impl Schema {
     /// `(table, constraint)`.
     fn foreign_keys_to(&self, table: &str, column: Option<&str>) -> Vec<(String, String)> {
         self.tables
-            .values()
-            .flat_map(|t| {
-                t.constraints.values().filter_map(move |c| match &c.kind {
-                    ConstraintKind::ForeignKey {
-                        ref_table,
-                        ref_columns,
-                        ..
-                    } if ref_table == table
-                        && column.is_none_or(|col| ref_columns.iter().any(|r| r == col)) =>
-                    {
-                        Some((t.name.clone(), c.name.clone()))
-                    }
-                    _ => None,
-                })
+            .foreign_keys_to(table)
+            .filter_map(|(other, c)| match &c.kind {
+                ConstraintKind::ForeignKey { ref_columns, .. }
+                    if column.is_none_or(|col| ref_columns.iter().any(|r| r == col)) =>
+                {
+                    Some((other.to_string(), c.name.clone()))
+                }
+                _ => None,
             })
             .collect()
     }
@@ -858,21 +852,17 @@ impl Schema {
     /// A foreign key that references exactly these columns of a table, as
     /// `(table, constraint)`.
     fn foreign_keys_on_key(&self, table: &str, key: &[String]) -> Option<(String, String)> {
-        self.tables.values().find_map(|t| {
-            t.constraints.values().find_map(|c| match &c.kind {
-                ConstraintKind::ForeignKey {
-                    ref_table,
-                    ref_columns,
-                    ..
-                } if ref_table == table
-                    && ref_columns.len() == key.len()
-                    && ref_columns.iter().all(|r| key.contains(r)) =>
+        self.tables
+            .foreign_keys_to(table)
+            .find_map(|(other, c)| match &c.kind {
+                ConstraintKind::ForeignKey { ref_columns, .. }
+                    if ref_columns.len() == key.len()
+                        && ref_columns.iter().all(|r| key.contains(r)) =>
                 {
-                    Some((t.name.clone(), c.name.clone()))
+                    Some((other.to_string(), c.name.clone()))
                 }
                 _ => None,
             })
-        })
     }
 
     // ------------------------------------------------------------ views

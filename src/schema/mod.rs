@@ -7,9 +7,11 @@
 //! (see `ops::parse::normalize_ident`).
 
 mod apply;
+mod collections;
 mod load;
 
 pub use apply::SchemaError;
+pub use collections::{IndexMut, Indexes, TableMut, Tables};
 pub use load::{load_schema_dir, load_schema_file, newest_schema_version, SchemaSource};
 
 use std::collections::BTreeMap;
@@ -120,10 +122,10 @@ pub struct View {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Schema {
     pub version: u32,
-    pub tables: BTreeMap<String, Table>,
+    pub tables: Tables,
     /// Indexes by name (PostgreSQL and SQLite name them per schema; MySQL
     /// per table, which the names here also satisfy).
-    pub indexes: BTreeMap<String, Index>,
+    pub indexes: Indexes,
     pub views: BTreeMap<String, View>,
 }
 
@@ -139,8 +141,8 @@ impl Schema {
     /// Indexes of a table that use a column.
     pub fn indexes_on(&self, table: &str, column: &str) -> Vec<&Index> {
         self.indexes
-            .values()
-            .filter(|i| i.table == table && i.columns.iter().any(|c| c == column))
+            .on_table(table)
+            .filter(|i| i.columns.iter().any(|c| c == column))
             .collect()
     }
 }
