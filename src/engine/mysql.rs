@@ -1404,7 +1404,7 @@ impl Engine for Mysql {
         let flavor = self.flavor;
         for row in self.rows(columns_sql, Params::Empty).await? {
             let cell = |i: usize| row[i].clone().unwrap_or_default();
-            if let Some(table) = schema.tables.get_mut(&cell(0)) {
+            if let Some(mut table) = schema.tables.get_mut(&cell(0)) {
                 table.columns.push(Column {
                     name: cell(1),
                     data_type: cell(2),
@@ -1464,7 +1464,7 @@ impl Engine for Mysql {
         }
         let mut key_constraints: BTreeSet<(String, String)> = BTreeSet::new();
         for ((table_name, name), (kind, enforced)) in kinds {
-            let Some(table) = schema.tables.get_mut(&table_name) else {
+            let Some(mut table) = schema.tables.get_mut(&table_name) else {
                 continue;
             };
             let key = (table_name.clone(), name.clone());

@@ -791,8 +791,12 @@ fn read_schema(conn: &Connection) -> Result<Schema, EngineError> {
         if stat1 {
             table.row_estimate = stat1_rows(conn, &entry.name)?;
         }
-        read_indexes(conn, &entry.name, &mut schema.indexes)?;
+        let mut indexes = std::collections::BTreeMap::new();
+        read_indexes(conn, &entry.name, &mut indexes)?;
         schema.tables.insert(entry.name.clone(), table);
+        for (name, index) in indexes {
+            schema.indexes.insert(name, index);
+        }
     }
     let views_sql = "SELECT name, sql FROM sqlite_schema WHERE type = 'view' ORDER BY name";
     let mut stmt = conn
