@@ -733,12 +733,10 @@ impl Schema {
                     return Ok(());
                 }
             }
-            let names: Vec<&str> = self
-                .indexes
-                .values()
-                .filter(|i| table.is_none_or(|t| i.table == t))
-                .map(|i| i.name.as_str())
-                .collect();
+            let names: Vec<&str> = match table {
+                Some(t) => self.indexes.on_table(t).map(|i| i.name.as_str()).collect(),
+                None => self.indexes.values().map(|i| i.name.as_str()).collect(),
+            };
             let mut err = unknown("index", name, names.clone());
             if let Some(t) = table {
                 err.message = format!("unknown index {name} on table {t}");

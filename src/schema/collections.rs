@@ -507,8 +507,17 @@ mod tests {
         .into_iter()
         .collect();
         type Change = fn(&mut Indexes);
+        /// A change, then the indexes on users, on orders, and the keys
+        /// of the indexes named `user_id`.
+        type Step = (
+            &'static str,
+            Change,
+            Vec<&'static str>,
+            Vec<&'static str>,
+            Vec<&'static str>,
+        );
         #[rustfmt::skip]
-        let steps: Vec<(&str, Change, Vec<&str>, Vec<&str>, Vec<&str>)> = vec![
+        let steps: Vec<Step> = vec![
             ("as built", |_| {}, vec!["a_idx", "b_idx"], vec!["user_id"], vec!["audit.user_id", "user_id"]),
             ("a guard moves an index to another table", |i| {
                 i.get_mut("b_idx").unwrap().table = s("orders");
