@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test file uses a part of it
 
 pub mod pg;
+pub mod sqlite;
 
 use std::path::Path;
 use std::process::{Command, Output};
