@@ -104,8 +104,24 @@ pub fn load_set(dir: &Path) -> Result<PlanSet, SessionError> {
     }
 }
 
+/// Contract removes what old releases may still use; without a fleet the
+/// run cannot know that none runs, so it stops before the contract of a
+/// fleet-less version. A version whose contract has nothing to do (only a
+/// created table, say) is no reason to stop.
 fn default_until(plan: &CheckedPlan, notes: &mut Vec<String>) -> Until {
-    if plan.versions.iter().all(|v| !v.fleet.is_empty()) {
+    let fleetless: BTreeSet<u32> = plan
+        .versions
+        .iter()
+        .filter(|v| v.fleet.is_empty())
+        .map(|v| v.version)
+        .collect();
+    let contract_waits = plan.graph.tasks().any(|t| {
+        t.stage == Stage::Contract
+            && !t.is_milestone()
+            && fleetless.contains(&t.version)
+            && !plan.done.contains(&t.id)
+    });
+    if !contract_waits {
         Until::Contract
     } else {
         notes.push(
