@@ -557,3 +557,50 @@ fn gates_catch_up_old_writes_and_hold_contract_back_until_the_data_is_right() {
         1
     );
 }
+
+/// SQLite's `CAST('twelve' AS INTEGER)` is 0, without an error: a type
+/// change that cast would lose the value. The twin column converts by
+/// assignment instead (lossless or not at all), and the gate holds
+/// contract back while a value did not convert.
+#[test]
+fn a_value_that_does_not_convert_holds_contract_back_instead_of_becoming_zero() {
+    let scratch = Scratch::new();
+    let db = kill_db(&scratch);
+    let state = scratch.path("state.json");
+    apply(KILL, &db, &state, &["--until", "migrate"], &scratch, &[]).expect(0, "--until migrate");
+
+    // Release 1.0.0 still writes amounts as text.
+    db.exec("INSERT INTO payments (id, account_id, amount) VALUES (9001, 1, 'twelve'), (9002, 1, '0013');");
+    let out = apply(KILL, &db, &state, &["--until", "contract"], &scratch, &[]);
+    out.expect(1, "contract over a value that does not convert");
+    assert!(
+        out.stderr
+            .contains("v2/contract/alter-column-type/payments.amount/check-synced")
+            && out.stderr.contains("gate failed: 1 row(s)"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        db.has_column("payments", "zd_new_amount"),
+        "contract started past a failed gate"
+    );
+
+    db.exec("UPDATE payments SET amount = '12' WHERE id = 9001");
+    resume(&db, &state, &[], &scratch).expect(0, "resume once the data is right");
+    assert_eq!(describe(&db), KILL_FINAL);
+    assert_eq!(
+        db.rows("SELECT id, amount, typeof(amount) FROM payments WHERE id > 9000 ORDER BY id"),
+        vec![
+            vec![
+                Some("9001".into()),
+                Some("12".into()),
+                Some("integer".into())
+            ],
+            vec![
+                Some("9002".into()),
+                Some("13".into()),
+                Some("integer".into())
+            ],
+        ]
+    );
+}

@@ -33,6 +33,25 @@ pub fn is_constant_default(sql: &str) -> bool {
     !sql.to_uppercase().starts_with("CURRENT_") && !sql.contains('(')
 }
 
+/// Whether a column of this declared type has a numeric affinity
+/// (INTEGER, REAL or NUMERIC), by SQLite's rules in order: a type naming
+/// `INT` is INTEGER; `CHAR`, `CLOB` or `TEXT`, TEXT; `BLOB` or no type,
+/// BLOB; `REAL`, `FLOA` or `DOUB`, REAL; anything else NUMERIC. A value
+/// stored in such a column is converted when the conversion is lossless and
+/// otherwise kept as it was (text stays text): the storage class of the
+/// stored value tells whether the conversion happened, where `CAST` would
+/// silently give 0.
+pub fn has_numeric_affinity(data_type: &str) -> bool {
+    let t = data_type.to_uppercase();
+    if t.contains("INT") {
+        return true;
+    }
+    if ["CHAR", "CLOB", "TEXT"].iter().any(|k| t.contains(k)) {
+        return false;
+    }
+    !(t.trim().is_empty() || t.contains("BLOB"))
+}
+
 /// A change SQLite can only make by rebuilding the table (create a new
 /// table, copy every row, swap): zerodown does not do that behind the
 /// user's back.
@@ -49,6 +68,27 @@ pub fn rebuild_refusal(kind: &str, variant: &str, what: &str, help: &str) -> Ref
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numeric_affinity_follows_sqlites_rules_in_order() {
+        let cases = [
+            ("INTEGER", true),
+            ("bigint", true),
+            ("REAL", true),
+            ("DOUBLE PRECISION", true),
+            ("NUMERIC(10,2)", true),
+            ("DECIMAL", true),
+            ("BOOLEAN", true),
+            ("TEXT", false),
+            ("VARCHAR(20)", false),
+            ("CHARINT", true), // INT comes first in SQLite's rules
+            ("BLOB", false),
+            ("", false),
+        ];
+        for (data_type, numeric) in cases {
+            assert_eq!(has_numeric_affinity(data_type), numeric, "{data_type}");
+        }
+    }
 
     #[test]
     fn constant_defaults() {

@@ -1730,10 +1730,19 @@ fn alter_column_type(
             format!("{w} IS NULL AND {c} IS NOT NULL"),
             format!("({w} IS NULL) <> ({c} IS NULL)"),
         ),
+        // SQLite converts on assignment through the twin's affinity, and
+        // keeps a value it cannot convert as it was; `CAST` would turn
+        // 'abc' into 0 without a word. The comparison applies the same
+        // conversion to both sides; the gate also counts the values that
+        // stayed text or blob in a numeric column.
         EngineKind::Sqlite => {
-            let converted = format!("CAST({c} AS {new_type})");
-            let differs = format!("{w} IS NOT {converted}");
-            (converted, differs.clone(), differs)
+            let differs = format!("{w} IS NOT {c}");
+            let gate = if sqlite::has_numeric_affinity(new_type) {
+                format!("{differs} OR typeof({w}) IN ('text', 'blob')")
+            } else {
+                differs.clone()
+            };
+            (c.clone(), differs, gate)
         }
     };
     actions.push(

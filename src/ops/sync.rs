@@ -433,7 +433,7 @@ pub fn rename_triggers(
 /// Triggers that keep `twin` equal to `column` converted to `new_type`
 /// (through `using`, an expression over the row, when given) on every
 /// insert and update, while old code still writes `column` (a type
-/// change). MySQL converts on assignment; PostgreSQL and SQLite cast.
+/// change). MySQL and SQLite convert on assignment; PostgreSQL casts.
 pub fn twin_triggers(
     engine: EngineKind,
     table: &Table,
@@ -469,7 +469,9 @@ pub fn twin_triggers(
             })
             .collect(),
         EngineKind::Sqlite => {
-            let set = format!("{w} = CAST(NEW.{c} AS {new_type})");
+            // Assignment converts through the twin's affinity (see
+            // `classify::sqlite::has_numeric_affinity`).
+            let set = format!("{w} = NEW.{c}");
             [TriggerEvent::Insert, TriggerEvent::Update]
                 .into_iter()
                 .map(|event| sqlite_trigger(table, "sync", column, event, &[column], None, &set))
@@ -665,7 +667,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             t[1].create[0],
-            r#"CREATE TRIGGER "zd_sync_users_name_upd" AFTER UPDATE OF "name" ON "users" FOR EACH ROW BEGIN UPDATE "users" SET "zd_new_name" = CAST(NEW."name" AS INTEGER) WHERE rowid = NEW.rowid; END"#
+            r#"CREATE TRIGGER "zd_sync_users_name_upd" AFTER UPDATE OF "name" ON "users" FOR EACH ROW BEGIN UPDATE "users" SET "zd_new_name" = NEW."name" WHERE rowid = NEW.rowid; END"#
         );
     }
 }
