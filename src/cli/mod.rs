@@ -149,6 +149,12 @@ pub struct RunArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub max_replica_lag: Option<std::time::Duration>,
 
+    /// Pause backfills while more than N statements run on the server,
+    /// zerodown's own included (MySQL/MariaDB `Threads_running`,
+    /// PostgreSQL active client sessions; SQLite has no server to ask).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_running: Option<u64>,
+
     /// While this file exists, the run waits between steps (touch it to
     /// pause a rollout, remove it to go on).
     #[arg(long, value_name = "FILE")]
@@ -422,6 +428,7 @@ fn run_request(run: &RunArgs, until: Option<UntilArg>, to: Option<u32>) -> sessi
         to_version: to,
         lock: lock_policy(run),
         max_replica_lag: run.max_replica_lag,
+        max_running: run.max_running,
         pause_file: run.pause_file.clone(),
     }
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::exec::{Event, Observer};
+use crate::exec::{Event, Observer, Throttle};
 
 /// Prints task lines to stdout and draws backfill bars on stderr (hidden
 /// when stderr is not a terminal).
@@ -131,9 +131,12 @@ impl Observer for Console {
                     ));
                 }
             }
-            Event::Throttled { id, lag } => {
-                self.line(format!("    {id}: paused, replica lag {}", secs(lag)))
-            }
+            Event::Throttled { id, why } => self.line(match why {
+                Throttle::ReplicaLag(lag) => format!("    {id}: paused, replica lag {}", secs(lag)),
+                Throttle::Running(n) => {
+                    format!("    {id}: paused, {n} statements running on the server")
+                }
+            }),
             Event::PointReached { point } => self.line(format!("── schema at {point} ──")),
             Event::NodeRolling {
                 group,

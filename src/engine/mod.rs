@@ -254,4 +254,9 @@ pub trait Engine {
 
     /// How far the slowest replica lags behind, when there are replicas.
     async fn replica_lag(&mut self) -> Result<Option<Duration>, EngineError>;
+
+    /// Statements running on the server right now, this session's own
+    /// included (a load signal, like gh-ost's `--max-load
+    /// Threads_running=N`); `None` where there is no server to ask.
+    async fn running_statements(&mut self) -> Result<Option<u64>, EngineError>;
 }

@@ -915,8 +915,8 @@ impl Mysql {
         Ok(rows.into_iter().map(text_row).collect())
     }
 
-    /// Server threads running a statement right now (`Threads_running`): a
-    /// load signal for a later throttle, since a primary cannot see its
+    /// Server threads running a statement right now (`Threads_running`):
+    /// the load signal of `--max-running`, since a primary cannot see its
     /// replicas' lag.
     pub async fn threads_running(&mut self) -> Result<u64, EngineError> {
         let sql = "SHOW GLOBAL STATUS LIKE 'Threads_running'";
@@ -1716,8 +1716,8 @@ impl Engine for Mysql {
     ///
     /// A primary cannot see its replicas' lag (MySQL has no
     /// `pg_stat_replication`): on a primary this is `None`. To throttle a
-    /// backfill on a primary, watch [`Mysql::threads_running`], or point
-    /// a lag check at the replicas themselves.
+    /// backfill on a primary, watch [`Mysql::threads_running`]
+    /// (`--max-running`), or point a lag check at the replicas themselves.
     async fn replica_lag(&mut self) -> Result<Option<Duration>, EngineError> {
         let sql = match self.flavor {
             Flavor::Mysql => "SHOW REPLICA STATUS",
@@ -1752,6 +1752,10 @@ impl Engine for Mysql {
             })
             .max()
             .map(Duration::from_secs))
+    }
+
+    async fn running_statements(&mut self) -> Result<Option<u64>, EngineError> {
+        self.threads_running().await.map(Some)
     }
 }
 

@@ -1285,6 +1285,15 @@ impl Engine for Postgres {
         let lag: Option<f64> = row.get(1);
         Ok((replicas > 0).then(|| Duration::from_secs_f64(lag.unwrap_or(0.0).max(0.0))))
     }
+
+    async fn running_statements(&mut self) -> Result<Option<u64>, EngineError> {
+        // Client sessions in a statement, server-wide like MySQL's
+        // Threads_running (background workers and idle sessions left out).
+        let sql = "SELECT count(*) FROM pg_stat_activity \
+                   WHERE backend_type = 'client backend' AND state = 'active'";
+        let row = self.query_one(sql, &[]).await?;
+        Ok(Some(row.get::<_, i64>(0).max(0) as u64))
+    }
 }
 
 #[cfg(test)]

@@ -1282,6 +1282,11 @@ impl Engine for Sqlite {
     async fn replica_lag(&mut self) -> Result<Option<Duration>, EngineError> {
         Ok(None)
     }
+
+    /// No server: the other writers are processes SQLite does not count.
+    async fn running_statements(&mut self) -> Result<Option<u64>, EngineError> {
+        Ok(None)
+    }
 }
 
 #[cfg(test)]

@@ -85,7 +85,7 @@ pub enum Event {
     /// Paused between batches because a replica lags.
     Throttled {
         id: String,
-        lag: Duration,
+        why: Throttle,
     },
     /// A phase boundary: the schema reached this point.
     PointReached {
@@ -159,6 +159,15 @@ impl Observer for Silent {
     fn event(&mut self, _event: Event) {}
 }
 
+/// Why a backfill waits before its next batch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Throttle {
+    /// The slowest replica lags more than `--max-replica-lag`.
+    ReplicaLag(Duration),
+    /// More statements run on the server than `--max-running`.
+    Running(u64),
+}
+
 /// How a run behaves.
 #[derive(Clone, Debug)]
 pub struct RunOptions {
@@ -166,6 +175,9 @@ pub struct RunOptions {
     pub lock: LockPolicy,
     /// Pause backfills while the slowest replica lags more than this.
     pub max_replica_lag: Option<Duration>,
+    /// Pause backfills while more statements than this run on the server
+    /// (zerodown's own included).
+    pub max_running: Option<u64>,
     /// Runs the fleet's steps (working directory, log file).
     pub steps: fleet::StepRunner,
     /// While this file exists, the run waits between steps.
@@ -180,6 +192,7 @@ impl RunOptions {
             until,
             lock,
             max_replica_lag: None,
+            max_running: None,
             steps: fleet::StepRunner {
                 log_path: fleet::log_path_for(state_path),
                 cwd: cwd.to_path_buf(),
@@ -841,6 +854,26 @@ impl<E: Engine, O: Observer> Runner<'_, E, O> {
         }
     }
 
+    /// Why the next backfill batch should wait, if it should: a replica
+    /// lagging, or the server busier than the operator allows.
+    async fn throttle(&mut self) -> Result<Option<Throttle>, EngineError> {
+        if let Some(max) = self.opts.max_replica_lag {
+            if let Some(lag) = self.engine.replica_lag().await? {
+                if lag > max {
+                    return Ok(Some(Throttle::ReplicaLag(lag)));
+                }
+            }
+        }
+        if let Some(max) = self.opts.max_running {
+            if let Some(running) = self.engine.running_statements().await? {
+                if running > max {
+                    return Ok(Some(Throttle::Running(running)));
+                }
+            }
+        }
+        Ok(None)
+    }
+
     /// Walk the table in key order from the checkpoint. `Ok(None)` when a
     /// stop was requested between batches. A catch-up pass starts from the
     /// first key and keeps no checkpoint.
@@ -873,22 +906,15 @@ impl<E: Engine, O: Observer> Runner<'_, E, O> {
             if self.stop.requested() {
                 return Ok(None);
             }
-            if let Some(max) = self.opts.max_replica_lag {
-                while let Some(lag) = self
-                    .engine
-                    .replica_lag()
-                    .await
-                    .map_err(Self::engine_err(task))?
-                {
-                    if lag <= max || self.stop.requested() {
-                        break;
-                    }
-                    self.observer.event(Event::Throttled {
-                        id: id.clone(),
-                        lag,
-                    });
-                    tokio::time::sleep(Duration::from_millis(500)).await;
+            while let Some(why) = self.throttle().await.map_err(Self::engine_err(task))? {
+                if self.stop.requested() {
+                    break;
                 }
+                self.observer.event(Event::Throttled {
+                    id: id.clone(),
+                    why,
+                });
+                tokio::time::sleep(Duration::from_millis(500)).await;
             }
             let outcome = self
                 .engine

@@ -29,6 +29,7 @@ pub struct RunRequest {
     pub to_version: Option<u32>,
     pub lock: LockPolicy,
     pub max_replica_lag: Option<std::time::Duration>,
+    pub max_running: Option<u64>,
     /// While this file exists, the run waits between steps.
     pub pause_file: Option<PathBuf>,
 }
@@ -65,6 +66,7 @@ pub struct RunReport {
 fn run_options(req: &RunRequest, until: Until) -> RunOptions {
     let mut opts = RunOptions::new(until, req.lock.clone(), &req.state_path, Path::new("."));
     opts.max_replica_lag = req.max_replica_lag;
+    opts.max_running = req.max_running;
     opts.pause_file = req.pause_file.clone();
     opts
 }
