@@ -9,49 +9,10 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use support::pg::{
-    self, apply, checksums, describe, history, plan_tasks, resume, run, state_json, zd_leftovers,
+    self, apply, assert_no_password, checksums, copy_plans, describe, examples, history, lines,
+    plan_tasks, resume, run, starting_schema, state_json, wait_for, zd_leftovers,
 };
 use support::{PgDb, Scratch};
-
-/// The PostgreSQL plan sets under `plans/`.
-fn postgres_examples() -> Vec<String> {
-    let mut dirs: Vec<String> = std::fs::read_dir("plans")
-        .expect("plans/")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.is_dir())
-        .filter(|p| {
-            std::fs::read_dir(p).unwrap().any(|f| {
-                let f = f.unwrap().path();
-                f.extension().is_some_and(|e| e == "yaml")
-                    && std::fs::read_to_string(&f)
-                        .unwrap()
-                        .lines()
-                        .any(|l| l.trim() == "engine: postgres")
-            })
-        })
-        .map(|p| p.display().to_string())
-        .collect();
-    dirs.sort();
-    dirs
-}
-
-/// The snapshot a plan set starts from (`plans/x` → `schemas/x/0001.sql`).
-fn starting_schema(dir: &str) -> String {
-    let name = Path::new(dir)
-        .file_name()
-        .unwrap()
-        .to_string_lossy()
-        .into_owned();
-    format!("schemas/{name}/0001.sql")
-}
-
-fn lines(s: &str) -> String {
-    s.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(|l| format!("{l}\n"))
-        .collect()
-}
 
 // ---------------------------------------------------------------------------
 // Every example applies and ends in the expected catalog state, with its data.
@@ -210,7 +171,7 @@ fn check_pg_shop(db: &PgDb) {
 
 #[test]
 fn every_postgres_example_applies_until_contract_and_ends_in_its_expected_state() {
-    let examples = postgres_examples();
+    let examples = examples("postgres");
     assert!(!examples.is_empty(), "no PostgreSQL example in plans/");
     for dir in examples {
         let name = Path::new(&dir)
@@ -341,35 +302,6 @@ fn count(db: &PgDb, sql: &str) -> i64 {
     db.scalar(sql).unwrap().parse().unwrap()
 }
 
-/// Copy a plan directory (plans, releases, schemas) into the scratch dir,
-/// so a test can change a plan file.
-fn copy_plans(from: &str, scratch: &Scratch) -> String {
-    fn copy(from: &Path, to: &Path) {
-        std::fs::create_dir_all(to).unwrap();
-        for e in std::fs::read_dir(from).unwrap() {
-            let p = e.unwrap().path();
-            let target = to.join(p.file_name().unwrap());
-            if p.is_dir() {
-                copy(&p, &target);
-            } else {
-                std::fs::copy(&p, &target).unwrap();
-            }
-        }
-    }
-    let to = scratch.path("plans");
-    copy(Path::new(from), &to);
-    to.display().to_string()
-}
-
-/// Wait until `f` holds (or fail after `limit`).
-fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !f() {
-        assert!(start.elapsed() < limit, "gave up waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 // ---------------------------------------------------------------------------
 // Two concurrent runs.
 
@@ -458,22 +390,6 @@ fn a_second_concurrent_apply_is_refused_at_once_and_the_first_completes() {
 
 // ---------------------------------------------------------------------------
 // Bad input: a clear error, nothing applied, never the password.
-
-fn assert_no_password(run: &pg::Run, password: &str, state: &Path) {
-    assert!(
-        !run.stdout.contains(password),
-        "password in stdout:\n{}",
-        run.stdout
-    );
-    assert!(
-        !run.stderr.contains(password),
-        "password in stderr:\n{}",
-        run.stderr
-    );
-    if let Ok(s) = std::fs::read_to_string(state) {
-        assert!(!s.contains(password), "password in the state file:\n{s}");
-    }
-}
 
 #[test]
 fn an_unreachable_database_is_a_clear_error_without_the_password() {

@@ -8,16 +8,12 @@
 
 mod support;
 
-use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
-
-use support::pg::{
-    apply, checksums, describe, history, plan_tasks, resume, state_json, zd_leftovers, PlanTask,
-};
+use support::kill::{batches, check_reference, crash_points, each_point, kill_and_resume, outcome};
+use support::pg::{apply, plan_tasks, zd_leftovers};
 use support::{PgDb, Scratch};
 
 const DIR: &str = "tests/inputs/pg-kill";
+const NODES: &[&str] = &["app-1", "app-2"];
 
 /// Version 1 with data: 3000 accounts (some without email), 6000 payments
 /// (amounts at the integer limits among them). The tier backfill walks
@@ -67,132 +63,6 @@ fn seeded() -> PgDb {
     db
 }
 
-/// What a complete run leaves: the catalog, every row, the history, the fleet.
-#[derive(Debug, PartialEq)]
-struct Outcome {
-    schema: String,
-    rows: BTreeMap<String, String>,
-    history: Vec<(String, String)>,
-    nodes: Vec<(String, String)>,
-}
-
-fn outcome(db: &PgDb, scratch: &Scratch) -> Outcome {
-    let mut nodes: Vec<(String, String)> = ["app-1", "app-2"]
-        .iter()
-        .map(|n| {
-            let release =
-                std::fs::read_to_string(scratch.path("fleet").join(format!("{n}.release")))
-                    .unwrap_or_default();
-            (n.to_string(), release.trim().to_string())
-        })
-        .collect();
-    nodes.sort();
-    Outcome {
-        schema: describe(db),
-        rows: checksums(db),
-        history: history(db),
-        nodes,
-    }
-}
-
-/// The crash points: before and after every task that is not a milestone
-/// (a milestone only records that a schema point was reached), and inside
-/// every backfill walk: after the first, second, middle, second-to-last and
-/// last batch of each backfill (their counts from the reference run), and
-/// after the first batch of the catch-up pass of a backfill's gate.
-fn crash_points(tasks: &[PlanTask], batches: &BTreeMap<String, u64>) -> Vec<String> {
-    let mut points = Vec::new();
-    for t in tasks.iter().filter(|t| t.kind != "milestone") {
-        points.push(format!("before:{}", t.id));
-        points.push(format!("after:{}", t.id));
-    }
-    for (id, &n) in batches {
-        let mut at: Vec<u64> = vec![1, 2, n / 2, n.saturating_sub(1), n]
-            .into_iter()
-            .filter(|&k| k >= 1 && k <= n)
-            .collect();
-        at.sort();
-        at.dedup();
-        points.extend(at.into_iter().map(|k| format!("batch:{id}:{k}")));
-    }
-    for t in tasks
-        .iter()
-        .filter(|t| t.id.starts_with("v2/contract/backfill/") && t.id.ends_with("/gate"))
-    {
-        points.push(format!("batch:{}:1", t.id));
-    }
-    points
-}
-
-/// Kill the run at `point`, resume it, compare with the reference. `Err`
-/// says what differed.
-fn kill_and_resume(point: &str, reference: &Outcome) -> Result<(), String> {
-    let db = seeded();
-    let scratch = Scratch::new();
-    let state = scratch.path("state.json");
-    let killed = apply(
-        DIR,
-        &db,
-        &state,
-        &["--until", "contract"],
-        &scratch,
-        &[("ZERODOWN_FAILPOINT", point)],
-    );
-    if killed.code.is_some() || killed.signal != Some(6) {
-        return Err(format!(
-            "{point}: the run was not killed there (exit code {:?}, signal {:?})\nstdout:\n{}\nstderr:\n{}",
-            killed.code, killed.signal, killed.stdout, killed.stderr
-        ));
-    }
-    let resumed = resume(&db, &state, &[], &scratch);
-    if resumed.code != Some(0) {
-        return Err(format!(
-            "{point}: resume exited {:?} (signal {:?})\nstdout:\n{}\nstderr:\n{}",
-            resumed.code, resumed.signal, resumed.stdout, resumed.stderr
-        ));
-    }
-    let got = outcome(&db, &scratch);
-    if &got != reference {
-        let mut diff = Vec::new();
-        if got.schema != reference.schema {
-            diff.push(format!(
-                "schema:\n{}\nexpected:\n{}",
-                got.schema, reference.schema
-            ));
-        }
-        if got.rows != reference.rows {
-            diff.push(format!(
-                "rows: {:?}\nexpected: {:?}",
-                got.rows, reference.rows
-            ));
-        }
-        if got.history != reference.history {
-            diff.push(format!(
-                "history: {:?}\nexpected: {:?}",
-                got.history, reference.history
-            ));
-        }
-        if got.nodes != reference.nodes {
-            diff.push(format!(
-                "nodes: {:?}, expected {:?}",
-                got.nodes, reference.nodes
-            ));
-        }
-        return Err(format!(
-            "{point}: the resumed run differs from the reference\n{}\nresume stdout:\n{}",
-            diff.join("\n"),
-            resumed.stdout
-        ));
-    }
-    let status = &state_json(&state)["status"];
-    if status != "done" {
-        return Err(format!(
-            "{point}: state file status {status}, expected done"
-        ));
-    }
-    Ok(())
-}
-
 #[test]
 fn a_run_killed_at_any_point_resumes_to_the_database_of_an_uninterrupted_run() {
     let tasks = plan_tasks(DIR);
@@ -204,7 +74,7 @@ fn a_run_killed_at_any_point_resumes_to_the_database_of_an_uninterrupted_run() {
     let before_rows = db.rows("SELECT id, name FROM accounts ORDER BY id");
     let before_amounts = db.rows("SELECT id, amount::text FROM payments ORDER BY id");
     apply(DIR, &db, &state, &["--until", "contract"], &scratch, &[]).expect(0, "reference run");
-    let reference = outcome(&db, &scratch);
+    let reference = outcome(&db, &scratch, NODES);
     assert_eq!(reference.schema, FINAL_SCHEMA);
     assert!(zd_leftovers(&db).is_empty(), "{:?}", zd_leftovers(&db));
     assert_eq!(
@@ -222,67 +92,14 @@ fn a_run_killed_at_any_point_resumes_to_the_database_of_an_uninterrupted_run() {
             .as_deref(),
         Some("0")
     );
-    assert_eq!(
-        reference.history.len(),
-        tasks.len(),
-        "one history row per task"
-    );
-    assert!(
-        reference.history.iter().all(|(_, s)| s == "done"),
-        "{:?}",
-        reference.history
-    );
-    assert_eq!(
-        reference.nodes,
-        vec![
-            ("app-1".into(), "2.0.0".into()),
-            ("app-2".into(), "2.0.0".into())
-        ]
-    );
-
-    let batches: BTreeMap<String, u64> = state_json(&state)["backfills"]
-        .as_object()
-        .expect("backfill checkpoints")
-        .iter()
-        .map(|(id, cp)| (id.clone(), cp["batches"].as_u64().unwrap()))
-        .collect();
-    let backfills = tasks
-        .iter()
-        .filter(|t| t.step.as_deref() == Some("backfill"))
-        .count();
-    assert_eq!(
-        batches.len(),
-        backfills,
-        "a checkpoint per backfill: {batches:?}"
-    );
-    assert!(
-        batches.values().any(|&n| n >= 5),
-        "a backfill of several batches: {batches:?}"
-    );
+    let batches = batches(&state);
+    check_reference(&tasks, &reference, &batches, "2.0.0");
     drop(db);
 
     let points = crash_points(&tasks, &batches);
     // Four cases at a time: a case mostly waits, on the server, on fsync
     // and on the fleet's health checks (healthy for a second in a row).
-    let next = AtomicUsize::new(0);
-    let failures = Mutex::new(Vec::new());
-    std::thread::scope(|s| {
-        for _ in 0..4 {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::SeqCst);
-                let Some(point) = points.get(i) else { break };
-                if let Err(e) = kill_and_resume(point, &reference) {
-                    failures.lock().unwrap().push(e);
-                }
-            });
-        }
+    each_point(&points, 4, |point| {
+        kill_and_resume(DIR, point, &seeded, NODES, &reference)
     });
-    let failures = failures.into_inner().unwrap();
-    assert!(
-        failures.is_empty(),
-        "{} of {} crash points failed:\n\n{}",
-        failures.len(),
-        points.len(),
-        failures.join("\n\n")
-    );
 }

@@ -498,6 +498,10 @@ pub async fn abort<E: Engine>(
                 _ => None,
             })
             .collect();
+        // What to remove is looked up in the live catalog: objects expand
+        // creates only for the run (a MySQL index copy, whose DROP needs its
+        // table) are missing from the final schema.
+        let live = engine.introspect().await?;
         let mut steps = Vec::new();
         let tasks: Vec<_> = checked.graph.tasks().collect();
         for task in tasks.iter().rev() {
@@ -510,12 +514,9 @@ pub async fn abort<E: Engine>(
             }
             if let TaskKind::Action { .. } = task.kind {
                 for object in task.creates.iter().rev() {
-                    let Some(step) = crate::ops::undo::undo_step(
-                        checked.engine,
-                        object,
-                        &checked.final_schema,
-                        &created_tables,
-                    ) else {
+                    let Some(step) =
+                        crate::ops::undo::undo_step(checked.engine, object, &live, &created_tables)
+                    else {
                         continue;
                     };
                     if engine.effect_present(&step.effect).await? {

@@ -238,65 +238,37 @@ fn drop_table(
             };
             (vec![action], format!("schema {TRASH_SCHEMA} as {trashed}"))
         }
-        EngineKind::Mysql => {
-            // Two steps: MySQL commits each DDL statement on its own. The
-            // database has no catalog effect of ours to check, but
-            // IF NOT EXISTS makes running it again harmless.
-            let create_trash = Action {
-                key: "create-trash-schema".to_string(),
-                phase: Phase::Contract,
-                symbol: Symbol::Add,
-                summary: format!("create database {TRASH_SCHEMA} for dropped tables, if missing"),
-                step: Step::Sql(SqlStep {
-                    statements: vec![format!("CREATE DATABASE IF NOT EXISTS {}", q(TRASH_SCHEMA))],
-                    transactional: false,
-                    lock: "none on existing tables".to_string(),
-                    effect: Effect::Rerunnable,
-                }),
-                creates: Vec::new(),
-                needs: Vec::new(),
-                removes: Vec::new(),
-            };
-            let move_table = Action {
-                key: "move-to-trash".to_string(),
-                phase: Phase::Contract,
-                symbol: Symbol::Remove,
-                summary: format!("move table {table} to {TRASH_SCHEMA}.{trashed}"),
-                step: Step::Sql(SqlStep {
-                    statements: vec![format!(
-                        "RENAME TABLE {} TO {}.{}",
-                        q(table),
-                        q(TRASH_SCHEMA),
-                        q(&trashed)
-                    )],
-                    transactional: false,
-                    lock: "exclusive metadata lock on the table (brief)".to_string(),
-                    effect: absent,
-                }),
-                creates: Vec::new(),
-                needs: Vec::new(),
-                removes,
-            };
-            (
-                vec![create_trash, move_table],
-                format!("database {TRASH_SCHEMA} as {trashed}"),
-            )
-        }
-        EngineKind::Sqlite => {
+        // A table in the same database, under a `zd_trash_` name: SQLite
+        // has no other place; on MySQL a database is what PostgreSQL calls
+        // a schema, so a shared trash database would mix the tables of
+        // every database on the server (two databases soft-dropping a
+        // table of the same name would collide, and `purge` in one would
+        // delete the other's), and RENAME TABLE into another database
+        // fails for a table with triggers ("Trigger in wrong schema").
+        EngineKind::Mysql | EngineKind::Sqlite => {
             let trashed = generated_name(&["trash", &format!("{table}__v{}", ctx.version)]);
+            let (statement, transactional, lock) = if engine == EngineKind::Mysql {
+                (
+                    format!("RENAME TABLE {} TO {}", q(table), q(&trashed)),
+                    false,
+                    "exclusive metadata lock on the table (brief)",
+                )
+            } else {
+                (
+                    format!("ALTER TABLE {} RENAME TO {}", q(table), q(&trashed)),
+                    true,
+                    "SQLite's write lock (brief)",
+                )
+            };
             let action = Action {
                 key: "move-to-trash".to_string(),
                 phase: Phase::Contract,
                 symbol: Symbol::Remove,
                 summary: format!("rename table {table} to {trashed} (trash)"),
                 step: Step::Sql(SqlStep {
-                    statements: vec![format!(
-                        "ALTER TABLE {} RENAME TO {}",
-                        q(table),
-                        q(&trashed)
-                    )],
-                    transactional: true,
-                    lock: "SQLite's write lock (brief)".to_string(),
+                    statements: vec![statement],
+                    transactional,
+                    lock: lock.to_string(),
                     effect: absent,
                 }),
                 creates: Vec::new(),
@@ -697,10 +669,7 @@ mod tests {
                     Subtractive,
                     "mysql/drop-table/soft-drop",
                     "metadata lock",
-                    vec![
-                        (Contract, "create-trash-schema"),
-                        (Contract, "move-to-trash"),
-                    ],
+                    vec![(Contract, "move-to-trash")],
                 ),
                 (
                     rename_op(),
@@ -873,7 +842,7 @@ mod tests {
     }
 
     #[test]
-    fn soft_drop_sql_mysql_is_two_steps() {
+    fn soft_drop_sql_mysql_renames_within_the_database() {
         let a = analyze(
             EngineKind::Mysql,
             &drop_op("legacy_sessions"),
@@ -882,17 +851,14 @@ mod tests {
         )
         .unwrap();
         let steps: Vec<&SqlStep> = a.actions.iter().map(sql_of).collect();
+        assert_eq!(steps.len(), 1);
         assert_eq!(
             steps[0].statements,
-            vec!["CREATE DATABASE IF NOT EXISTS `zerodown_trash`"]
+            vec!["RENAME TABLE `legacy_sessions` TO `zd_trash_legacy_sessions__v2`"]
         );
+        assert!(!steps[0].transactional);
         assert_eq!(
-            steps[1].statements,
-            vec!["RENAME TABLE `legacy_sessions` TO `zerodown_trash`.`legacy_sessions__v2`"]
-        );
-        assert!(steps.iter().all(|s| !s.transactional));
-        assert_eq!(
-            steps[1].effect,
+            steps[0].effect,
             Effect::TableAbsent {
                 table: "legacy_sessions".to_string()
             }

@@ -1,17 +1,20 @@
 //! Soft-dropped tables: where they are and how `purge` removes them.
 //!
-//! A soft drop (`soft_drop: true`) moves a table to `zerodown_trash` as
-//! `<table>__v<version>` (PostgreSQL: a schema; MySQL: a database; SQLite,
-//! which has neither: a `zd_trash_` table in the same file). The history
-//! table records when that task finished; `purge` drops what is older.
+//! A soft drop (`soft_drop: true`) moves a table to the schema
+//! `zerodown_trash` as `<table>__v<version>` on PostgreSQL; on MySQL and
+//! SQLite it renames it to `zd_trash_<table>__v<version>` in the same
+//! database (a MySQL database is server-wide: a shared trash database
+//! would mix the tables of every database). The history table records when
+//! that task finished; `purge` drops what is older.
 
 use crate::dialect::EngineKind;
 use crate::ops::{Effect, SqlStep};
 
-/// The schema (PostgreSQL) or database (MySQL) of the trash.
+/// The schema of the trash (PostgreSQL).
 pub const TRASH: &str = "zerodown_trash";
 
-const SQLITE_PREFIX: &str = "zd_trash_";
+/// The name prefix of trashed tables (MySQL, SQLite).
+const PREFIX: &str = "zd_trash_";
 
 /// Lists the trash's tables, one name per row.
 pub fn list_sql(engine: EngineKind) -> String {
@@ -20,13 +23,15 @@ pub fn list_sql(engine: EngineKind) -> String {
             format!("SELECT tablename FROM pg_tables WHERE schemaname = {} ORDER BY 1", engine.quote_literal(TRASH))
         }
         EngineKind::Mysql => format!(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = {} ORDER BY 1",
-            engine.quote_literal(TRASH)
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() \
+             AND LEFT(table_name, {}) = {} ORDER BY 1",
+            PREFIX.len(),
+            engine.quote_literal(PREFIX)
         ),
         EngineKind::Sqlite => format!(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND substr(name, 1, {}) = {} ORDER BY 1",
-            SQLITE_PREFIX.len(),
-            engine.quote_literal(SQLITE_PREFIX)
+            PREFIX.len(),
+            engine.quote_literal(PREFIX)
         ),
     }
 }
@@ -36,8 +41,8 @@ pub fn list_sql(engine: EngineKind) -> String {
 /// cannot be read back).
 pub fn parse_name(engine: EngineKind, name: &str) -> Option<(String, u32)> {
     let name = match engine {
-        EngineKind::Sqlite => name.strip_prefix(SQLITE_PREFIX)?,
-        _ => name,
+        EngineKind::Mysql | EngineKind::Sqlite => name.strip_prefix(PREFIX)?,
+        EngineKind::Postgres => name,
     };
     let (table, version) = name.rsplit_once("__v")?;
     Some((table.to_string(), version.parse().ok()?))
@@ -51,10 +56,10 @@ pub fn drop_task_id(table: &str, version: u32) -> String {
 /// Drops one trashed table for good.
 pub fn purge_step(engine: EngineKind, name: &str) -> SqlStep {
     let target = match engine {
-        EngineKind::Postgres | EngineKind::Mysql => {
+        EngineKind::Postgres => {
             format!("{}.{}", engine.quote_ident(TRASH), engine.quote_ident(name))
         }
-        EngineKind::Sqlite => engine.quote_ident(name),
+        EngineKind::Mysql | EngineKind::Sqlite => engine.quote_ident(name),
     };
     SqlStep {
         statements: vec![format!("DROP TABLE IF EXISTS {target}")],
@@ -80,7 +85,16 @@ mod tests {
             parse_name(EngineKind::Sqlite, "zd_trash_a__b__v12"),
             Some(("a__b".into(), 12))
         );
+        assert_eq!(
+            parse_name(EngineKind::Mysql, "zd_trash_sessions__v3"),
+            Some(("sessions".into(), 3))
+        );
+        assert_eq!(parse_name(EngineKind::Mysql, "sessions__v3"), None);
         assert_eq!(parse_name(EngineKind::Postgres, "zd_3f2a9c"), None);
+        assert_eq!(
+            purge_step(EngineKind::Mysql, "zd_trash_t__v2").statements,
+            vec!["DROP TABLE IF EXISTS `zd_trash_t__v2`"]
+        );
         assert_eq!(
             purge_step(EngineKind::Postgres, "t__v2").statements,
             vec!["DROP TABLE IF EXISTS \"zerodown_trash\".\"t__v2\""]

@@ -178,7 +178,7 @@ mod tests {
                 .unwrap()
                 .transactional
         );
-        // MySQL needs the index's table from the model.
+        // MySQL needs the index's table from the catalog.
         assert!(undo_step(EngineKind::Mysql, &idx, &schema, &[]).is_none());
     }
 }

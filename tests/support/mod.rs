@@ -2,8 +2,13 @@
 //! database per test (dropped at the end), and the `zerodown` binary.
 #![allow(dead_code)] // each test file uses a part of it
 
+pub mod kill;
+pub mod mysql;
 pub mod pg;
+pub mod run;
 pub mod sqlite;
+
+use std::collections::BTreeMap;
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -11,7 +16,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
-fn unique_name(prefix: &str) -> String {
+pub fn unique_name(prefix: &str) -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -29,7 +34,7 @@ pub fn pg_admin_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
 }
 
-fn runtime() -> tokio::runtime::Runtime {
+pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -47,13 +52,25 @@ pub async fn pg_connect(url: &str) -> tokio_postgres::Client {
     client
 }
 
+/// What the engine-neutral helpers need of a test database.
+pub trait TestDb {
+    /// The URL zerodown connects with.
+    fn url(&self) -> &str;
+    /// The catalog as text, one line per object: equal texts, equal schemas.
+    fn describe(&self) -> String;
+    /// Per table: row count and a digest of every row.
+    fn checksums(&self) -> BTreeMap<String, String>;
+    /// zerodown's history: (task id, status), one row per task.
+    fn history(&self) -> Vec<(String, String)>;
+}
+
 /// A fresh PostgreSQL database, dropped when the value is.
 pub struct PgDb {
     pub name: String,
     pub url: String,
 }
 
-fn with_db(url: &str, name: &str) -> String {
+pub fn with_db(url: &str, name: &str) -> String {
     let (base, query) = match url.split_once('?') {
         Some((b, q)) => (b, format!("?{q}")),
         None => (url, String::new()),

@@ -1,12 +1,13 @@
 //! PostgreSQL helpers of the `apply` tests: the catalog as text, row
-//! checksums, the plan's task list, runs of the binary that may be killed.
+//! checksums, the history table (the runs of the binary: `super::run`).
 #![allow(dead_code)] // each test file uses a part of it
 
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
 
-use super::{text, PgDb, Scratch};
+use super::{PgDb, TestDb};
+
+#[allow(unused_imports)] // the pg tests import the runner through this module
+pub use super::run::*;
 
 /// The public schema as the catalog shows it, one line per object, sorted
 /// within each kind: tables and their columns (type, NOT NULL, default, in
@@ -140,134 +141,19 @@ pub fn history(db: &PgDb) -> Vec<(String, String)> {
         .collect()
 }
 
-/// A task of a plan set, as `zerodown plan --format json` lists it.
-#[derive(Clone, Debug)]
-pub struct PlanTask {
-    pub id: String,
-    /// `milestone`, `action` or `rollout`.
-    pub kind: String,
-    pub stage: String,
-    /// The step's type for actions: `sql`, `backfill` or `check`.
-    pub step: Option<String>,
-}
-
-/// Every task of the plan set in `dir`, in execution order.
-pub fn plan_tasks(dir: &str) -> Vec<PlanTask> {
-    let out = super::zerodown(&["plan", dir, "--format", "json"], &[]);
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "plan {dir}: {}",
-        text(&out.stderr)
-    );
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("plan JSON");
-    let sets = json["plan_sets"].as_array().expect("plan_sets");
-    assert_eq!(sets.len(), 1, "{dir}: one plan set");
-    sets[0]["tasks"]
-        .as_array()
-        .expect("tasks")
-        .iter()
-        .map(|t| PlanTask {
-            id: t["id"].as_str().unwrap().to_string(),
-            kind: t["kind"].as_str().unwrap().to_string(),
-            stage: t["stage"].as_str().unwrap().to_string(),
-            step: t["step"]["type"].as_str().map(str::to_string),
-        })
-        .collect()
-}
-
-/// The state file as JSON.
-pub fn state_json(path: &Path) -> serde_json::Value {
-    let raw = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&raw).expect("state file JSON")
-}
-
-/// What a run of the binary gave: exit code (None when killed by a
-/// signal), the signal, stdout, stderr.
-#[derive(Debug)]
-pub struct Run {
-    pub code: Option<i32>,
-    pub signal: Option<i32>,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl Run {
-    pub fn from_output(out: Output) -> Run {
-        use std::os::unix::process::ExitStatusExt;
-        Run {
-            code: out.status.code(),
-            signal: out.status.signal(),
-            stdout: text(&out.stdout),
-            stderr: text(&out.stderr),
-        }
+impl TestDb for PgDb {
+    fn url(&self) -> &str {
+        &self.url
     }
-
-    /// Panics with the output unless the exit code is `code`.
-    pub fn expect(&self, code: i32, what: &str) -> &Run {
-        assert_eq!(
-            self.code,
-            Some(code),
-            "{what}: exit code {:?} (signal {:?}), expected {code}\nstdout:\n{}\nstderr:\n{}",
-            self.code,
-            self.signal,
-            self.stdout,
-            self.stderr
-        );
-        self
+    fn describe(&self) -> String {
+        describe(self)
     }
-}
-
-/// The environment of a run: demo fleet folder in the scratch dir.
-pub fn fleet_env(scratch: &Scratch) -> String {
-    scratch.path("fleet").display().to_string()
-}
-
-/// Run `zerodown` with `args`; the demo fleet keeps its nodes in the
-/// scratch dir.
-pub fn run(args: &[&str], scratch: &Scratch, extra_env: &[(&str, &str)]) -> Run {
-    let fleet = fleet_env(scratch);
-    let mut env: Vec<(&str, &str)> = vec![("ZERODOWN_DEMO_FLEET", fleet.as_str())];
-    env.extend_from_slice(extra_env);
-    Run::from_output(super::zerodown(args, &env))
-}
-
-/// Start `zerodown` with `args` in the background (stdout and stderr piped).
-pub fn spawn(args: &[&str], scratch: &Scratch, extra_env: &[(&str, &str)]) -> Child {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_zerodown"));
-    cmd.args(args)
-        .env_remove("DATABASE_URL")
-        .env_remove("ZERODOWN_FAILPOINT")
-        .env("ZERODOWN_DEMO_FLEET", fleet_env(scratch))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in extra_env {
-        cmd.env(k, v);
+    fn checksums(&self) -> BTreeMap<String, String> {
+        checksums(self)
     }
-    cmd.spawn().expect("start zerodown")
-}
-
-/// `apply DIR --database URL --state STATE` plus `extra` arguments.
-pub fn apply(
-    dir: &str,
-    db: &PgDb,
-    state: &Path,
-    extra: &[&str],
-    scratch: &Scratch,
-    env: &[(&str, &str)],
-) -> Run {
-    let state = state.display().to_string();
-    let mut args = vec!["apply", dir, "--database", &db.url, "--state", &state];
-    args.extend_from_slice(extra);
-    run(&args, scratch, env)
-}
-
-/// `resume --database URL --state STATE` plus `extra` arguments.
-pub fn resume(db: &PgDb, state: &Path, extra: &[&str], scratch: &Scratch) -> Run {
-    let state = state.display().to_string();
-    let mut args = vec!["resume", "--database", &db.url, "--state", &state];
-    args.extend_from_slice(extra);
-    run(&args, scratch, &[])
+    fn history(&self) -> Vec<(String, String)> {
+        history(self)
+    }
 }
 
 /// The URL with a password, and the password: the admin URL's own when it

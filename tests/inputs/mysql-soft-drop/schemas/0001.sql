@@ -1,0 +1,9 @@
+CREATE TABLE users (
+    id BIGINT NOT NULL PRIMARY KEY,
+    name VARCHAR(100) NOT NULL
+);
+
+CREATE TABLE old_sessions (
+    id BIGINT NOT NULL PRIMARY KEY,
+    token VARCHAR(64) NOT NULL
+);
