@@ -1,9 +1,11 @@
 //! Facts about SQLite (3.35+) that the rules in `crate::ops` share: its one
 //! database-wide write lock, what `ALTER TABLE` can do in place (add, drop
-//! and rename a column; nothing else), and the refusal for everything that
-//! needs the table rebuilt.
+//! and rename a column; nothing else), and the table rebuild for the rest
+//! (NOT NULL, defaults, CHECK and foreign keys, a constrained column
+//! dropped), which holds the write lock while every row is copied.
 
 use crate::classify::Refusal;
+use crate::ops::{RebuildEdit, RebuildStep, Step};
 
 /// The prefix of SQLite rule IDs (`sqlite/<kind>/<variant>`).
 pub const RULE_PREFIX: &str = "sqlite";
@@ -18,6 +20,11 @@ pub const LOCK_WRITE_TRANSACTION: &str =
 /// `DROP COLUMN`: SQLite rewrites every row to purge the column's data.
 pub const LOCK_TABLE_REWRITE: &str =
     "database write lock while every row is rewritten (writers wait)";
+/// A table rebuild (SQLite's documented procedure for what `ALTER TABLE`
+/// cannot do): one transaction that copies every row into a new table and
+/// swaps it in. Readers continue (WAL) and see the old table until commit.
+pub const LOCK_TABLE_REBUILD: &str =
+    "database write lock while every row is copied into a rebuilt table (writers wait)";
 /// `CREATE INDEX`: SQLite builds it holding the write lock.
 pub const LOCK_INDEX_BUILD: &str = "database write lock for the index build (writers wait)";
 
@@ -31,6 +38,15 @@ pub fn is_constant_default(sql: &str) -> bool {
         return true;
     }
     !sql.to_uppercase().starts_with("CURRENT_") && !sql.contains('(')
+}
+
+/// A rebuild of `table` with these edits (see `crate::ops::RebuildStep`).
+pub fn rebuild(table: &str, edits: Vec<RebuildEdit>) -> Step {
+    Step::Rebuild(RebuildStep {
+        table: table.to_string(),
+        edits,
+        lock: LOCK_TABLE_REBUILD.to_string(),
+    })
 }
 
 /// Whether a column of this declared type has a numeric affinity
@@ -52,9 +68,8 @@ pub fn has_numeric_affinity(data_type: &str) -> bool {
     !(t.trim().is_empty() || t.contains("BLOB"))
 }
 
-/// A change SQLite can only make by rebuilding the table (create a new
-/// table, copy every row, swap): zerodown does not do that behind the
-/// user's back.
+/// A change SQLite could only make by rebuilding the table where even a
+/// rebuild leaves running code broken.
 pub fn rebuild_refusal(kind: &str, variant: &str, what: &str, help: &str) -> Refusal {
     Refusal {
         rule: format!("{RULE_PREFIX}/{kind}/{variant}"),

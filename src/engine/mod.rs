@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 pub use url::{DatabaseUrl, UrlError};
 
 use crate::dialect::EngineKind;
-use crate::ops::{BackfillStep, Effect, SqlStep};
+use crate::ops::{BackfillStep, Effect, RebuildStep, SqlStep};
 use crate::schema::Schema;
 
 /// Proof that this process holds the database's run lock. Only engines can
@@ -230,6 +230,17 @@ pub trait Engine {
         &mut self,
         lock: &RunLock,
         step: &SqlStep,
+        policy: &LockPolicy,
+    ) -> Result<u32, EngineError>;
+
+    /// Rebuild a table as the step says, from its live definition, in one
+    /// transaction (SQLite's procedure for what `ALTER TABLE` cannot do).
+    /// Returns the number of attempts it took. Engines that alter tables in
+    /// place never get such a step.
+    async fn rebuild(
+        &mut self,
+        lock: &RunLock,
+        step: &RebuildStep,
         policy: &LockPolicy,
     ) -> Result<u32, EngineError>;
 

@@ -29,7 +29,7 @@ use super::{
     LockPolicy, RunLock, TaskStatus,
 };
 use crate::dialect::EngineKind;
-use crate::ops::{BackfillStep, Effect, SqlStep};
+use crate::ops::{BackfillStep, Effect, RebuildStep, SqlStep};
 use crate::schema::{Column, Constraint, ConstraintKind, Index, Schema, Table, View};
 
 /// How long a connection attempt may take when the URL does not say
@@ -1634,6 +1634,19 @@ impl Engine for Mysql {
                 }
             }
         }
+    }
+
+    /// Never planned here: this engine alters tables in place.
+    async fn rebuild(
+        &mut self,
+        _lock: &RunLock,
+        step: &RebuildStep,
+        _policy: &LockPolicy,
+    ) -> Result<u32, EngineError> {
+        Err(EngineError::Unsupported(format!(
+            "a table rebuild of {} is a SQLite step: MySQL alters tables in place",
+            step.table
+        )))
     }
 
     async fn count(&mut self, sql: &str) -> Result<i64, EngineError> {

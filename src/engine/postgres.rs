@@ -26,7 +26,7 @@ use super::{
     LockPolicy, RunLock, TaskStatus,
 };
 use crate::dialect::EngineKind;
-use crate::ops::{BackfillStep, Effect, SqlStep};
+use crate::ops::{BackfillStep, Effect, RebuildStep, SqlStep};
 use crate::schema::{Column, Constraint, ConstraintKind, Index, Schema, Table, View};
 
 /// The key of zerodown's session-level advisory lock: the first 8 bytes of
@@ -1204,6 +1204,19 @@ impl Engine for Postgres {
                 }
             }
         }
+    }
+
+    /// Never planned here: this engine alters tables in place.
+    async fn rebuild(
+        &mut self,
+        _lock: &RunLock,
+        step: &RebuildStep,
+        _policy: &LockPolicy,
+    ) -> Result<u32, EngineError> {
+        Err(EngineError::Unsupported(format!(
+            "a table rebuild of {} is a SQLite step: PostgreSQL alters tables in place",
+            step.table
+        )))
     }
 
     async fn count(&mut self, sql: &str) -> Result<i64, EngineError> {

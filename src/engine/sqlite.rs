@@ -11,6 +11,8 @@
 //! zerodown's own table (`zerodown_history`) is never part of the
 //! introspected model.
 
+mod rebuild;
+
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -27,7 +29,7 @@ use super::{
 };
 use crate::dialect::EngineKind;
 use crate::ops::parse::lower;
-use crate::ops::{BackfillStep, Effect, Operation, SqlStep};
+use crate::ops::{BackfillStep, Effect, Operation, RebuildStep, SqlStep};
 use crate::schema::{Column, Constraint, ConstraintKind, Index, Schema, Table, View};
 
 /// How long a statement outside the lock policy (history, catalog reads)
@@ -1186,6 +1188,34 @@ impl Engine for Sqlite {
             completed = done;
             match outcome {
                 Attempt::Done(()) => return Ok(attempt),
+                Attempt::Blocked { statement } => {
+                    tokio::time::sleep(next_pause(attempt, statement, policy)?).await;
+                    attempt += 1;
+                }
+            }
+        }
+    }
+
+    /// SQLite's table rebuild (see `rebuild`): waits for the write lock
+    /// with the policy's timeout and retries like `execute`; once it has
+    /// the lock, other writers wait for the whole copy.
+    async fn rebuild(
+        &mut self,
+        _lock: &RunLock,
+        step: &RebuildStep,
+        policy: &LockPolicy,
+    ) -> Result<u32, EngineError> {
+        let mut attempt = 1;
+        loop {
+            let step = step.clone();
+            let timeout = policy.lock_timeout;
+            let outcome = self
+                .blocking(move |conn| {
+                    with_busy_timeout(conn, timeout, |conn| rebuild::rebuild_attempt(conn, &step))
+                })
+                .await?;
+            match outcome {
+                Attempt::Done(_) => return Ok(attempt),
                 Attempt::Blocked { statement } => {
                     tokio::time::sleep(next_pause(attempt, statement, policy)?).await;
                     attempt += 1;
@@ -2541,5 +2571,418 @@ mod tests {
         assert_eq!(engine.estimate_rows("fresh").await.unwrap(), None);
         assert_eq!(engine.estimate_rows("missing").await.unwrap(), None);
         assert_eq!(engine.replica_lag().await.unwrap(), None);
+    }
+
+    // ---- table rebuilds ------------------------------------------------
+
+    use crate::ops::RebuildEdit;
+
+    fn rebuild_step(table: &str, edits: Vec<RebuildEdit>) -> RebuildStep {
+        RebuildStep {
+            table: table.to_string(),
+            edits,
+            lock: "test".to_string(),
+        }
+    }
+
+    fn one_text(conn: &Connection, sql: &str) -> String {
+        conn.query_row(sql, [], |row| row.get(0)).unwrap()
+    }
+
+    fn all_rows(conn: &Connection, sql: &str) -> Vec<Vec<Option<String>>> {
+        text_rows(conn, sql).unwrap()
+    }
+
+    /// Every schema object but the rebuilt table's own SQL, as `type name
+    /// tbl_name sql`.
+    fn schema_objects(conn: &Connection) -> Vec<Vec<Option<String>>> {
+        all_rows(
+            conn,
+            "SELECT type, name, tbl_name, sql FROM sqlite_schema ORDER BY type, name",
+        )
+    }
+
+    const REBUILD_SETUP: &str = "
+        CREATE TABLE teams (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+        CREATE TABLE items (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            team_id INTEGER,
+            label TEXT COLLATE NOCASE,
+            qty INT NOT NULL DEFAULT 1,
+            note TEXT CHECK (length(note) < 100),
+            CONSTRAINT items_label_key UNIQUE (label)
+        );
+        CREATE TABLE tags (id INTEGER PRIMARY KEY, item_id INTEGER REFERENCES items (id) ON DELETE CASCADE);
+        CREATE INDEX items_team_idx ON items (team_id);
+        CREATE INDEX items_note_idx ON items (note);
+        CREATE TABLE audit (item_id INTEGER, what TEXT);
+        CREATE TRIGGER items_audit AFTER INSERT ON items BEGIN INSERT INTO audit VALUES (new.id, 'insert'); END;
+        CREATE VIEW big_items AS SELECT id, label FROM items WHERE qty > 10;
+        INSERT INTO teams VALUES (1, 'a'), (2, 'b');
+        INSERT INTO items (team_id, label, qty, note) WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 300)
+            SELECT 1 + n % 2, 'item ' || n, n, CASE WHEN n % 3 = 0 THEN 'note ' || n END FROM g;
+        INSERT INTO tags (item_id) SELECT id FROM items WHERE id % 10 = 0;
+        DELETE FROM items WHERE id > 290;
+    ";
+
+    #[tokio::test]
+    async fn rebuild_applies_each_edit_and_keeps_rows_indexes_triggers_views_and_counter() {
+        let t = |s: &str| s.to_string();
+        let cases: Vec<(RebuildEdit, &str)> = vec![
+            (
+                RebuildEdit::SetNotNull {
+                    column: t("team_id"),
+                },
+                "team_id INTEGER NOT NULL",
+            ),
+            (
+                RebuildEdit::DropNotNull { column: t("qty") },
+                "qty INT DEFAULT 1,",
+            ),
+            (
+                RebuildEdit::SetDefault {
+                    column: t("qty"),
+                    default: t("2"),
+                },
+                "qty INT NOT NULL DEFAULT 2",
+            ),
+            (
+                RebuildEdit::SetDefault {
+                    column: t("note"),
+                    default: t("lower('X')"),
+                },
+                "DEFAULT (lower('X'))",
+            ),
+            (
+                RebuildEdit::DropDefault { column: t("qty") },
+                "qty INT NOT NULL,",
+            ),
+            (
+                RebuildEdit::AddCheck {
+                    name: t("items_qty_positive"),
+                    expr: t("qty > 0"),
+                },
+                "CONSTRAINT \"items_qty_positive\" CHECK (qty > 0)",
+            ),
+            (
+                RebuildEdit::AddForeignKey {
+                    name: t("items_team_fk"),
+                    columns: vec![t("team_id")],
+                    ref_table: t("teams"),
+                    ref_columns: vec![t("id")],
+                    actions: vec![],
+                },
+                "CONSTRAINT \"items_team_fk\" FOREIGN KEY",
+            ),
+            (
+                RebuildEdit::DropConstraint {
+                    name: t("items_note_check"),
+                },
+                "note TEXT,",
+            ),
+            (
+                RebuildEdit::DropConstraint {
+                    name: t("items_label_key"),
+                },
+                "",
+            ),
+            (RebuildEdit::DropColumn { column: t("note") }, ""),
+        ];
+        for (edit, in_sql) in cases {
+            let folder = Folder::new("rebuild");
+            let mut engine = folder.engine(REBUILD_SETUP).await;
+            let app = folder.app("");
+            let lock = engine.try_lock().await.unwrap();
+            let before_rows = all_rows(
+                &app,
+                "SELECT id, team_id, label, qty FROM items ORDER BY id",
+            );
+            let before_objects = schema_objects(&app);
+            let before_seq = one_text(
+                &app,
+                "SELECT CAST(seq AS TEXT) FROM sqlite_sequence WHERE name = 'items'",
+            );
+            let step = rebuild_step("items", vec![edit.clone()]);
+            let effect = edit.effect("items");
+            let label = format!("{edit:?}");
+            if effect != Effect::Rerunnable {
+                assert!(
+                    !engine.effect_present(&effect).await.unwrap(),
+                    "{label}: not yet"
+                );
+            }
+
+            engine.rebuild(&lock, &step, &policy(200, 5)).await.unwrap();
+
+            if effect != Effect::Rerunnable {
+                assert!(
+                    engine.effect_present(&effect).await.unwrap(),
+                    "{label}: took effect"
+                );
+            }
+            let sql = one_text(&app, "SELECT sql FROM sqlite_schema WHERE name = 'items'");
+            assert!(sql.contains(in_sql), "{label}: `{in_sql}` in {sql}");
+            assert!(sql.starts_with("CREATE TABLE \"items\""), "{label}: {sql}");
+            assert_eq!(
+                all_rows(
+                    &app,
+                    "SELECT id, team_id, label, qty FROM items ORDER BY id"
+                ),
+                before_rows,
+                "{label}: every row kept"
+            );
+            let after_objects = schema_objects(&app);
+            let names = |objects: &[Vec<Option<String>>]| -> Vec<(Option<String>, Option<String>)> {
+                objects
+                    .iter()
+                    .map(|o| (o[0].clone(), o[1].clone()))
+                    .collect()
+            };
+            let mut expected_names = names(&before_objects);
+            if matches!(edit, RebuildEdit::DropColumn { .. }) {
+                expected_names.retain(|(_, n)| n.as_deref() != Some("items_note_idx"));
+            }
+            if matches!(edit, RebuildEdit::DropConstraint { ref name } if name == "items_label_key")
+            {
+                expected_names.retain(|(_, n)| n.as_deref() != Some("sqlite_autoindex_items_1"));
+            }
+            assert_eq!(
+                names(&after_objects),
+                expected_names,
+                "{label}: indexes, triggers, views kept"
+            );
+            // Objects other than the table keep their SQL word for word.
+            for object in after_objects
+                .iter()
+                .filter(|o| o[1].as_deref() != Some("items"))
+            {
+                assert!(
+                    before_objects.contains(object),
+                    "{label}: {object:?} unchanged"
+                );
+            }
+            assert_eq!(
+                one_text(
+                    &app,
+                    "SELECT CAST(seq AS TEXT) FROM sqlite_sequence WHERE name = 'items'"
+                ),
+                before_seq,
+                "{label}: AUTOINCREMENT goes on from the old counter"
+            );
+            assert_eq!(
+                one_text(
+                    &app,
+                    "SELECT \"table\" FROM pragma_foreign_key_list('tags')"
+                ),
+                "items",
+                "{label}: references to the table still point at it"
+            );
+            app.execute_batch("INSERT INTO items (team_id, label, qty) VALUES (1, 'new one', 50)")
+                .unwrap();
+            assert_eq!(
+                one_text(&app, "SELECT CAST(max(id) AS TEXT) FROM items"),
+                "301",
+                "{label}"
+            );
+            assert_eq!(
+                one_text(&app, "SELECT what FROM audit WHERE item_id = 301"),
+                "insert",
+                "{label}: trigger fires"
+            );
+            assert_eq!(
+                one_text(&app, "SELECT label FROM big_items WHERE id = 301"),
+                "new one",
+                "{label}: view reads it"
+            );
+            assert_eq!(one_text(&app, "PRAGMA integrity_check"), "ok", "{label}");
+
+            // Run again: nothing left to change, the table is not rebuilt.
+            let sql_before = one_text(&app, "SELECT sql FROM sqlite_schema WHERE name = 'items'");
+            let root_before = one_text(
+                &app,
+                "SELECT CAST(rootpage AS TEXT) FROM sqlite_schema WHERE name = 'items'",
+            );
+            engine.rebuild(&lock, &step, &policy(200, 5)).await.unwrap();
+            assert_eq!(
+                one_text(&app, "SELECT sql FROM sqlite_schema WHERE name = 'items'"),
+                sql_before,
+                "{label}"
+            );
+            assert_eq!(
+                one_text(
+                    &app,
+                    "SELECT CAST(rootpage AS TEXT) FROM sqlite_schema WHERE name = 'items'"
+                ),
+                root_before,
+                "{label}: a second run copies nothing"
+            );
+            engine.unlock(lock).await.unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn a_rebuild_that_fails_leaves_the_old_table() {
+        let t = |s: &str| s.to_string();
+        let cases: Vec<(&str, RebuildEdit, &str)> = vec![
+            (
+                "INSERT INTO items (team_id, label) VALUES (9, 'orphan')",
+                RebuildEdit::AddForeignKey {
+                    name: t("items_team_fk"),
+                    columns: vec![t("team_id")],
+                    ref_table: t("teams"),
+                    ref_columns: vec![t("id")],
+                    actions: vec![],
+                },
+                "1 row(s) of items reference no row of their parent table",
+            ),
+            (
+                "INSERT INTO items (team_id, label) VALUES (NULL, 'no team')",
+                RebuildEdit::SetNotNull {
+                    column: t("team_id"),
+                },
+                "NOT NULL constraint failed",
+            ),
+            (
+                "INSERT INTO items (team_id, label, qty) VALUES (1, 'negative', -1)",
+                RebuildEdit::AddCheck {
+                    name: t("items_qty_positive"),
+                    expr: t("qty > 0"),
+                },
+                "CHECK constraint failed",
+            ),
+        ];
+        for (dirt, edit, message) in cases {
+            let folder = Folder::new("rebuild-fails");
+            let mut engine = folder.engine(REBUILD_SETUP).await;
+            let app = folder.app(dirt);
+            // The application enforces foreign keys; the rebuild turns them
+            // off on its own connection only, and back on.
+            app.execute_batch("PRAGMA foreign_keys = ON").unwrap();
+            {
+                let conn = engine.conn.lock().unwrap();
+                conn.execute_batch("PRAGMA foreign_keys = ON").unwrap();
+            }
+            let lock = engine.try_lock().await.unwrap();
+            let before = schema_objects(&app);
+            let rows = all_rows(&app, "SELECT * FROM items ORDER BY id");
+            match engine
+                .rebuild(
+                    &lock,
+                    &rebuild_step("items", vec![edit.clone()]),
+                    &policy(200, 5),
+                )
+                .await
+            {
+                Err(EngineError::Sql { message: m, .. }) => {
+                    assert!(m.contains(message), "{edit:?}: {m}")
+                }
+                other => panic!("{edit:?}: expected a failure, got {other:?}"),
+            }
+            assert_eq!(
+                schema_objects(&app),
+                before,
+                "{edit:?}: rolled back, no temporary table left"
+            );
+            assert_eq!(
+                all_rows(&app, "SELECT * FROM items ORDER BY id"),
+                rows,
+                "{edit:?}"
+            );
+            assert!(
+                !engine.effect_present(&edit.effect("items")).await.unwrap(),
+                "{edit:?}"
+            );
+            {
+                let conn = engine.conn.lock().unwrap();
+                assert_eq!(
+                    one_text(
+                        &conn,
+                        "SELECT CAST(foreign_keys AS TEXT) FROM pragma_foreign_keys"
+                    ),
+                    "1",
+                    "{edit:?}: restored"
+                );
+                assert!(conn.is_autocommit(), "{edit:?}: no transaction left open");
+            }
+            engine.unlock(lock).await.unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn a_rebuild_waits_for_the_write_lock_and_writers_wait_for_it() {
+        let folder = Folder::new("rebuild-busy");
+        let mut engine = folder
+            .engine(
+                "CREATE TABLE big (id INTEGER PRIMARY KEY, v TEXT, w INT);
+                 CREATE INDEX big_v_idx ON big (v);
+                 INSERT INTO big (v) WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 200000)
+                 SELECT printf('%08d', n) FROM g",
+            )
+            .await;
+        let lock = engine.try_lock().await.unwrap();
+        let step = rebuild_step(
+            "big",
+            vec![RebuildEdit::SetDefault {
+                column: "w".to_string(),
+                default: "7".to_string(),
+            }],
+        );
+
+        // Blocked by another writer: retried, then done.
+        let holder = hold_write_lock(&folder, Duration::from_millis(500));
+        let attempts = engine
+            .rebuild(&lock, &step, &policy(100, 50))
+            .await
+            .unwrap();
+        holder.join().unwrap();
+        assert!(attempts > 1, "waited for the holder: {attempts} attempt(s)");
+        folder.app("DROP TABLE held");
+
+        // Writers during the copy wait on their busy timeout and lose no row.
+        let step = rebuild_step(
+            "big",
+            vec![RebuildEdit::SetNotNull {
+                column: "v".to_string(),
+            }],
+        );
+        let stop = Arc::new(AtomicBool::new(false));
+        let writer = {
+            let conn = folder.app("");
+            let stop = Arc::clone(&stop);
+            std::thread::spawn(move || {
+                let mut written = 0u32;
+                while !stop.load(Ordering::Relaxed) {
+                    conn.execute("INSERT INTO big (v) VALUES ('w' || ?1)", [written])
+                        .unwrap();
+                    written += 1;
+                }
+                written
+            })
+        };
+        std::thread::sleep(Duration::from_millis(50));
+        engine
+            .rebuild(&lock, &step, &policy(2000, 5))
+            .await
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        stop.store(true, Ordering::Relaxed);
+        let written = writer.join().unwrap();
+        assert!(written > 0);
+        let app = folder.app("");
+        assert_eq!(
+            one_text(&app, "SELECT CAST(count(*) AS TEXT) FROM big"),
+            (200_000 + written).to_string(),
+            "every concurrent insert is kept"
+        );
+        assert!(
+            one_text(&app, "SELECT sql FROM sqlite_schema WHERE name = 'big'").contains("NOT NULL")
+        );
+        assert!(engine
+            .effect_present(&Effect::IndexValid {
+                index: "big_v_idx".into()
+            })
+            .await
+            .unwrap());
+        engine.unlock(lock).await.unwrap();
     }
 }

@@ -366,6 +366,25 @@ impl<E: Engine, O: Observer> Runner<'_, E, O> {
         }
     }
 
+    /// Whether the catalog shows every one of the effects.
+    async fn effects_present(
+        &mut self,
+        task: &Task,
+        effects: &[Effect],
+    ) -> Result<bool, ExecError> {
+        for effect in effects {
+            if !self
+                .engine
+                .effect_present(effect)
+                .await
+                .map_err(Self::engine_err(task))?
+            {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
     async fn run_task(&mut self, task: &Task) -> Result<(), ExecError> {
         let started = Instant::now();
         match &task.kind {
@@ -473,6 +492,47 @@ impl<E: Engine, O: Observer> Runner<'_, E, O> {
                         return Err(ExecError::Check {
                             task: task.id.0.clone(),
                             message: format!("the statements ran but the catalog does not show their effect ({:?})", sql.effect),
+                        });
+                    }
+                    self.mark(task, TaskStatus::Done, None, None).await?;
+                    self.observer.event(Event::TaskDone {
+                        id: task.id.0.clone(),
+                        elapsed: started.elapsed(),
+                        attempts,
+                    });
+                    Ok(())
+                }
+                Step::Rebuild(r) => {
+                    // Every edit's effect in the catalog: taken effect (a
+                    // rebuild is one transaction, so all or none of them).
+                    if r.checkable() && self.effects_present(task, &r.effects()).await? {
+                        self.observer.event(Event::TaskAlreadyDone {
+                            id: task.id.0.clone(),
+                        });
+                        return self
+                            .mark(task, TaskStatus::Done, None, Some("already applied".into()))
+                            .await;
+                    }
+                    self.observer.event(Event::TaskStarted {
+                        id: task.id.0.clone(),
+                        summary: task.summary.clone(),
+                    });
+                    self.mark(task, TaskStatus::Running, None, None).await?;
+                    failpoint(&format!("before:{}", task.id));
+                    let attempts = self
+                        .engine
+                        .rebuild(self.lock, r, &self.opts.lock)
+                        .await
+                        .map_err(Self::engine_err(task))?;
+                    failpoint(&format!("after:{}", task.id));
+                    if r.checkable() && !self.effects_present(task, &r.effects()).await? {
+                        return Err(ExecError::Check {
+                            task: task.id.0.clone(),
+                            message: format!(
+                                "the rebuild of {} ran but the catalog does not show its effect ({:?})",
+                                r.table,
+                                r.effects()
+                            ),
                         });
                     }
                     self.mark(task, TaskStatus::Done, None, None).await?;

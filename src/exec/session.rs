@@ -514,6 +514,28 @@ pub async fn abort<E: Engine>(
             }
             if let TaskKind::Action { .. } = task.kind {
                 for object in task.creates.iter().rev() {
+                    if let Some(rebuild) =
+                        crate::ops::undo::undo_rebuild(checked.engine, object, &created_tables)
+                    {
+                        let mut present = true;
+                        for effect in rebuild.effects() {
+                            present &= engine.effect_present(&effect).await?;
+                        }
+                        if !present {
+                            engine.rebuild(lock, &rebuild, lock_policy).await?;
+                            steps.push(format!(
+                                "rebuild {} ({})",
+                                rebuild.table,
+                                rebuild
+                                    .edits
+                                    .iter()
+                                    .map(|e| e.describe())
+                                    .collect::<Vec<_>>()
+                                    .join("; ")
+                            ));
+                        }
+                        continue;
+                    }
                     let Some(step) =
                         crate::ops::undo::undo_step(checked.engine, object, &live, &created_tables)
                     else {
@@ -731,28 +753,57 @@ pub async fn plan_against_database<E: Engine>(
         .map(|r| crate::graph::TaskId(r.task_id.clone()))
         .filter(|id| checked.graph.by_id.contains_key(id))
         .collect();
-    let mut tables: Vec<(String, Vec<&crate::ops::BackfillStep>)> = Vec::new();
+    // Per table: its backfills and its rebuilds still to run.
+    let mut tables: Vec<(String, u32, u32)> = Vec::new();
     for task in checked.graph.tasks() {
-        if let TaskKind::Action {
-            step: crate::ops::Step::Backfill(b),
-        } = &task.kind
-        {
-            if checked.done.contains(&task.id) {
-                continue;
+        let (table, backfill) = match &task.kind {
+            TaskKind::Action {
+                step: crate::ops::Step::Backfill(b),
+            } => (&b.table, true),
+            TaskKind::Action {
+                step: crate::ops::Step::Rebuild(r),
+            } => (&r.table, false),
+            _ => continue,
+        };
+        if checked.done.contains(&task.id) {
+            continue;
+        }
+        let i = match tables.iter().position(|(t, _, _)| t == table) {
+            Some(i) => i,
+            None => {
+                tables.push((table.clone(), 0, 0));
+                tables.len() - 1
             }
-            match tables.iter_mut().find(|(t, _)| *t == b.table) {
-                Some((_, steps)) => steps.push(b),
-                None => tables.push((b.table.clone(), vec![b])),
-            }
+        };
+        if backfill {
+            tables[i].1 += 1;
+        } else {
+            tables[i].2 += 1;
         }
     }
     let mut estimates = Vec::new();
-    for (table, steps) in tables {
+    for (table, backfills, rebuilds) in tables {
         // A table the plan creates is not there yet.
-        let rows = engine.estimate_rows(&table).await.unwrap_or(None);
+        let mut rows = engine.estimate_rows(&table).await.unwrap_or(None);
+        if rows.is_none() && rebuilds > 0 {
+            // A rebuild copies every row: worth counting them (a read,
+            // which SQLite serves beside writers) when the catalog has no
+            // estimate (never analysed).
+            let sql = format!("SELECT COUNT(*) FROM {}", engine.kind().quote_ident(&table));
+            rows = engine
+                .count(&sql)
+                .await
+                .ok()
+                .and_then(|n| u64::try_from(n).ok());
+        }
+        let seconds = |n: u32, rate: f64| {
+            (n > 0)
+                .then(|| rows.map(|r| r as f64 * f64::from(n) / rate))
+                .flatten()
+        };
         estimates.push(crate::planner::TableEstimate {
-            backfill_seconds: rows
-                .map(|r| r as f64 * steps.len() as f64 / crate::planner::BACKFILL_ROWS_PER_SEC),
+            backfill_seconds: seconds(backfills, crate::planner::BACKFILL_ROWS_PER_SEC),
+            rebuild_seconds: seconds(rebuilds, crate::planner::REBUILD_ROWS_PER_SEC),
             table,
             rows,
         });

@@ -253,6 +253,143 @@ impl BackfillStep {
     }
 }
 
+/// One change a table rebuild makes to a table's definition. Expressions
+/// (a default, a CHECK) are SQL re-rendered from the user's statement; the
+/// engine parses them again and edits the live `CREATE TABLE` with them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "edit", rename_all = "snake_case")]
+pub enum RebuildEdit {
+    SetNotNull {
+        column: String,
+    },
+    DropNotNull {
+        column: String,
+    },
+    SetDefault {
+        column: String,
+        default: String,
+    },
+    DropDefault {
+        column: String,
+    },
+    AddCheck {
+        name: String,
+        expr: String,
+    },
+    AddForeignKey {
+        name: String,
+        columns: Vec<String>,
+        ref_table: String,
+        ref_columns: Vec<String>,
+        /// `ON DELETE …` / `ON UPDATE …` clauses, rendered from the statement.
+        actions: Vec<String>,
+    },
+    /// A table constraint (or a column's inline one) by its name in the
+    /// model: declared, or the default name of an unnamed one.
+    DropConstraint {
+        name: String,
+    },
+    /// A column, with the constraints and indexes that use it.
+    DropColumn {
+        column: String,
+    },
+}
+
+impl RebuildEdit {
+    /// What the catalog shows once the edit took effect.
+    pub fn effect(&self, table: &str) -> Effect {
+        let table = table.to_string();
+        match self {
+            RebuildEdit::SetNotNull { column } => Effect::ColumnNotNull {
+                table,
+                column: column.clone(),
+            },
+            RebuildEdit::DropNotNull { column } => Effect::ColumnNullable {
+                table,
+                column: column.clone(),
+            },
+            // The column may have had another default: only rebuilding
+            // (again) makes sure it has this one. The engine skips a
+            // rebuild that would not change the table.
+            RebuildEdit::SetDefault { .. } => Effect::Rerunnable,
+            RebuildEdit::DropDefault { column } => Effect::ColumnHasNoDefault {
+                table,
+                column: column.clone(),
+            },
+            RebuildEdit::AddCheck { name, .. } | RebuildEdit::AddForeignKey { name, .. } => {
+                Effect::ConstraintExists {
+                    table,
+                    constraint: name.clone(),
+                }
+            }
+            RebuildEdit::DropConstraint { name } => Effect::ConstraintAbsent {
+                table,
+                constraint: name.clone(),
+            },
+            RebuildEdit::DropColumn { column } => Effect::ColumnAbsent {
+                table,
+                column: column.clone(),
+            },
+        }
+    }
+
+    /// The edit in words, for plans and errors.
+    pub fn describe(&self) -> String {
+        match self {
+            RebuildEdit::SetNotNull { column } => format!("{column} NOT NULL"),
+            RebuildEdit::DropNotNull { column } => format!("{column} nullable"),
+            RebuildEdit::SetDefault { column, default } => {
+                format!("{column} DEFAULT {default}")
+            }
+            RebuildEdit::DropDefault { column } => format!("{column} without default"),
+            RebuildEdit::AddCheck { name, expr } => format!("add CHECK {name} ({expr})"),
+            RebuildEdit::AddForeignKey {
+                name,
+                columns,
+                ref_table,
+                ref_columns,
+                ..
+            } => format!(
+                "add foreign key {name} ({}) → {ref_table} ({})",
+                columns.join(", "),
+                ref_columns.join(", ")
+            ),
+            RebuildEdit::DropConstraint { name } => format!("drop constraint {name}"),
+            RebuildEdit::DropColumn { column } => format!("drop column {column}"),
+        }
+    }
+}
+
+/// SQLite's table rebuild ("Making Other Kinds Of Table Schema Changes"):
+/// a new table from the live `CREATE TABLE` with the edits applied, every
+/// row copied, the old table dropped, the new one renamed, its indexes and
+/// triggers recreated, foreign keys checked, all in one transaction. Data,
+/// not SQL: the engine reads the table's definition when it runs, so the
+/// rebuild keeps whatever the live table has that the model does not.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RebuildStep {
+    pub table: String,
+    pub edits: Vec<RebuildEdit>,
+    /// The lock the rebuild holds, for the plan.
+    pub lock: String,
+}
+
+impl RebuildStep {
+    /// What the catalog shows once every edit took effect. `Rerunnable`
+    /// among them: no catalog check tells, the rebuild runs (and the
+    /// engine skips it when it would change nothing).
+    pub fn effects(&self) -> Vec<Effect> {
+        self.edits.iter().map(|e| e.effect(&self.table)).collect()
+    }
+
+    /// Whether the catalog can tell that the rebuild took effect.
+    pub fn checkable(&self) -> bool {
+        self.effects()
+            .iter()
+            .all(|e| !matches!(e, Effect::Rerunnable | Effect::RecordedOnly))
+    }
+}
+
 /// Why a check runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -281,6 +418,8 @@ pub enum Step {
     Sql(SqlStep),
     Backfill(BackfillStep),
     Check(CheckStep),
+    /// A table rebuild (SQLite), run by the engine from the live catalog.
+    Rebuild(RebuildStep),
 }
 
 /// One action of an operation.

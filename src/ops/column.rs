@@ -20,7 +20,7 @@ use crate::dialect::EngineKind;
 use crate::ops::sync::{self, SyncTrigger};
 use crate::ops::{
     generated_name, twin_column, Action, BackfillStep, CheckKind, CheckStep, ColumnSpec,
-    DefaultExpr, Effect, ObjectRef, Operation, SqlStep, Step, Symbol,
+    DefaultExpr, Effect, ObjectRef, Operation, RebuildEdit, SqlStep, Step, Symbol,
 };
 use crate::plan::Phase;
 use crate::schema::{Column, ConstraintKind, Index, Schema, Table};
@@ -364,7 +364,8 @@ fn set_default_sql(env: &Env<'_>, column: &str, default_sql: &str) -> (String, &
 /// its validation (reads and writes continue) and `SET NOT NULL` (no scan
 /// thanks to the validated check) with the check dropped; on MySQL a
 /// `MODIFY` to `mysql_definition` (the full definition with NOT NULL), in
-/// place and online. SQLite cannot add NOT NULL to a column.
+/// place and online; on SQLite a rebuild of the table (holding the write
+/// lock for the copy).
 fn not_null_actions(
     env: &Env<'_>,
     column: &str,
@@ -450,12 +451,22 @@ fn not_null_actions(
             )
             .needs(env.column_ref(c)),
         ]),
-        EngineKind::Sqlite => Err(sqlite::rebuild_refusal(
-            env.kind,
-            "not-null",
-            "make a column NOT NULL",
-            "keep the column nullable, or rebuild the table with a raw change",
-        )),
+        EngineKind::Sqlite => Ok(vec![
+            check,
+            action(
+                "set-not-null",
+                phase,
+                Symbol::Change,
+                format!("rebuild {t} with {c} NOT NULL"),
+                sqlite::rebuild(
+                    t,
+                    vec![RebuildEdit::SetNotNull {
+                        column: c.to_string(),
+                    }],
+                ),
+            )
+            .needs(env.column_ref(c)),
+        ]),
     }
 }
 
@@ -569,24 +580,6 @@ fn add_column(env: &Env<'_>, spec: &ColumnSpec) -> Result<Analysis, Refusal> {
             "add a backfill that gives existing rows a value:\n  backfills:\n    - table: {t}\n      set: \"{c} = <value>\"\n      where: \"{c} IS NULL\"\nor give the column a DEFAULT"
         )
     };
-    if env.engine == EngineKind::Sqlite {
-        return Err(if per_row_default {
-            sqlite::rebuild_refusal(
-                env.kind,
-                "volatile-default",
-                "add a column whose default is computed per row",
-                "add the column nullable (or with a constant default) and backfill it",
-            )
-        } else {
-            sqlite::rebuild_refusal(
-                env.kind,
-                "not-null-without-default",
-                "add a NOT NULL column without a default",
-                "add the column nullable and backfill it, or give it a constant DEFAULT",
-            )
-        });
-    }
-
     // Expand: the column, nullable and without default, so that adding it
     // touches no row.
     let nullable_definition =
@@ -613,33 +606,45 @@ fn add_column(env: &Env<'_>, spec: &ColumnSpec) -> Result<Analysis, Refusal> {
             "volatile-default",
             match env.engine {
                 EngineKind::Mysql => mysql::LOCK_COPY,
-                _ => postgres::LOCK_TABLE_REWRITE,
+                EngineKind::Sqlite => sqlite::LOCK_TABLE_REBUILD,
+                EngineKind::Postgres => postgres::LOCK_TABLE_REWRITE,
             },
             format!(
                 "the default {expr} is evaluated for every existing row: {}; instead new rows get it from the default and existing rows from a batched backfill",
                 match env.engine {
                     EngineKind::Mysql => "InnoDB copies the table",
-                    _ => "PostgreSQL rewrites the table under ACCESS EXCLUSIVE",
+                    EngineKind::Sqlite => "SQLite's ADD COLUMN refuses such a default, and setting it needs the table rebuilt, which holds the write lock while every row is copied",
+                    EngineKind::Postgres => "PostgreSQL rewrites the table under ACCESS EXCLUSIVE",
                 }
             ),
         );
-        let (sql, lock) = set_default_sql(env, c, expr);
-        actions.push(
-            action(
-                "set-default",
-                Phase::Expand,
-                Symbol::Change,
-                format!("set default {expr} on {t}.{c} (new rows)"),
-                env.sql(
-                    vec![sql],
-                    lock,
-                    Effect::ColumnHasDefault {
-                        table: t.to_string(),
-                        column: c.to_string(),
-                    },
-                ),
+        let step = if env.engine == EngineKind::Sqlite {
+            sqlite::rebuild(
+                t,
+                vec![RebuildEdit::SetDefault {
+                    column: c.to_string(),
+                    default: expr.clone(),
+                }],
             )
-            .needs(env.column_ref(c)),
+        } else {
+            let (sql, lock) = set_default_sql(env, c, expr);
+            env.sql(
+                vec![sql],
+                lock,
+                Effect::ColumnHasDefault {
+                    table: t.to_string(),
+                    column: c.to_string(),
+                },
+            )
+        };
+        let summary = if env.engine == EngineKind::Sqlite {
+            format!("rebuild {t} with default {expr} on {c} (new rows)")
+        } else {
+            format!("set default {expr} on {t}.{c} (new rows)")
+        };
+        actions.push(
+            action("set-default", Phase::Expand, Symbol::Change, summary, step)
+                .needs(env.column_ref(c)),
         );
         let col = env.q(c);
         actions.push(
@@ -667,13 +672,20 @@ fn add_column(env: &Env<'_>, spec: &ColumnSpec) -> Result<Analysis, Refusal> {
             "not-null-without-default",
             match env.engine {
                 EngineKind::Mysql => mysql::LOCK_INSTANT,
-                _ => postgres::LOCK_CATALOG_ONLY,
+                EngineKind::Sqlite => sqlite::LOCK_TABLE_REBUILD,
+                EngineKind::Postgres => postgres::LOCK_CATALOG_ONLY,
             },
             format!(
-                "old code inserts rows without {c}, which a NOT NULL column without default rejects{}; instead the column is added nullable, a trigger fills it from the backfill's expression for rows old code writes, and NOT NULL is enforced after the backfill",
+                "old code inserts rows without {c}, which a NOT NULL column without default rejects{}; instead the column is added nullable, a trigger fills it from the backfill's expression for rows old code writes, and NOT NULL is enforced after the backfill{}",
                 match env.engine {
                     EngineKind::Mysql => " (and existing rows would get the type's implicit default, not the backfill's value)",
-                    _ => " (and PostgreSQL refuses to add it to a table that has rows)",
+                    EngineKind::Sqlite => " (and SQLite's ADD COLUMN refuses it)",
+                    EngineKind::Postgres => " (and PostgreSQL refuses to add it to a table that has rows)",
+                },
+                if env.engine == EngineKind::Sqlite {
+                    " — in contract, once no old release inserts rows without it (SQLite checks NOT NULL before its fill trigger runs), by rebuilding the table"
+                } else {
+                    ""
                 }
             ),
         );
@@ -693,7 +705,14 @@ fn add_column(env: &Env<'_>, spec: &ColumnSpec) -> Result<Analysis, Refusal> {
     if !spec.nullable {
         let definition =
             mysql::column_definition(c, &spec.data_type, &spec.extra, false, default_sql);
-        actions.extend(not_null_actions(env, c, Phase::Migrate, definition)?);
+        // SQLite checks NOT NULL before an AFTER trigger could fill the
+        // column: enforced once no old release inserts without it.
+        let phase = if env.engine == EngineKind::Sqlite {
+            Phase::Contract
+        } else {
+            Phase::Migrate
+        };
+        actions.extend(not_null_actions(env, c, phase, definition)?);
     }
     actions.extend(contract);
     Ok(Analysis {
@@ -1217,17 +1236,40 @@ fn drop_column(env: &Env<'_>, column: &str) -> Result<Analysis, Refusal> {
         }
         EngineKind::Sqlite => {
             if !deps.constraints.is_empty() || !deps.uniques.is_empty() {
+                // DROP COLUMN refuses a column a constraint uses: the table
+                // is rebuilt without both.
                 let mut used_by = deps.constraints.clone();
                 used_by.extend(deps.uniques.iter().cloned());
-                return Err(sqlite::rebuild_refusal(
-                    env.kind,
-                    "constrained",
-                    &format!(
-                        "drop {t}.{column}, which constraint {} uses,",
+                actions.push(action(
+                    "drop-column",
+                    Phase::Contract,
+                    Symbol::Remove,
+                    format!(
+                        "rebuild {t} without column {column} and constraint {} (and the indexes that use it)",
                         used_by.join(", ")
                     ),
-                    "keep the column, or rebuild the table with a raw change",
+                    sqlite::rebuild(
+                        t,
+                        vec![RebuildEdit::DropColumn {
+                            column: column.to_string(),
+                        }],
+                    ),
                 ));
+                if let Some(last) = actions.last_mut() {
+                    last.removes = removes;
+                }
+                return Ok(Analysis {
+                    classification: env.classify(
+                        ChangeClass::Subtractive,
+                        "rebuild",
+                        sqlite::LOCK_TABLE_REBUILD,
+                        format!(
+                            "{reason}; SQLite's DROP COLUMN refuses a column that constraint {} uses, so the table is rebuilt without both (one transaction, every row copied)",
+                            used_by.join(", ")
+                        ),
+                    ),
+                    actions,
+                });
             }
             let mut statements: Vec<String> = indexes
                 .iter()
@@ -1889,7 +1931,6 @@ fn alter_column_type(
 }
 
 fn set_not_null(env: &Env<'_>, column: &str) -> Result<Analysis, Refusal> {
-    let t = env.name();
     let col = env.column(column)?;
     let (variant, lock, reason) = match env.engine {
         EngineKind::Postgres => (
@@ -1902,14 +1943,11 @@ fn set_not_null(env: &Env<'_>, column: &str) -> Result<Analysis, Refusal> {
             mysql::LOCK_INPLACE_REBUILD,
             "old code may still write NULL: NOT NULL is enforced in contract, after a violations check, with an in-place rebuild",
         ),
-        EngineKind::Sqlite => {
-            return Err(sqlite::rebuild_refusal(
-                env.kind,
-                "rebuild",
-                &format!("make {t}.{column} NOT NULL"),
-                "keep the column nullable and enforce it in the application, or rebuild the table with a raw change",
-            ))
-        }
+        EngineKind::Sqlite => (
+            "rebuild",
+            sqlite::LOCK_TABLE_REBUILD,
+            "SQLite cannot add NOT NULL to a column in place: after a violations check, the table is rebuilt with it (one transaction, every row copied)",
+        ),
     };
     let classification = env.classify(
         ChangeClass::Transforming,
@@ -1938,28 +1976,38 @@ fn drop_not_null(env: &Env<'_>, column: &str) -> Result<Analysis, Refusal> {
         table: t.to_string(),
         column: column.to_string(),
     };
-    let (variant, sql, lock) = match env.engine {
+    let (variant, step, lock) = match env.engine {
         EngineKind::Postgres => (
             "catalog-only",
-            env.alter(&format!("ALTER COLUMN {} DROP NOT NULL", env.q(column))),
+            env.sql(
+                vec![env.alter(&format!("ALTER COLUMN {} DROP NOT NULL", env.q(column)))],
+                postgres::LOCK_CATALOG_ONLY,
+                effect,
+            ),
             postgres::LOCK_CATALOG_ONLY,
         ),
         EngineKind::Mysql => (
             "inplace",
-            mysql::modify_column_sql(
-                t,
-                &mysql::model_column_definition(col, column, &col.data_type, true),
+            env.sql(
+                vec![mysql::modify_column_sql(
+                    t,
+                    &mysql::model_column_definition(col, column, &col.data_type, true),
+                )],
+                mysql::LOCK_INPLACE_REBUILD,
+                effect,
             ),
             mysql::LOCK_INPLACE_REBUILD,
         ),
-        EngineKind::Sqlite => {
-            return Err(sqlite::rebuild_refusal(
-                env.kind,
-                "rebuild",
-                &format!("make {t}.{column} nullable"),
-                "rebuild the table with a raw change",
-            ))
-        }
+        EngineKind::Sqlite => (
+            "rebuild",
+            sqlite::rebuild(
+                t,
+                vec![RebuildEdit::DropNotNull {
+                    column: column.to_string(),
+                }],
+            ),
+            sqlite::LOCK_TABLE_REBUILD,
+        ),
     };
     let classification = env.classify(
         ChangeClass::Additive,
@@ -1968,7 +2016,6 @@ fn drop_not_null(env: &Env<'_>, column: &str) -> Result<Analysis, Refusal> {
         "allowing NULL accepts everything old code writes; only new code may write NULL"
             .to_string(),
     );
-    let step = env.sql(vec![sql], lock, effect);
     let change = action(
         "drop-not-null",
         Phase::Expand,
@@ -1986,19 +2033,10 @@ fn drop_not_null(env: &Env<'_>, column: &str) -> Result<Analysis, Refusal> {
 fn set_default(env: &Env<'_>, column: &str, default: &DefaultExpr) -> Result<Analysis, Refusal> {
     let t = env.name();
     env.column(column)?;
-    if env.engine == EngineKind::Sqlite {
-        return Err(sqlite::rebuild_refusal(
-            env.kind,
-            "rebuild",
-            &format!("change the default of {t}.{column}"),
-            "set the value in the application, or rebuild the table with a raw change",
-        ));
-    }
-    let (sql, lock) = set_default_sql(env, column, &default.sql);
-    let variant = if env.engine == EngineKind::Mysql {
-        "instant"
-    } else {
-        "catalog-only"
+    let (variant, lock) = match env.engine {
+        EngineKind::Mysql => ("instant", mysql::LOCK_INSTANT),
+        EngineKind::Postgres => ("catalog-only", postgres::LOCK_CATALOG_ONLY),
+        EngineKind::Sqlite => ("rebuild", sqlite::LOCK_TABLE_REBUILD),
     };
     let classification = env.classify(
         ChangeClass::Additive,
@@ -2008,7 +2046,18 @@ fn set_default(env: &Env<'_>, column: &str, default: &DefaultExpr) -> Result<Ana
     );
     // The column may have had another default: only running the statement
     // (again) makes sure it has this one.
-    let step = env.sql(vec![sql], lock, Effect::Rerunnable);
+    let step = if env.engine == EngineKind::Sqlite {
+        sqlite::rebuild(
+            t,
+            vec![RebuildEdit::SetDefault {
+                column: column.to_string(),
+                default: default.sql.clone(),
+            }],
+        )
+    } else {
+        let (sql, lock) = set_default_sql(env, column, &default.sql);
+        env.sql(vec![sql], lock, Effect::Rerunnable)
+    };
     let change = action(
         "set-default",
         Phase::Expand,
@@ -2027,39 +2076,45 @@ fn drop_default(env: &Env<'_>, column: &str) -> Result<Analysis, Refusal> {
     let t = env.name();
     env.column(column)?;
     let clause = format!("ALTER COLUMN {} DROP DEFAULT", env.q(column));
-    let (variant, sql, lock) = match env.engine {
+    let no_default = Effect::ColumnHasNoDefault {
+        table: t.to_string(),
+        column: column.to_string(),
+    };
+    let (variant, step, lock) = match env.engine {
         EngineKind::Postgres => (
             "catalog-only",
-            env.alter(&clause),
+            env.sql(
+                vec![env.alter(&clause)],
+                postgres::LOCK_CATALOG_ONLY,
+                no_default,
+            ),
             postgres::LOCK_CATALOG_ONLY,
         ),
         EngineKind::Mysql => (
             "instant",
-            mysql::alter_table(t, &[clause], mysql::Online::Instant),
+            env.sql(
+                vec![mysql::alter_table(t, &[clause], mysql::Online::Instant)],
+                mysql::LOCK_INSTANT,
+                no_default,
+            ),
             mysql::LOCK_INSTANT,
         ),
-        EngineKind::Sqlite => {
-            return Err(sqlite::rebuild_refusal(
-                env.kind,
-                "rebuild",
-                &format!("drop the default of {t}.{column}"),
-                "rebuild the table with a raw change",
-            ))
-        }
+        EngineKind::Sqlite => (
+            "rebuild",
+            sqlite::rebuild(
+                t,
+                vec![RebuildEdit::DropDefault {
+                    column: column.to_string(),
+                }],
+            ),
+            sqlite::LOCK_TABLE_REBUILD,
+        ),
     };
     let classification = env.classify(
         ChangeClass::Subtractive,
         variant,
         lock,
         "old code may rely on the default when it inserts rows without the column: it is dropped in contract".to_string(),
-    );
-    let step = env.sql(
-        vec![sql],
-        lock,
-        Effect::ColumnHasNoDefault {
-            table: t.to_string(),
-            column: column.to_string(),
-        },
     );
     let change = action(
         "drop-default",
@@ -2233,6 +2288,17 @@ mod tests {
                     a.phase, a.key, b.set, b.pending
                 )],
                 Step::Check(c) => vec![format!("{}/{}: {}", a.phase, a.key, c.count_sql)],
+                Step::Rebuild(r) => vec![format!(
+                    "{}/{}: REBUILD {} ({})",
+                    a.phase,
+                    a.key,
+                    r.table,
+                    r.edits
+                        .iter()
+                        .map(|e| e.describe())
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                )],
             })
             .collect()
     }
@@ -2572,12 +2638,50 @@ mod tests {
             (
                 Sqlite,
                 add("at", "TEXT", true, Some(("CURRENT_TIMESTAMP", false))),
-                Refused("sqlite/add-column/volatile-default"),
+                Planned(
+                    Transforming,
+                    "sqlite/add-column/volatile-default",
+                    sqlite::LOCK_TABLE_REBUILD,
+                    &[
+                        "expand/add-column",
+                        "expand/set-default",
+                        "migrate/backfill",
+                    ],
+                ),
             ),
             (
                 Sqlite,
                 add("handle", "TEXT", false, None),
-                Refused("sqlite/add-column/not-null-without-default"),
+                Planned(
+                    Transforming,
+                    "sqlite/add-column/not-null-without-default",
+                    sqlite::LOCK_TABLE_REBUILD,
+                    &[
+                        "expand/add-column",
+                        "expand/fill-trigger-insert",
+                        "expand/fill-trigger-update",
+                        "contract/check-nulls",
+                        "contract/set-not-null",
+                        "contract/drop-fill-trigger-insert",
+                        "contract/drop-fill-trigger-update",
+                    ],
+                ),
+            ),
+            (
+                Sqlite,
+                add("seen", "TEXT", false, Some(("CURRENT_TIMESTAMP", false))),
+                Planned(
+                    Transforming,
+                    "sqlite/add-column/volatile-default",
+                    sqlite::LOCK_TABLE_REBUILD,
+                    &[
+                        "expand/add-column",
+                        "expand/set-default",
+                        "migrate/backfill",
+                        "contract/check-nulls",
+                        "contract/set-not-null",
+                    ],
+                ),
             ),
             // DROP COLUMN
             (
@@ -2653,12 +2757,22 @@ mod tests {
             (
                 Sqlite,
                 drop_col("bio"),
-                Refused("sqlite/drop-column/constrained"),
+                Planned(
+                    Subtractive,
+                    "sqlite/drop-column/rebuild",
+                    sqlite::LOCK_TABLE_REBUILD,
+                    &["contract/drop-column"],
+                ),
             ),
             (
                 Sqlite,
                 on("orders", drop_col("user_id")),
-                Refused("sqlite/drop-column/constrained"),
+                Planned(
+                    Subtractive,
+                    "sqlite/drop-column/rebuild",
+                    sqlite::LOCK_TABLE_REBUILD,
+                    &["contract/drop-column"],
+                ),
             ),
             // RENAME COLUMN
             (
@@ -2935,7 +3049,12 @@ mod tests {
             (
                 Sqlite,
                 set_nn("nick"),
-                Refused("sqlite/set-not-null/rebuild"),
+                Planned(
+                    Transforming,
+                    "sqlite/set-not-null/rebuild",
+                    sqlite::LOCK_TABLE_REBUILD,
+                    &["contract/check-nulls", "contract/set-not-null"],
+                ),
             ),
             (
                 Postgres,
@@ -2965,7 +3084,17 @@ mod tests {
             (
                 Sqlite,
                 drop_nn("name"),
-                Refused("sqlite/drop-not-null/rebuild"),
+                Planned(
+                    Additive,
+                    "sqlite/drop-not-null/rebuild",
+                    sqlite::LOCK_TABLE_REBUILD,
+                    &["expand/drop-not-null"],
+                ),
+            ),
+            (
+                Sqlite,
+                drop_nn("id"),
+                Refused("sqlite/drop-not-null/primary-key"),
             ),
             // SET / DROP DEFAULT
             (
@@ -2991,7 +3120,12 @@ mod tests {
             (
                 Sqlite,
                 set_def("nick", "'x'", false),
-                Refused("sqlite/set-default/rebuild"),
+                Planned(
+                    Additive,
+                    "sqlite/set-default/rebuild",
+                    sqlite::LOCK_TABLE_REBUILD,
+                    &["expand/set-default"],
+                ),
             ),
             (
                 Postgres,
@@ -3016,7 +3150,12 @@ mod tests {
             (
                 Sqlite,
                 drop_def("status"),
-                Refused("sqlite/drop-default/rebuild"),
+                Planned(
+                    Subtractive,
+                    "sqlite/drop-default/rebuild",
+                    sqlite::LOCK_TABLE_REBUILD,
+                    &["contract/drop-default"],
+                ),
             ),
             // Not a column change, unknown names.
             (
@@ -3057,6 +3196,52 @@ mod tests {
                 (Planned(..), Err(r)) => panic!("{what}: refused {r:?}"),
                 (Refused(rule), Ok(a)) => {
                     panic!("{what}: expected refusal {rule}, got {:?}", shape(&a))
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn sqlite_rebuilds_carry_typed_edits_of_the_live_table() {
+        let cases: Vec<(Operation, Vec<&str>)> = vec![
+            (
+                set_nn("nick"),
+                vec![
+                    r#"contract/check-nulls: SELECT COUNT(*) FROM "users" WHERE "nick" IS NULL"#,
+                    "contract/set-not-null: REBUILD users (nick NOT NULL)",
+                ],
+            ),
+            (
+                drop_nn("name"),
+                vec!["expand/drop-not-null: REBUILD users (name nullable)"],
+            ),
+            (
+                set_def("nick", "'x'", false),
+                vec!["expand/set-default: REBUILD users (nick DEFAULT 'x')"],
+            ),
+            (
+                drop_def("status"),
+                vec!["contract/drop-default: REBUILD users (status without default)"],
+            ),
+            (
+                drop_col("bio"),
+                vec!["contract/drop-column: REBUILD users (drop column bio)"],
+            ),
+            (
+                add("at", "TEXT", true, Some(("CURRENT_TIMESTAMP", false))),
+                vec![
+                    r#"expand/add-column: ALTER TABLE "users" ADD COLUMN "at" TEXT"#,
+                    "expand/set-default: REBUILD users (at DEFAULT CURRENT_TIMESTAMP)",
+                    r#"migrate/backfill: SET "at" = CURRENT_TIMESTAMP WHERE "at" IS NULL"#,
+                ],
+            ),
+        ];
+        for (op, expected) in cases {
+            let a = run(EngineKind::Sqlite, &op).unwrap();
+            assert_eq!(statements(&a), expected, "{}", op.subject());
+            for action in &a.actions {
+                if let Step::Rebuild(r) = &action.step {
+                    assert_eq!(r.lock, sqlite::LOCK_TABLE_REBUILD);
                 }
             }
         }

@@ -17,11 +17,11 @@
 //! These checks and the enforcing steps run in migrate, after the plan's
 //! backfills have cleaned the data.
 
-use crate::classify::{Analysis, ChangeClass, Classification, Context, Refusal};
+use crate::classify::{sqlite, Analysis, ChangeClass, Classification, Context, Refusal};
 use crate::dialect::EngineKind;
 use crate::ops::{
     generated_name, Action, CheckKind, CheckStep, Effect, ForeignKeySpec, ObjectRef, Operation,
-    SqlStep, Step, Symbol,
+    RebuildEdit, SqlStep, Step, Symbol,
 };
 use crate::plan::Phase;
 use crate::schema::{ConstraintKind, Schema, Table};
@@ -207,11 +207,14 @@ impl<'a> Rules<'a> {
         not_valid: bool,
     ) -> Result<Analysis, Refusal> {
         match self.engine {
-            EngineKind::Sqlite => {
-                return Err(self.sqlite_rebuild(
-                    "add a foreign key",
-                    "Declare the foreign key when the table is created, or rebuild the table \
-                     with a raw change in a maintenance window.",
+            EngineKind::Sqlite if not_valid => {
+                return Err(self.refuse(
+                    "not-valid",
+                    "SQLite has no NOT VALID: a foreign key added by rebuilding the table is \
+                     checked against every existing row (PRAGMA foreign_key_check) before the \
+                     rebuild commits.",
+                    "Remove NOT VALID: zerodown checks the existing rows for orphans in migrate, \
+                     then rebuilds the table with the key.",
                 ))
             }
             EngineKind::Mysql if not_valid => {
@@ -287,6 +290,44 @@ impl<'a> Rules<'a> {
         };
         let description = self.describe_foreign_key(&key);
 
+        if self.engine == EngineKind::Sqlite {
+            let classification = self.classify(
+                ChangeClass::Transforming,
+                "check-then-rebuild",
+                sqlite::LOCK_TABLE_REBUILD,
+                "SQLite cannot add a foreign key to an existing table: the table is rebuilt with \
+                 it (SQLite's documented procedure, one transaction: every row copied into a new \
+                 table, PRAGMA foreign_key_check, swap), which holds the database's write lock \
+                 for the whole copy. The rows are checked for orphans in migrate first, so a \
+                 dirty table stops the run before the copy. SQLite enforces the key on \
+                 connections that set PRAGMA foreign_keys = ON.",
+                None,
+            );
+            let add = Action {
+                creates,
+                needs,
+                ..action(
+                    "add-foreign-key",
+                    Phase::Migrate,
+                    Symbol::Add,
+                    format!("rebuild {table_name} with {description}"),
+                    sqlite::rebuild(
+                        table_name,
+                        vec![RebuildEdit::AddForeignKey {
+                            name: name.to_string(),
+                            columns: fk.columns.clone(),
+                            ref_table: fk.ref_table.clone(),
+                            ref_columns: ref_columns.to_vec(),
+                            actions: fk.actions.clone(),
+                        }],
+                    ),
+                )
+            };
+            return Ok(Analysis {
+                classification,
+                actions: vec![self.orphans_action(&key), add],
+            });
+        }
         if self.engine == EngineKind::Mysql {
             let statements = vec![
                 "SET SESSION foreign_key_checks = 0".to_string(),
@@ -414,13 +455,49 @@ impl<'a> Rules<'a> {
         not_valid: bool,
     ) -> Result<Analysis, Refusal> {
         match self.engine {
-            EngineKind::Sqlite => {
-                return Err(self.sqlite_rebuild(
-                    "add a CHECK constraint",
-                    "Declare the CHECK when the table is created, enforce the rule in a trigger \
-                     (CREATE TRIGGER ... RAISE(ABORT, ...)), or rebuild the table with a raw \
-                     change in a maintenance window.",
+            EngineKind::Sqlite if not_valid => {
+                return Err(self.refuse(
+                    "not-valid",
+                    "SQLite has no NOT VALID: a CHECK added by rebuilding the table is checked \
+                     against every existing row as the rows are copied.",
+                    "Remove NOT VALID: zerodown checks the existing rows in migrate, then \
+                     rebuilds the table with the CHECK.",
                 ))
+            }
+            EngineKind::Sqlite => {
+                let table = self.table(table_name)?;
+                let classification = self.classify(
+                    ChangeClass::Transforming,
+                    "check-then-rebuild",
+                    sqlite::LOCK_TABLE_REBUILD,
+                    "SQLite cannot add a CHECK to an existing table: the table is rebuilt with \
+                     it (SQLite's documented procedure, one transaction: every row copied into a \
+                     new table, which checks it, then swapped in), holding the database's write \
+                     lock for the whole copy. The rows are checked in migrate first, so a dirty \
+                     table stops the run before the copy.",
+                    None,
+                );
+                let add = Action {
+                    creates: vec![Self::constraint_ref(table_name, name)],
+                    needs: vec![ObjectRef::table(table_name)],
+                    ..action(
+                        "add-check",
+                        Phase::Migrate,
+                        Symbol::Add,
+                        format!("rebuild {table_name} with check {name} ({expr})"),
+                        sqlite::rebuild(
+                            table_name,
+                            vec![RebuildEdit::AddCheck {
+                                name: name.to_string(),
+                                expr: expr.to_string(),
+                            }],
+                        ),
+                    )
+                };
+                return Ok(Analysis {
+                    classification,
+                    actions: vec![self.check_failures_action(table, name, expr), add],
+                });
             }
             EngineKind::Mysql if not_valid => {
                 return Err(self.refuse(
@@ -887,13 +964,7 @@ impl<'a> Rules<'a> {
 
     fn drop_constraint(&self, table_name: &str, name: &str) -> Result<Analysis, Refusal> {
         let (variant, statement, lock) = match self.engine {
-            EngineKind::Sqlite => {
-                return Err(self.sqlite_rebuild(
-                    "drop a constraint",
-                    "Rebuild the table without the constraint with a raw change in a \
-                     maintenance window, or keep the constraint.",
-                ))
-            }
+            EngineKind::Sqlite => return self.sqlite_drop_constraint(table_name, name),
             EngineKind::Postgres => (
                 "contract",
                 self.alter(table_name, &format!("DROP CONSTRAINT {}", self.q(name))),
@@ -973,6 +1044,61 @@ impl<'a> Rules<'a> {
                         table: table_name.to_string(),
                         constraint: name.to_string(),
                     },
+                ),
+            )
+        };
+        Ok(Analysis {
+            classification,
+            actions: vec![drop],
+        })
+    }
+
+    /// SQLite drops a constraint by rebuilding the table without it, in
+    /// contract. Not the primary key: without it, the rows of a rowid
+    /// table keep their rowids but lose what references them by key.
+    fn sqlite_drop_constraint(&self, table_name: &str, name: &str) -> Result<Analysis, Refusal> {
+        let kind = self
+            .table(table_name)?
+            .constraints
+            .get(name)
+            .map(|c| &c.kind)
+            .ok_or_else(|| {
+                self.refuse(
+                    "not-in-model",
+                    format!("{table_name} has no constraint {name} in the schema model"),
+                    "Check the constraint name (unnamed constraints have PostgreSQL's default \
+                     names, e.g. orders_user_id_fkey).",
+                )
+            })?;
+        if matches!(kind, ConstraintKind::PrimaryKey { .. }) {
+            return Err(self.sqlite_rebuild(
+                "drop a primary key",
+                "Keep the primary key: SQLite cannot change a table's primary key in place, and \
+                 a rebuild without it changes how every row is addressed.",
+            ));
+        }
+        let classification = self.classify(
+            ChangeClass::Subtractive,
+            "rebuild",
+            sqlite::LOCK_TABLE_REBUILD,
+            "Old code may rely on the constraint (a unique key for upserts, a foreign key's \
+             cascade): it is dropped in contract, once only new code runs. SQLite cannot drop a \
+             constraint in place: the table is rebuilt without it (SQLite's documented \
+             procedure, one transaction), holding the database's write lock for the whole copy.",
+            None,
+        );
+        let drop = Action {
+            removes: vec![Self::constraint_ref(table_name, name)],
+            ..action(
+                "drop-constraint",
+                Phase::Contract,
+                Symbol::Remove,
+                format!("rebuild {table_name} without constraint {name}"),
+                sqlite::rebuild(
+                    table_name,
+                    vec![RebuildEdit::DropConstraint {
+                        name: name.to_string(),
+                    }],
                 ),
             )
         };
@@ -1474,12 +1600,18 @@ mod tests {
             (Mysql, drop("orders_pkey"), Refused("mysql/drop-constraint/primary-key")),
             (Mysql, drop("nope"), Refused("mysql/drop-constraint/not-in-model")),
             // SQLite
-            (Sqlite, user_fk(false), Refused("sqlite/add-foreign-key/rebuild")),
-            (Sqlite, check(true), Refused("sqlite/add-check/rebuild")),
+            (Sqlite, user_fk(false), Planned(Transforming, "sqlite/add-foreign-key/check-then-rebuild", &[(Migrate, "check-orphans"), (Migrate, "add-foreign-key")])),
+            (Sqlite, user_fk(true), Refused("sqlite/add-foreign-key/not-valid")),
+            (Sqlite, check(false), Planned(Transforming, "sqlite/add-check/check-then-rebuild", &[(Migrate, "check-violations"), (Migrate, "add-check")])),
+            (Sqlite, check(true), Refused("sqlite/add-check/not-valid")),
             (Sqlite, unique("users", "users_email_key", &["email"]), Refused("sqlite/add-unique/rebuild")),
             (Sqlite, primary_key("events", &["kind", "code"]), Refused("sqlite/add-primary-key/rebuild")),
             (Sqlite, validate("orders_user_fk"), Refused("sqlite/validate-constraint/unsupported")),
-            (Sqlite, drop("orders_user_fk"), Refused("sqlite/drop-constraint/rebuild")),
+            (Sqlite, drop("orders_user_fk"), Planned(Subtractive, "sqlite/drop-constraint/rebuild", drop_steps)),
+            (Sqlite, drop("orders_ref_key"), Planned(Subtractive, "sqlite/drop-constraint/rebuild", drop_steps)),
+            (Sqlite, drop("orders_amount_positive"), Planned(Subtractive, "sqlite/drop-constraint/rebuild", drop_steps)),
+            (Sqlite, drop("orders_pkey"), Refused("sqlite/drop-constraint/rebuild")),
+            (Sqlite, drop("nope"), Refused("sqlite/drop-constraint/not-in-model")),
         ]
     }
 
@@ -1553,6 +1685,10 @@ mod tests {
                         assert_ne!(s.effect, Effect::RecordedOnly, "{label}");
                     }
                     Step::Backfill(_) => panic!("{label}: constraints add no backfill"),
+                    Step::Rebuild(r) => {
+                        assert_eq!(engine, Sqlite, "{label}: only SQLite rebuilds");
+                        assert!(!r.edits.is_empty(), "{label}");
+                    }
                 }
             }
         }

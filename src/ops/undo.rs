@@ -2,8 +2,9 @@
 //! created, per engine. Derived from the objects each task declares it
 //! creates, so every kind of change is covered without a second list.
 
+use crate::classify::sqlite;
 use crate::dialect::EngineKind;
-use crate::ops::{Effect, ObjectRef, SqlStep};
+use crate::ops::{Effect, ObjectRef, RebuildEdit, RebuildStep, SqlStep, Step};
 use crate::schema::{ConstraintKind, Schema};
 
 /// The step that removes one created object, or `None` when removing an
@@ -99,8 +100,8 @@ pub fn undo_step(
                     q(table),
                     q(name)
                 ),
-                // SQLite cannot drop a constraint; it cannot add one either,
-                // so a plan never created one.
+                // SQLite drops a constraint by rebuilding the table: see
+                // `undo_rebuild`.
                 (EngineKind::Sqlite, _) => return None,
             };
             (
@@ -146,6 +147,30 @@ pub fn undo_step(
         lock: "brief catalog lock (undoing expand)".to_string(),
         effect,
     })
+}
+
+/// The rebuild that removes a constraint a plan added on SQLite (a CHECK
+/// or foreign key, added by a rebuild), or `None` for every other object,
+/// which `undo_step` removes.
+pub fn undo_rebuild(
+    engine: EngineKind,
+    object: &ObjectRef,
+    created_tables: &[String],
+) -> Option<RebuildStep> {
+    match (engine, object) {
+        (EngineKind::Sqlite, ObjectRef::Constraint { table, name })
+            if !created_tables.contains(table) =>
+        {
+            match sqlite::rebuild(
+                table,
+                vec![RebuildEdit::DropConstraint { name: name.clone() }],
+            ) {
+                Step::Rebuild(step) => Some(step),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
 }
 
 #[cfg(test)]

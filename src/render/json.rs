@@ -80,8 +80,9 @@
 //!         "conflicts": [], "unknown": []     // empty in a checked plan
 //!       },
 //!       "notes": [{"version": 2 | null, "message": "…"}],
-//!       "tables": [{"table", "rows": 1000 | null, "backfill_seconds": 0.02 | null}]
-//!                                            // with --database: tables backfilled
+//!       "tables": [{"table", "rows": 1000 | null, "backfill_seconds": 0.02 | null,
+//!                   "rebuild_seconds": 0.01 | null}]
+//!                                            // with --database: tables backfilled or rebuilt
 //!     }
 //!   ],
 //!   "summary": {"expand": 1, "migrate": 1, "nodes": 3, "gates": 1, "contract": 1}

@@ -175,6 +175,24 @@ fn detail(task: &Task) -> TaskDetail {
             notes: vec![format!("lock: {}", s.lock)],
         },
         TaskKind::Action {
+            step: Step::Rebuild(r),
+        } => TaskDetail {
+            sql: Vec::new(),
+            notes: vec![
+                format!(
+                    "rebuilds {} from its live CREATE TABLE with: {}",
+                    r.table,
+                    r.edits
+                        .iter()
+                        .map(|e| e.describe())
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
+                "in one transaction: new table, every row copied, old table dropped, new one renamed, indexes and triggers recreated, foreign keys checked".to_string(),
+                format!("lock: {}", r.lock),
+            ],
+        },
+        TaskKind::Action {
             step: Step::Backfill(b),
         } => {
             let mut note = format!(
