@@ -36,9 +36,7 @@
 //!
 //! Run: `cargo bench --bench pg_online` (about 6 minutes on 2 cores).
 
-use std::collections::BTreeMap;
-use std::error::Error;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -46,12 +44,15 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
 use tokio_postgres::{Client, NoTls, Statement};
 
-type BenchError = Box<dyn Error + Send + Sync>;
-type Result<T> = std::result::Result<T, BenchError>;
+mod common;
+use common::{
+    apply, median, ms, note_errors, print_table, slow_writes_by_task, step, url_with_database,
+    write_plan_dir, writer_figures, Figure, Goal, Result, WaitSample, WriterConnection,
+    WriterGoals, WriterStats, Writers, SAMPLE_EVERY, WRITERS,
+};
 
 const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 const ROWS: i64 = 1_000_000;
-const WRITERS: usize = 4;
 /// The idle baseline of scenario 1; a max latency grows with its window, so
 /// this is about as long as the apply it is compared with.
 const IDLE_WINDOW: Duration = Duration::from_secs(20);
@@ -143,15 +144,6 @@ END $$";
 // Databases
 
 /// `url` with its database (the path) replaced by `name`; query kept.
-fn url_with_database(url: &str, name: &str) -> Result<String> {
-    let scheme_end = url.find("://").ok_or("database URL without scheme")? + 3;
-    let (head, rest) = url.split_at(scheme_end);
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    let query = tail.find('?').map(|i| &tail[i..]).unwrap_or("");
-    Ok(format!("{head}{authority}/{name}{query}"))
-}
-
 async fn connect(url: &str) -> Result<(Client, JoinHandle<()>)> {
     let (client, connection) = tokio_postgres::connect(url, NoTls).await?;
     let driver = tokio::spawn(async move {
@@ -249,110 +241,7 @@ async fn build_template(server: &mut Server) -> Result<String> {
 // ---------------------------------------------------------------------------
 // Writers
 
-/// SplitMix64: enough randomness to spread keys, without a dependency.
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn key(&mut self) -> i64 {
-        (self.next() % ROWS as u64) as i64 + 1
-    }
-}
-
 const WRITE_SQL: &str = "UPDATE t SET val = val + 1 WHERE id = $1";
-
-/// One write: when it started, how long it took, the backend that ran it.
-#[derive(Clone, Copy)]
-struct Write {
-    start: Instant,
-    latency: Duration,
-    pid: i32,
-}
-
-/// What one writer saw.
-#[derive(Default)]
-struct WriterLog {
-    ops: u64,
-    failed: u64,
-    writes: Vec<Write>,
-    first_error: Option<String>,
-}
-
-/// What all writers saw over one window.
-struct WriterStats {
-    ops: u64,
-    failed: u64,
-    elapsed: Duration,
-    /// Every write, slowest last.
-    writes: Vec<Write>,
-    /// See [`sample_waits`].
-    waits: Vec<WaitSample>,
-    first_error: Option<String>,
-}
-
-impl WriterStats {
-    fn throughput(&self) -> f64 {
-        self.ops as f64 / self.elapsed.as_secs_f64()
-    }
-
-    fn quantile(&self, q: f64) -> Duration {
-        let i = ((self.writes.len() as f64 - 1.0) * q).round() as usize;
-        self.writes.get(i).map_or(Duration::ZERO, |w| w.latency)
-    }
-
-    /// The wait samples as shares, largest first: `Lock/transactionid 12%, …`.
-    fn wait_shares(&self) -> String {
-        let counts = count_events(self.waits.iter());
-        let total: u64 = counts.iter().map(|c| c.1).sum();
-        counts
-            .iter()
-            .take(5)
-            .map(|(what, n)| format!("{what} {:.0}%", *n as f64 * 100.0 / total.max(1) as f64))
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-
-    /// What the backend of `write` was sampled waiting on while it ran.
-    fn waits_of(&self, write: &Write) -> String {
-        let end = write.start + write.latency;
-        let counts = count_events(
-            self.waits
-                .iter()
-                .filter(|s| s.pid == write.pid && s.at >= write.start && s.at <= end),
-        );
-        if counts.is_empty() {
-            return "no sample".to_string();
-        }
-        counts
-            .iter()
-            .map(|(what, n)| format!("{what} ×{n}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-
-    fn max(&self) -> Duration {
-        self.quantile(1.0)
-    }
-
-    fn p99(&self) -> Duration {
-        self.quantile(0.99)
-    }
-}
-
-/// Writers connected and running until `stop`.
-struct Writers {
-    stop: Arc<AtomicBool>,
-    started: Instant,
-    tasks: Vec<JoinHandle<WriterLog>>,
-    sampler: JoinHandle<Vec<WaitSample>>,
-}
 
 /// The writers' connections carry this name, so the wait sampler finds them.
 const WRITER_APP: &str = "zd_bench_writer";
@@ -363,33 +252,53 @@ fn writer_url(url: &str) -> String {
     format!("{url}{separator}application_name={WRITER_APP}")
 }
 
-/// How often the wait sampler looks at the writers' backends.
-const SAMPLE_EVERY: Duration = Duration::from_millis(20);
-
-/// A writer's backend seen running a statement: what it waited on
-/// (`Lock/transactionid`: a row lock another transaction holds;
-/// `Lock/relation`: a table lock; `running`: on CPU).
-struct WaitSample {
-    at: Instant,
+/// A writer's connection: the write prepared once, and the backend's pid.
+struct PgWriter {
+    client: Client,
+    statement: Statement,
     pid: i32,
-    event: String,
+    driver: JoinHandle<()>,
 }
 
-/// Events by number of samples, most first.
-fn count_events<'a>(samples: impl Iterator<Item = &'a WaitSample>) -> Vec<(String, u64)> {
-    let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
-    for s in samples {
-        *counts.entry(&s.event).or_insert(0) += 1;
+impl WriterConnection for PgWriter {
+    async fn open(url: String) -> Result<Self> {
+        let (client, driver) = connect(&writer_url(&url)).await?;
+        let statement = client.prepare(WRITE_SQL).await?;
+        let pid = client
+            .query_one("SELECT pg_backend_pid()", &[])
+            .await?
+            .get(0);
+        Ok(PgWriter {
+            client,
+            statement,
+            pid,
+            driver,
+        })
     }
-    let mut counts: Vec<(String, u64)> = counts
-        .into_iter()
-        .map(|(e, n)| (e.to_string(), n))
-        .collect();
-    counts.sort_by_key(|c| std::cmp::Reverse(c.1));
-    counts
+
+    fn session(&self) -> u64 {
+        self.pid as u64
+    }
+
+    async fn write(&mut self, key: i64) -> std::result::Result<u64, String> {
+        self.client
+            .execute(&self.statement, &[&key])
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    fn is_broken(&self) -> bool {
+        self.client.is_closed()
+    }
+
+    async fn close(self) {
+        disconnect(self.client, self.driver).await;
+    }
 }
 
-/// Sample `pg_stat_activity` for the writers' active backends until `stop`.
+/// Sample `pg_stat_activity` for the writers' active backends until `stop`
+/// (what each waits on: `Lock/transactionid`, a row lock another
+/// transaction holds; `Lock/relation`, a table lock; `running`, on CPU).
 /// Runs in every window, so baselines carry its cost too.
 async fn sample_waits(url: String, stop: Arc<AtomicBool>) -> Vec<WaitSample> {
     let mut samples = Vec::new();
@@ -405,7 +314,7 @@ async fn sample_waits(url: String, stop: Arc<AtomicBool>) -> Vec<WaitSample> {
             let at = Instant::now();
             samples.extend(rows.iter().map(|row| WaitSample {
                 at,
-                pid: row.get(0),
+                session: row.get::<_, i32>(0) as u64,
                 event: row.get(1),
             }));
         }
@@ -415,397 +324,19 @@ async fn sample_waits(url: String, stop: Arc<AtomicBool>) -> Vec<WaitSample> {
     samples
 }
 
-/// A writer's connection: the write prepared once, as an application does,
-/// and the backend's pid.
-struct WriterConnection {
-    client: Client,
-    statement: Statement,
-    pid: i32,
-    driver: JoinHandle<()>,
-}
-
-async fn writer_connection(url: &str) -> Result<WriterConnection> {
-    let (client, driver) = connect(url).await?;
-    let statement = client.prepare(WRITE_SQL).await?;
-    let pid = client
-        .query_one("SELECT pg_backend_pid()", &[])
-        .await?
-        .get(0);
-    Ok(WriterConnection {
-        client,
-        statement,
-        pid,
-        driver,
+/// Start the writers on `url`, the sampler beside them.
+async fn start_writers(url: &str, seed: u64) -> Result<Writers> {
+    let sampler_url = url.to_string();
+    Writers::start::<PgWriter, _, _>(url, ROWS, seed, move |_sessions, stop| {
+        sample_waits(sampler_url, stop)
     })
-}
-
-async fn writer(
-    url: String,
-    seed: u64,
-    mut conn: WriterConnection,
-    stop: Arc<AtomicBool>,
-) -> WriterLog {
-    let mut log = WriterLog::default();
-    let mut rng = SplitMix(seed);
-    while !stop.load(Ordering::Relaxed) {
-        if conn.client.is_closed() {
-            // A failed connection is a failed write; go on with a new one.
-            match writer_connection(&url).await {
-                Ok(c) => conn = c,
-                Err(e) => {
-                    log.failed += 1;
-                    log.first_error.get_or_insert(e.to_string());
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                    continue;
-                }
-            }
-        }
-        let key = rng.key();
-        let start = Instant::now();
-        let result = conn.client.execute(&conn.statement, &[&key]).await;
-        log.writes.push(Write {
-            start,
-            latency: start.elapsed(),
-            pid: conn.pid,
-        });
-        match result {
-            Ok(1) => log.ops += 1,
-            Ok(n) => {
-                log.failed += 1;
-                log.first_error
-                    .get_or_insert(format!("update of id {key} touched {n} rows"));
-            }
-            Err(e) => {
-                log.failed += 1;
-                log.first_error.get_or_insert(e.to_string());
-            }
-        }
-    }
-    disconnect(conn.client, conn.driver).await;
-    log
-}
-
-impl Writers {
-    /// Connect every writer first, then start them together.
-    async fn start(url: &str, seed: u64) -> Result<Writers> {
-        let sampler_url = url.to_string();
-        let url = &writer_url(url);
-        let mut clients = Vec::with_capacity(WRITERS);
-        for _ in 0..WRITERS {
-            clients.push(writer_connection(url).await?);
-        }
-        let stop = Arc::new(AtomicBool::new(false));
-        let sampler = tokio::spawn(sample_waits(sampler_url, stop.clone()));
-        let started = Instant::now();
-        let tasks = clients
-            .into_iter()
-            .enumerate()
-            .map(|(i, conn)| {
-                let (url, stop) = (url.to_string(), stop.clone());
-                let seed = seed ^ (i as u64 + 1).wrapping_mul(7919);
-                tokio::spawn(writer(url, seed, conn, stop))
-            })
-            .collect();
-        Ok(Writers {
-            stop,
-            started,
-            tasks,
-            sampler,
-        })
-    }
-
-    /// Stop the writers (each finishes its statement in flight) and sum up.
-    async fn stop(self) -> Result<WriterStats> {
-        self.stop.store(true, Ordering::Relaxed);
-        let mut logs = Vec::new();
-        for task in self.tasks {
-            logs.push(task.await?);
-        }
-        let elapsed = self.started.elapsed();
-        let waits = self.sampler.await?;
-        let mut writes: Vec<Write> = logs.iter().flat_map(|l| l.writes.iter().copied()).collect();
-        writes.sort_unstable_by_key(|w| w.latency);
-        Ok(WriterStats {
-            ops: logs.iter().map(|l| l.ops).sum(),
-            failed: logs.iter().map(|l| l.failed).sum(),
-            elapsed,
-            writes,
-            waits,
-            first_error: logs.into_iter().find_map(|l| l.first_error),
-        })
-    }
-
-    async fn run_for(url: &str, seed: u64, window: Duration) -> Result<WriterStats> {
-        let writers = Writers::start(url, seed).await?;
-        tokio::time::sleep(window).await;
-        writers.stop().await
-    }
-}
-
-// ---------------------------------------------------------------------------
-// zerodown
-
-/// A plan directory: `schemas/0001.sql` and one plan at version 2.
-fn write_plan_dir(root: &Path, name: &str, plan_file: &str, plan: &str) -> Result<PathBuf> {
-    let dir = root.join(name);
-    std::fs::create_dir_all(dir.join("schemas"))?;
-    std::fs::write(dir.join("schemas/0001.sql"), BASE_SCHEMA)?;
-    std::fs::write(dir.join(plan_file), plan)?;
-    Ok(dir)
-}
-
-/// A finished zerodown run: its wall time and its output lines, each with
-/// the moment it was read (the progress output flushes every line).
-struct ZerodownRun {
-    started: Instant,
-    wall: Duration,
-    lines: Vec<(Instant, String)>,
-}
-
-/// One task of a run, from its `… <id>: <summary>` line to its `✓ <id>` line.
-struct TaskSpan {
-    id: String,
-    start: Instant,
-    end: Instant,
-}
-
-impl ZerodownRun {
-    fn tasks(&self) -> Vec<TaskSpan> {
-        let mut spans: Vec<TaskSpan> = Vec::new();
-        for (at, line) in &self.lines {
-            let line = line.trim_start();
-            if let Some(rest) = line.strip_prefix("… ") {
-                if let Some((id, _summary)) = rest.split_once(": ") {
-                    spans.push(TaskSpan {
-                        id: id.to_string(),
-                        start: *at,
-                        end: *at,
-                    });
-                }
-            } else if let Some(rest) = line.strip_prefix("✓ ") {
-                let id = rest.split(" (").next().unwrap_or(rest);
-                if let Some(span) = spans.iter_mut().rev().find(|s| s.id == id) {
-                    span.end = *at;
-                }
-            }
-        }
-        spans
-    }
-
-    fn task(&self, id: &str) -> Result<TaskSpan> {
-        self.tasks()
-            .into_iter()
-            .find(|t| t.id == id && t.end > t.start)
-            .ok_or_else(|| format!("no finished task {id} in the output of zerodown").into())
-    }
-}
-
-/// Run the zerodown binary; an exit other than 0 is an error with its output.
-async fn zerodown(args: &[&str]) -> Result<ZerodownRun> {
-    use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
-    let started = Instant::now();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_zerodown"))
-        .args(args)
-        .env_remove("DATABASE_URL")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()?;
-    let stdout = child.stdout.take().ok_or("no stdout pipe")?;
-    let mut stderr = child.stderr.take().ok_or("no stderr pipe")?;
-    let read_stdout = tokio::spawn(async move {
-        let mut lines = BufReader::new(stdout).lines();
-        let mut read = Vec::new();
-        while let Ok(Some(line)) = lines.next_line().await {
-            read.push((Instant::now(), line));
-        }
-        read
-    });
-    let read_stderr = tokio::spawn(async move {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text).await;
-        text
-    });
-    let status = child.wait().await?;
-    let wall = started.elapsed();
-    let lines = read_stdout.await?;
-    let stderr = read_stderr.await?;
-    if !status.success() {
-        let stdout: Vec<&str> = lines.iter().map(|(_, l)| l.as_str()).collect();
-        return Err(format!(
-            "zerodown {} exited with {status}\n--- stdout\n{}\n--- stderr\n{stderr}",
-            args.join(" "),
-            stdout.join("\n")
-        )
-        .into());
-    }
-    Ok(ZerodownRun {
-        started,
-        wall,
-        lines,
-    })
-}
-
-async fn apply(plans: &Path, url: &str, state: &Path, until: &str) -> Result<ZerodownRun> {
-    zerodown(&[
-        "apply",
-        &plans.to_string_lossy(),
-        "--database",
-        url,
-        "--state",
-        &state.to_string_lossy(),
-        "--until",
-        until,
-    ])
     .await
 }
 
-/// Where the slow writes of a run were: for each task of `run` (and the
-/// time outside any task), the slowest write in flight during it and what
-/// its backend waited on; slowest first, the `limit` worst.
-fn slow_writes_by_task(run: &ZerodownRun, stats: &WriterStats, limit: usize) -> Vec<String> {
-    let tasks = run.tasks();
-    let mut worst: Vec<(String, Write)> = Vec::new();
-    let mut note = |name: &str, write: Write| match worst.iter_mut().find(|w| w.0 == name) {
-        Some(w) if w.1.latency >= write.latency => {}
-        Some(w) => w.1 = write,
-        None => worst.push((name.to_string(), write)),
-    };
-    for write in &stats.writes {
-        let end = write.start + write.latency;
-        let overlapping: Vec<&TaskSpan> = tasks
-            .iter()
-            .filter(|t| t.start <= end && write.start <= t.end)
-            .collect();
-        if overlapping.is_empty() {
-            note("(between tasks: connect, introspect, plan)", *write);
-        }
-        for t in overlapping {
-            note(&t.id, *write);
-        }
-    }
-    worst.sort_by_key(|w| std::cmp::Reverse(w.1.latency));
-    worst
-        .into_iter()
-        .take(limit)
-        .map(|(name, write)| {
-            format!(
-                "{:>9} at {:>5.1} s  {name}\n              waiting on: {}",
-                ms(write.latency),
-                write
-                    .start
-                    .saturating_duration_since(run.started)
-                    .as_secs_f64(),
-                stats.waits_of(&write)
-            )
-        })
-        .collect()
-}
-
-// ---------------------------------------------------------------------------
-// The report
-
-struct Figure {
-    name: &'static str,
-    value: String,
-    baseline: String,
-    ratio: Option<f64>,
-    goal: Goal,
-}
-
-#[derive(Clone, Copy)]
-enum Goal {
-    AtLeast(f64),
-    AtMost(f64),
-    /// The value itself must be zero (failed writes).
-    Zero(u64),
-    /// Shown for comparison, no goal.
-    None,
-}
-
-impl Goal {
-    fn text(self) -> String {
-        match self {
-            Goal::AtLeast(g) => format!("≥ {g:.2}"),
-            Goal::AtMost(g) => format!("≤ {g:.2}"),
-            Goal::Zero(_) => "= 0".to_string(),
-            Goal::None => "-".to_string(),
-        }
-    }
-
-    fn met(self, ratio: Option<f64>) -> &'static str {
-        let yes_no = |b: bool| if b { "yes" } else { "NO" };
-        match (self, ratio) {
-            (Goal::AtLeast(g), Some(r)) => yes_no(r >= g),
-            (Goal::AtMost(g), Some(r)) => yes_no(r <= g),
-            (Goal::Zero(v), _) => yes_no(v == 0),
-            _ => "-",
-        }
-    }
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.1} ms", d.as_secs_f64() * 1e3)
-}
-
-fn print_table(figures: &[Figure]) {
-    let headers = ["figure", "value", "baseline", "ratio", "goal", "met?"];
-    let rows: Vec<[String; 6]> = figures
-        .iter()
-        .map(|f| {
-            [
-                f.name.to_string(),
-                f.value.clone(),
-                f.baseline.clone(),
-                f.ratio.map_or("-".to_string(), |r| format!("{r:.2}")),
-                f.goal.text(),
-                f.goal.met(f.ratio).to_string(),
-            ]
-        })
-        .collect();
-    let width = |i: usize| {
-        rows.iter()
-            .map(|r| r[i].chars().count())
-            .chain([headers[i].len()])
-            .max()
-            .unwrap_or(0)
-    };
-    let widths: Vec<usize> = (0..6).map(width).collect();
-    let line = |cells: [&str; 6]| {
-        let mut out = String::new();
-        for (i, cell) in cells.iter().enumerate() {
-            let pad = widths[i] - cell.chars().count();
-            if i == 0 {
-                out.push_str(cell);
-                out.push_str(&" ".repeat(pad));
-            } else {
-                out.push_str("  ");
-                out.push_str(&" ".repeat(pad));
-                out.push_str(cell);
-            }
-        }
-        println!("{}", out.trim_end());
-    };
-    line(headers);
-    for r in &rows {
-        line([&r[0], &r[1], &r[2], &r[3], &r[4], &r[5]]);
-    }
-}
-
-fn ops(s: &WriterStats) -> String {
-    format!("{:.0} ops/s", s.throughput())
-}
-
-fn note_errors(what: &str, s: &WriterStats) {
-    if let Some(e) = &s.first_error {
-        println!("  {what}: {} failed writes, first: {e}", s.failed);
-    }
+async fn run_writers_for(url: &str, seed: u64, window: Duration) -> Result<WriterStats> {
+    let writers = start_writers(url, seed).await?;
+    tokio::time::sleep(window).await;
+    writers.stop().await
 }
 
 // ---------------------------------------------------------------------------
@@ -819,7 +350,7 @@ struct Report {
 
 async fn bench(server: &mut Server, work: &Path) -> Result<Report> {
     let started = Instant::now();
-    let step = |what: &str| println!("[{:>5.1} s] {what}", started.elapsed().as_secs_f64());
+    let step = |what: &str| step(started, what);
     let mut figures = Vec::new();
     let mut notes = Vec::new();
 
@@ -830,12 +361,12 @@ async fn bench(server: &mut Server, work: &Path) -> Result<Report> {
     let url = server.create("retype", Some(&template)).await?;
     server.checkpoint().await?;
     step("1. writers alone (idle baseline)");
-    let idle = Writers::run_for(&url, 1, IDLE_WINDOW).await?;
+    let idle = run_writers_for(&url, 1, IDLE_WINDOW).await?;
     note_errors("idle", &idle);
-    let plans = write_plan_dir(work, "retype", "0002_retype.yaml", RETYPE_PLAN)?;
+    let plans = write_plan_dir(work, BASE_SCHEMA, "retype", "0002_retype.yaml", RETYPE_PLAN)?;
     server.checkpoint().await?;
     step("2. writers during zerodown apply --until contract (ALTER COLUMN val TYPE bigint)");
-    let writers = Writers::start(&url, 2).await?;
+    let writers = start_writers(&url, 2).await?;
     let applied = apply(&plans, &url, &work.join("retype.state"), "contract").await;
     let during = writers.stop().await?;
     let applied = applied?;
@@ -847,8 +378,8 @@ async fn bench(server: &mut Server, work: &Path) -> Result<Report> {
         "zerodown apply {:.1} s, of which the backfill {:.1} s: {batches} batches of {RETYPE_BATCH} rows, \
          {:.0} ms each on average; a write to a row of the batch in flight waits for its commit",
         applied.wall.as_secs_f64(),
-        (backfill.end - backfill.start).as_secs_f64(),
-        (backfill.end - backfill.start).as_secs_f64() * 1e3 / batches
+        backfill.duration().as_secs_f64(),
+        backfill.duration().as_secs_f64() * 1e3 / batches
     ));
     notes.push(format!(
         "writers' backends, sampled every {} ms while a write runs: idle: {}; during apply: {}",
@@ -874,7 +405,7 @@ async fn bench(server: &mut Server, work: &Path) -> Result<Report> {
     let plain_url = server.create("plain", Some(&template)).await?;
     server.checkpoint().await?;
     step("3. writers during a plain ALTER COLUMN val TYPE bigint");
-    let writers = Writers::start(&plain_url, 3).await?;
+    let writers = start_writers(&plain_url, 3).await?;
     tokio::time::sleep(WARM_UP).await;
     let (ddl, ddl_driver) = connect(&plain_url).await?;
     let ddl_start = Instant::now();
@@ -888,67 +419,40 @@ async fn bench(server: &mut Server, work: &Path) -> Result<Report> {
         plain.wait_shares()
     ));
 
-    figures.push(Figure {
-        name: "writer throughput, zerodown apply",
-        value: ops(&during),
-        baseline: ops(&idle),
-        ratio: Some(during.throughput() / idle.throughput()),
-        goal: Goal::AtLeast(0.6),
-    });
-    figures.push(Figure {
-        name: "writer max latency, zerodown apply",
-        value: ms(during.max()),
-        baseline: ms(idle.max()),
-        ratio: Some(during.max().as_secs_f64() / idle.max().as_secs_f64()),
-        goal: Goal::AtMost(2.0),
-    });
-    figures.push(Figure {
-        name: "writer p99 latency, zerodown apply",
-        value: ms(during.p99()),
-        baseline: ms(idle.p99()),
-        ratio: Some(during.p99().as_secs_f64() / idle.p99().as_secs_f64()),
-        goal: Goal::None,
-    });
-    figures.push(Figure {
-        name: "failed writes, zerodown apply",
-        value: during.failed.to_string(),
-        baseline: idle.failed.to_string(),
-        ratio: None,
-        goal: Goal::Zero(during.failed),
-    });
-    figures.push(Figure {
-        name: "apply wall time vs plain ALTER",
-        value: format!("{:.1} s", applied.wall.as_secs_f64()),
-        baseline: format!("{:.1} s", plain_ddl.as_secs_f64()),
-        ratio: Some(applied.wall.as_secs_f64() / plain_ddl.as_secs_f64()),
-        goal: Goal::None,
-    });
-    figures.push(Figure {
-        name: "writer throughput, plain ALTER",
-        value: ops(&plain),
-        baseline: ops(&idle),
-        ratio: Some(plain.throughput() / idle.throughput()),
-        goal: Goal::None,
-    });
-    figures.push(Figure {
-        name: "writer max latency, plain ALTER",
-        value: ms(plain.max()),
-        baseline: ms(idle.max()),
-        ratio: Some(plain.max().as_secs_f64() / idle.max().as_secs_f64()),
-        goal: Goal::None,
-    });
-    figures.push(Figure {
-        name: "failed writes, plain ALTER",
-        value: plain.failed.to_string(),
-        baseline: idle.failed.to_string(),
-        ratio: None,
-        goal: Goal::None,
-    });
+    figures.extend(writer_figures(
+        "zerodown apply",
+        &during,
+        &idle,
+        WriterGoals {
+            throughput: Goal::AtLeast(0.6),
+            max: Goal::AtMost(2.0),
+            p99: Goal::None,
+            no_failures: true,
+        },
+    ));
+    figures.push(Figure::durations(
+        "apply wall time vs plain ALTER",
+        applied.wall,
+        plain_ddl,
+        Goal::None,
+    ));
+    figures.extend(writer_figures(
+        "plain ALTER",
+        &plain,
+        &idle,
+        WriterGoals::NONE,
+    ));
 
     // 4: batched backfill against one UPDATE, no writers; rounds in
     // rotating order, as one 1M-row UPDATE varies by a third between runs
     // on a busy machine.
-    let plans = write_plan_dir(work, "backfill", "0002_fill.yaml", BACKFILL_PLAN)?;
+    let plans = write_plan_dir(
+        work,
+        BASE_SCHEMA,
+        "backfill",
+        "0002_fill.yaml",
+        BACKFILL_PLAN,
+    )?;
     let mut rates: [Vec<f64>; 3] = Default::default();
     for round in 0..BACKFILL_ROUNDS {
         for k in 0..Fill::ALL.len() {
@@ -970,7 +474,7 @@ async fn bench(server: &mut Server, work: &Path) -> Result<Report> {
                     let state = work.join(format!("fill-{round}.state"));
                     let run = apply(&plans, &url, &state, "migrate").await?;
                     let task = run.task(BACKFILL_TASK)?;
-                    task.end - task.start
+                    task.duration()
                 }
                 Fill::ServerSide => {
                     let start = Instant::now();
@@ -1030,21 +534,21 @@ async fn bench(server: &mut Server, work: &Path) -> Result<Report> {
     notes.push(ratio_note("zerodown / server-side batches", &zd_vs_server));
     let [zd_rate, server_rate, one_rate] = rates.map(median);
     figures.push(Figure {
-        name: "backfill rate, zerodown vs one UPDATE",
+        name: "backfill rate, zerodown vs one UPDATE".into(),
         value: format!("{zd_rate:.0} rows/s"),
         baseline: format!("{one_rate:.0} rows/s"),
         ratio: Some(median(zd_vs_one)),
         goal: Goal::AtLeast(1.2),
     });
     figures.push(Figure {
-        name: "backfill rate, same batches server-side vs one UPDATE",
+        name: "backfill rate, same batches server-side vs one UPDATE".into(),
         value: format!("{server_rate:.0} rows/s"),
         baseline: format!("{one_rate:.0} rows/s"),
         ratio: Some(median(server_vs_one)),
         goal: Goal::None,
     });
     figures.push(Figure {
-        name: "backfill rate, zerodown vs same batches server-side",
+        name: "backfill rate, zerodown vs same batches server-side".into(),
         value: format!("{zd_rate:.0} rows/s"),
         baseline: format!("{server_rate:.0} rows/s"),
         ratio: Some(median(zd_vs_server)),
@@ -1054,7 +558,7 @@ async fn bench(server: &mut Server, work: &Path) -> Result<Report> {
     // 5: writers with and without the rename's sync triggers, in windows
     // alternating in a balanced order so drift falls on both sides alike.
     let sync_url = server.create("sync", Some(&template)).await?;
-    let plans = write_plan_dir(work, "rename", "0002_rename.yaml", RENAME_PLAN)?;
+    let plans = write_plan_dir(work, BASE_SCHEMA, "rename", "0002_rename.yaml", RENAME_PLAN)?;
     step("5. zerodown apply --until expand (RENAME COLUMN val TO amount: sync triggers)");
     apply(&plans, &sync_url, &work.join("rename.state"), "expand").await?;
     let (admin, driver) = connect(&sync_url).await?;
@@ -1070,7 +574,7 @@ async fn bench(server: &mut Server, work: &Path) -> Result<Report> {
     }
     server.checkpoint().await?;
     step("5. writers with and without the sync triggers, alternating windows");
-    Writers::run_for(&sync_url, 50, SYNC_WARM_UP).await?;
+    run_writers_for(&sync_url, 50, SYNC_WARM_UP).await?;
     let (mut with_ops, mut with_time) = (0, Duration::ZERO);
     let (mut without_ops, mut without_time) = (0, Duration::ZERO);
     for (i, &enabled) in SYNC_PATTERN.iter().enumerate() {
@@ -1080,7 +584,7 @@ async fn bench(server: &mut Server, work: &Path) -> Result<Report> {
             "ALTER TABLE t DISABLE TRIGGER USER"
         };
         admin.batch_execute(toggle).await?;
-        let window = Writers::run_for(&sync_url, 51 + i as u64, SYNC_WINDOW).await?;
+        let window = run_writers_for(&sync_url, 51 + i as u64, SYNC_WINDOW).await?;
         note_errors(
             if enabled {
                 "with triggers"
@@ -1101,7 +605,7 @@ async fn bench(server: &mut Server, work: &Path) -> Result<Report> {
     let with = with_ops as f64 / with_time.as_secs_f64();
     let without = without_ops as f64 / without_time.as_secs_f64();
     figures.push(Figure {
-        name: "writer throughput, sync triggers",
+        name: "writer throughput, sync triggers".into(),
         value: format!("{with:.0} ops/s"),
         baseline: format!("{without:.0} ops/s"),
         ratio: Some(with / without),
