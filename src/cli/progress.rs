@@ -137,6 +137,9 @@ impl Observer for Console {
                     format!("    {id}: paused, {n} statements running on the server")
                 }
             }),
+            Event::ThrottleEnded { id, paused } => {
+                self.line(format!("    {id}: resumed after {}", secs(paused)))
+            }
             Event::PointReached { point } => self.line(format!("── schema at {point} ──")),
             Event::NodeRolling {
                 group,

@@ -82,10 +82,16 @@ pub enum Event {
         estimate: Option<u64>,
         rows_per_sec: f64,
     },
-    /// Paused between batches because a replica lags.
+    /// A backfill paused between batches, told once when the pause starts
+    /// (with what started it), however long it lasts.
     Throttled {
         id: String,
         why: Throttle,
+    },
+    /// The paused backfill goes on: the throttle held it this long.
+    ThrottleEnded {
+        id: String,
+        paused: Duration,
     },
     /// A phase boundary: the schema reached this point.
     PointReached {
@@ -962,19 +968,39 @@ impl<E: Engine, O: Observer> Runner<'_, E, O> {
         });
         let started = Instant::now();
         let rows_at_start = cp.rows;
+        // Left out of rows/s (and so of the ETA): the pauses are told on
+        // their own, the rate is how fast batches go.
+        let mut paused_total = Duration::ZERO;
         loop {
             if self.stop.requested() {
                 return Ok(None);
             }
+            // Asked again every 500 ms while paused; the observer hears of
+            // the pause once when it starts and once when it ends, so a long
+            // pause does not flood the output.
+            let mut paused_since: Option<Instant> = None;
             while let Some(why) = self.throttle().await.map_err(Self::engine_err(task))? {
                 if self.stop.requested() {
-                    break;
+                    // The checkpoint is saved: `resume` goes on from it,
+                    // without a batch forced onto a busy server now.
+                    return Ok(None);
                 }
-                self.observer.event(Event::Throttled {
-                    id: id.clone(),
-                    why,
-                });
+                if paused_since.is_none() {
+                    paused_since = Some(Instant::now());
+                    self.observer.event(Event::Throttled {
+                        id: id.clone(),
+                        why,
+                    });
+                }
                 tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            if let Some(since) = paused_since {
+                let paused = since.elapsed();
+                paused_total += paused;
+                self.observer.event(Event::ThrottleEnded {
+                    id: id.clone(),
+                    paused,
+                });
             }
             let outcome = self
                 .engine
@@ -990,7 +1016,11 @@ impl<E: Engine, O: Observer> Runner<'_, E, O> {
                 self.state.backfills.insert(id.clone(), cp.clone());
                 self.state.save(self.state_path)?;
             }
-            let secs = started.elapsed().as_secs_f64().max(1e-3);
+            let secs = started
+                .elapsed()
+                .saturating_sub(paused_total)
+                .as_secs_f64()
+                .max(1e-3);
             self.observer.event(Event::BackfillProgress {
                 id: id.clone(),
                 rows: cp.rows,
