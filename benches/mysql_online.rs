@@ -50,9 +50,10 @@ use mysql_async::{Conn, Opts, Row, Statement};
 
 mod common;
 use common::{
-    apply, median, note_errors, print_table, slow_writes_by_task, step, url_with_database,
-    write_plan_dir, writer_figures, Figure, Goal, Result, WaitSample, WriterConnection,
-    WriterGoals, WriterStats, Writers, SAMPLE_EVERY, WRITERS,
+    apply, finish, median, note_errors, setup, slow_writes_by_task, step, url_with_database,
+    write_plan_dir, writer_figures, Alternation, Figure, Goal, Report, Result, WaitSample,
+    WriterConnection, WriterGoals, WriterStats, Writers, SAMPLE_EVERY, SYNC_PATTERN, SYNC_WARM_UP,
+    SYNC_WINDOW, WRITERS,
 };
 
 const DEFAULT_URL: &str = "mysql://root@127.0.0.1:3306/test";
@@ -60,11 +61,6 @@ const DEFAULT_ROWS: i64 = 1_000_000;
 /// The idle baseline of scenario 1; a max latency grows with its window, so
 /// this is about as long as the apply it is compared with.
 const IDLE_WINDOW: Duration = Duration::from_secs(15);
-/// Scenario 6: windows with (true) and without (false) the sync triggers,
-/// each kind at the same mean position, after a warm-up that is not counted.
-const SYNC_PATTERN: [bool; 8] = [false, true, true, false, true, false, false, true];
-const SYNC_WINDOW: Duration = Duration::from_secs(5);
-const SYNC_WARM_UP: Duration = Duration::from_secs(3);
 /// Writers run this long before a DDL starts, so it meets them all in
 /// flight.
 const WARM_UP: Duration = Duration::from_millis(500);
@@ -408,12 +404,6 @@ async fn pt_osc(url: &str, alter: &str) -> Result<Duration> {
 // ---------------------------------------------------------------------------
 // Scenarios
 
-/// The figures, and what explains them.
-struct Report {
-    figures: Vec<Figure>,
-    notes: Vec<String>,
-}
-
 async fn bench(server: &mut Server, work: &Path) -> Result<Report> {
     let started = Instant::now();
     let step = |what: &str| step(started, what);
@@ -678,8 +668,7 @@ async fn bench(server: &mut Server, work: &Path) -> Result<Report> {
     server.settle().await?;
     step("6. writers with and without the sync triggers, alternating windows");
     run_writers_for(&sync_url, rows, 50, SYNC_WARM_UP).await?;
-    let (mut with_ops, mut with_time) = (0, Duration::ZERO);
-    let (mut without_ops, mut without_time) = (0, Duration::ZERO);
+    let mut alternation = Alternation::default();
     let mut installed = true;
     for (i, &enabled) in SYNC_PATTERN.iter().enumerate() {
         if enabled != installed {
@@ -694,32 +683,10 @@ async fn bench(server: &mut Server, work: &Path) -> Result<Report> {
             installed = enabled;
         }
         let window = run_writers_for(&sync_url, rows, 51 + i as u64, SYNC_WINDOW).await?;
-        note_errors(
-            if enabled {
-                "with triggers"
-            } else {
-                "without triggers"
-            },
-            &window,
-        );
-        if enabled {
-            with_ops += window.ops;
-            with_time += window.elapsed;
-        } else {
-            without_ops += window.ops;
-            without_time += window.elapsed;
-        }
+        alternation.add(enabled, &window);
     }
     admin.disconnect().await?;
-    let with = with_ops as f64 / with_time.as_secs_f64();
-    let without = without_ops as f64 / without_time.as_secs_f64();
-    figures.push(Figure {
-        name: "writer throughput, sync triggers".into(),
-        value: format!("{with:.0} ops/s"),
-        baseline: format!("{without:.0} ops/s"),
-        ratio: Some(with / without),
-        goal: Goal::AtLeast(0.85),
-    });
+    figures.push(alternation.figure(Goal::AtLeast(0.85)));
     step("done");
     Ok(Report { figures, notes })
 }
@@ -753,34 +720,13 @@ fn main() -> std::process::ExitCode {
         },
         Err(_) => DEFAULT_ROWS,
     };
-    let work = std::env::temp_dir().join(format!("zerodown-mybench-{}", std::process::id()));
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    let (work, runtime) = setup("mysql_online");
     let outcome = runtime.block_on(async {
         let mut server = Server::open(&url, rows).await?;
         let result = bench(&mut server, &work).await;
         server.drop_all().await;
         result
     });
-    let _ = std::fs::remove_dir_all(&work);
-    match outcome {
-        Ok(report) => {
-            println!();
-            for note in &report.notes {
-                println!("{note}");
-            }
-            println!();
-            println!(
-                "mysql_online: {rows} rows, {WRITERS} writers; ratios against baselines of the same run"
-            );
-            print_table(&report.figures);
-            std::process::ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("mysql_online failed: {e}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    let title = format!("{rows} rows, {WRITERS} writers");
+    finish("mysql_online", &work, &title, outcome)
 }

@@ -46,9 +46,10 @@ use tokio_postgres::{Client, NoTls, Statement};
 
 mod common;
 use common::{
-    apply, median, ms, note_errors, print_table, slow_writes_by_task, step, url_with_database,
-    write_plan_dir, writer_figures, Figure, Goal, Result, WaitSample, WriterConnection,
-    WriterGoals, WriterStats, Writers, SAMPLE_EVERY, WRITERS,
+    apply, finish, median, ms, note_errors, setup, slow_writes_by_task, step, url_with_database,
+    write_plan_dir, writer_figures, Alternation, Figure, Goal, Report, Result, WaitSample,
+    WriterConnection, WriterGoals, WriterStats, Writers, SAMPLE_EVERY, SYNC_PATTERN, SYNC_WARM_UP,
+    SYNC_WINDOW, WRITERS,
 };
 
 const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
@@ -56,11 +57,6 @@ const ROWS: i64 = 1_000_000;
 /// The idle baseline of scenario 1; a max latency grows with its window, so
 /// this is about as long as the apply it is compared with.
 const IDLE_WINDOW: Duration = Duration::from_secs(20);
-/// Scenario 5: windows with (true) and without (false) the sync triggers,
-/// each kind at the same mean position, after a warm-up that is not counted.
-const SYNC_PATTERN: [bool; 8] = [false, true, true, false, true, false, false, true];
-const SYNC_WINDOW: Duration = Duration::from_secs(5);
-const SYNC_WARM_UP: Duration = Duration::from_secs(3);
 /// Writers run this long before the plain ALTER starts, so it meets them
 /// all in flight.
 const WARM_UP: Duration = Duration::from_millis(500);
@@ -342,12 +338,6 @@ async fn run_writers_for(url: &str, seed: u64, window: Duration) -> Result<Write
 // ---------------------------------------------------------------------------
 // Scenarios
 
-/// The figures, and what explains them.
-struct Report {
-    figures: Vec<Figure>,
-    notes: Vec<String>,
-}
-
 async fn bench(server: &mut Server, work: &Path) -> Result<Report> {
     let started = Instant::now();
     let step = |what: &str| step(started, what);
@@ -363,7 +353,7 @@ async fn bench(server: &mut Server, work: &Path) -> Result<Report> {
     step("1. writers alone (idle baseline)");
     let idle = run_writers_for(&url, 1, IDLE_WINDOW).await?;
     note_errors("idle", &idle);
-    let plans = write_plan_dir(work, BASE_SCHEMA, "retype", "0002_retype.yaml", RETYPE_PLAN)?;
+    let plans = write_plan_dir(work, "retype", BASE_SCHEMA, "0002_retype.yaml", RETYPE_PLAN)?;
     server.checkpoint().await?;
     step("2. writers during zerodown apply --until contract (ALTER COLUMN val TYPE bigint)");
     let writers = start_writers(&url, 2).await?;
@@ -448,8 +438,8 @@ async fn bench(server: &mut Server, work: &Path) -> Result<Report> {
     // on a busy machine.
     let plans = write_plan_dir(
         work,
-        BASE_SCHEMA,
         "backfill",
+        BASE_SCHEMA,
         "0002_fill.yaml",
         BACKFILL_PLAN,
     )?;
@@ -558,7 +548,7 @@ async fn bench(server: &mut Server, work: &Path) -> Result<Report> {
     // 5: writers with and without the rename's sync triggers, in windows
     // alternating in a balanced order so drift falls on both sides alike.
     let sync_url = server.create("sync", Some(&template)).await?;
-    let plans = write_plan_dir(work, BASE_SCHEMA, "rename", "0002_rename.yaml", RENAME_PLAN)?;
+    let plans = write_plan_dir(work, "rename", BASE_SCHEMA, "0002_rename.yaml", RENAME_PLAN)?;
     step("5. zerodown apply --until expand (RENAME COLUMN val TO amount: sync triggers)");
     apply(&plans, &sync_url, &work.join("rename.state"), "expand").await?;
     let (admin, driver) = connect(&sync_url).await?;
@@ -575,8 +565,7 @@ async fn bench(server: &mut Server, work: &Path) -> Result<Report> {
     server.checkpoint().await?;
     step("5. writers with and without the sync triggers, alternating windows");
     run_writers_for(&sync_url, 50, SYNC_WARM_UP).await?;
-    let (mut with_ops, mut with_time) = (0, Duration::ZERO);
-    let (mut without_ops, mut without_time) = (0, Duration::ZERO);
+    let mut alternation = Alternation::default();
     for (i, &enabled) in SYNC_PATTERN.iter().enumerate() {
         let toggle = if enabled {
             "ALTER TABLE t ENABLE TRIGGER USER"
@@ -585,32 +574,10 @@ async fn bench(server: &mut Server, work: &Path) -> Result<Report> {
         };
         admin.batch_execute(toggle).await?;
         let window = run_writers_for(&sync_url, 51 + i as u64, SYNC_WINDOW).await?;
-        note_errors(
-            if enabled {
-                "with triggers"
-            } else {
-                "without triggers"
-            },
-            &window,
-        );
-        if enabled {
-            with_ops += window.ops;
-            with_time += window.elapsed;
-        } else {
-            without_ops += window.ops;
-            without_time += window.elapsed;
-        }
+        alternation.add(enabled, &window);
     }
     disconnect(admin, driver).await;
-    let with = with_ops as f64 / with_time.as_secs_f64();
-    let without = without_ops as f64 / without_time.as_secs_f64();
-    figures.push(Figure {
-        name: "writer throughput, sync triggers".into(),
-        value: format!("{with:.0} ops/s"),
-        baseline: format!("{without:.0} ops/s"),
-        ratio: Some(with / without),
-        goal: Goal::AtLeast(0.85),
-    });
+    figures.push(alternation.figure(Goal::AtLeast(0.85)));
     step("done");
     Ok(Report { figures, notes })
 }
@@ -635,34 +602,13 @@ async fn check_retyped(url: &str) -> Result<()> {
 
 fn main() -> std::process::ExitCode {
     let url = std::env::var("ZERODOWN_TEST_PG_URL").unwrap_or_else(|_| DEFAULT_URL.to_string());
-    let work = std::env::temp_dir().join(format!("zerodown-pgbench-{}", std::process::id()));
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    let (work, runtime) = setup("pg_online");
     let outcome = runtime.block_on(async {
         let mut server = Server::open(&url).await?;
         let result = bench(&mut server, &work).await;
         server.drop_all().await;
         result
     });
-    let _ = std::fs::remove_dir_all(&work);
-    match outcome {
-        Ok(report) => {
-            println!();
-            for note in &report.notes {
-                println!("{note}");
-            }
-            println!();
-            println!(
-                "pg_online: {ROWS} rows, {WRITERS} writers; ratios against baselines of the same run"
-            );
-            print_table(&report.figures);
-            std::process::ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("pg_online failed: {e}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    let title = format!("{ROWS} rows, {WRITERS} writers");
+    finish("pg_online", &work, &title, outcome)
 }

@@ -680,3 +680,92 @@ pub fn print_table(figures: &[Figure]) {
         line([&r[0], &r[1], &r[2], &r[3], &r[4], &r[5]]);
     }
 }
+
+// ---------------------------------------------------------------------------
+// Sync triggers: windows with and without them
+
+/// Windows with (true) and without (false) the sync triggers, each kind at
+/// the same mean position, so drift over the run falls on both alike.
+pub const SYNC_PATTERN: [bool; 8] = [false, true, true, false, true, false, false, true];
+pub const SYNC_WINDOW: Duration = Duration::from_secs(5);
+/// Writers run this long before the first window, not counted.
+pub const SYNC_WARM_UP: Duration = Duration::from_secs(3);
+
+/// The writes of the windows with the triggers and of those without.
+#[derive(Default)]
+pub struct Alternation {
+    with: (u64, Duration),
+    without: (u64, Duration),
+}
+
+impl Alternation {
+    pub fn add(&mut self, with_triggers: bool, window: &WriterStats) {
+        let (what, sum) = if with_triggers {
+            ("with triggers", &mut self.with)
+        } else {
+            ("without triggers", &mut self.without)
+        };
+        note_errors(what, window);
+        sum.0 += window.ops;
+        sum.1 += window.elapsed;
+    }
+
+    /// Throughput with the triggers against without.
+    pub fn figure(&self, goal: Goal) -> Figure {
+        let with = self.with.0 as f64 / self.with.1.as_secs_f64();
+        let without = self.without.0 as f64 / self.without.1.as_secs_f64();
+        Figure {
+            name: "writer throughput, sync triggers".into(),
+            value: format!("{with:.0} ops/s"),
+            baseline: format!("{without:.0} ops/s"),
+            ratio: Some(with / without),
+            goal,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The run
+
+/// The figures, and what explains them.
+pub struct Report {
+    pub figures: Vec<Figure>,
+    pub notes: Vec<String>,
+}
+
+/// A scratch folder for the bench's plans and state files, and a runtime.
+pub fn setup(bench: &str) -> (PathBuf, tokio::runtime::Runtime) {
+    let work = std::env::temp_dir().join(format!("zerodown-{bench}-{}", std::process::id()));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    (work, runtime)
+}
+
+/// Remove the scratch folder, print the report (or the failure) under
+/// `title`; the bench's exit code.
+pub fn finish(
+    bench: &str,
+    work: &Path,
+    title: &str,
+    outcome: Result<Report>,
+) -> std::process::ExitCode {
+    let _ = std::fs::remove_dir_all(work);
+    match outcome {
+        Ok(report) => {
+            println!();
+            for note in &report.notes {
+                println!("{note}");
+            }
+            println!();
+            println!("{bench}: {title}; ratios against baselines of the same run");
+            print_table(&report.figures);
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{bench} failed: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
