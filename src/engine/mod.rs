@@ -10,6 +10,7 @@
 //! `flock` on a side file of the SQLite database). Database writes without
 //! the lock do not compile.
 
+mod attempt;
 pub mod mysql;
 pub mod postgres;
 pub mod sqlite;

@@ -18,12 +18,13 @@
 //! status, cached statistics); each place says which.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, DriverError, Opts, OptsBuilder, Params, Row, SslOpts, Value};
 use sha2::{Digest, Sha256};
 
+use super::attempt::{count_of, next_pause, sample_of, Attempt};
 use super::{
     BatchOutcome, DatabaseIdentity, DatabaseUrl, Engine, EngineError, HistoryRecord, KeyValue,
     LockPolicy, RunLock, TaskStatus,
@@ -286,15 +287,6 @@ fn is_retryable(error: &mysql_async::Error) -> bool {
     matches!(error, mysql_async::Error::Server(e) if e.code == ER_LOCK_WAIT_TIMEOUT || e.code == ER_LOCK_DEADLOCK)
 }
 
-/// How one attempt ended when it did not fail outright.
-enum Attempt<T> {
-    Done(T),
-    /// Another session was in the way while running `statement`.
-    Blocked {
-        statement: String,
-    },
-}
-
 /// The lock wait of one attempt, in whole seconds: MySQL's
 /// `lock_wait_timeout` and `innodb_lock_wait_timeout` take integer seconds,
 /// at least 1 (MySQL refuses 0). MariaDB 10.11 also takes integers only:
@@ -305,30 +297,9 @@ fn lock_wait_seconds(policy: &LockPolicy) -> u64 {
     (policy.lock_timeout.as_secs_f64().ceil() as u64).max(1)
 }
 
-/// The pause before the next attempt, or `LockTimeout` when the attempts
-/// are used up.
-fn next_pause(
-    attempt: u32,
-    statement: String,
-    policy: &LockPolicy,
-) -> Result<Duration, EngineError> {
-    if attempt >= policy.max_attempts {
-        return Err(EngineError::LockTimeout {
-            statement,
-            attempts: attempt,
-            timeout_ms: u128::from(lock_wait_seconds(policy)) * 1000,
-        });
-    }
-    Ok(policy.pause(attempt, jitter_seed(attempt)))
-}
-
-/// Differs between processes and attempts, so concurrent runs spread out.
-fn jitter_seed(attempt: u32) -> u64 {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    (u64::from(std::process::id()) << 32) ^ u64::from(nanos) ^ u64::from(attempt)
+/// The lock wait of one attempt as the server applies it.
+fn lock_wait(policy: &LockPolicy) -> Duration {
+    Duration::from_secs(lock_wait_seconds(policy))
 }
 
 /// Both waits of the session, for metadata locks (DDL, `LOCK TABLES`) and
@@ -1629,7 +1600,8 @@ impl Engine for Mysql {
             match outcome {
                 Attempt::Done(()) => return Ok(attempt),
                 Attempt::Blocked { statement } => {
-                    tokio::time::sleep(next_pause(attempt, statement, policy)?).await;
+                    tokio::time::sleep(next_pause(attempt, statement, policy, lock_wait(policy))?)
+                        .await;
                     attempt += 1;
                 }
             }
@@ -1651,39 +1623,11 @@ impl Engine for Mysql {
 
     async fn count(&mut self, sql: &str) -> Result<i64, EngineError> {
         let rows = self.text_rows(sql).await?;
-        let value = match rows.as_slice() {
-            [row] if row.len() == 1 => row[0].as_deref(),
-            _ => None,
-        };
-        value
-            .and_then(|v| v.parse().ok())
-            .ok_or_else(|| EngineError::Sql {
-                statement: sql.to_string(),
-                message: match value {
-                    Some(v) => format!("expected an integer, got `{v}`"),
-                    None => format!(
-                        "expected one row with one integer, got {} row(s){}",
-                        rows.len(),
-                        if rows.len() == 1 {
-                            " with a NULL or several columns"
-                        } else {
-                            ""
-                        }
-                    ),
-                },
-            })
+        count_of(sql, &rows)
     }
 
     async fn sample(&mut self, sql: &str) -> Result<Vec<Vec<String>>, EngineError> {
-        let rows = self.text_rows(sql).await?;
-        Ok(rows
-            .into_iter()
-            .map(|row| {
-                row.into_iter()
-                    .map(|v| v.unwrap_or_else(|| "NULL".to_string()))
-                    .collect()
-            })
-            .collect())
+        Ok(sample_of(self.text_rows(sql).await?))
     }
 
     async fn backfill_batch(
@@ -1699,7 +1643,8 @@ impl Engine for Mysql {
             match self.backfill_attempt(step, &types, lower, policy).await? {
                 Attempt::Done(outcome) => return Ok(outcome),
                 Attempt::Blocked { statement } => {
-                    tokio::time::sleep(next_pause(attempt, statement, policy)?).await;
+                    tokio::time::sleep(next_pause(attempt, statement, policy, lock_wait(policy))?)
+                        .await;
                     attempt += 1;
                 }
             }
@@ -1811,8 +1756,8 @@ mod tests {
         Fut: Future<Output = ()> + Send + 'static,
     {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
             .subsec_nanos();
         let name = format!(
@@ -1940,7 +1885,8 @@ mod tests {
             set_lock_waits(&policy(200, 1)),
             "SET SESSION lock_wait_timeout = 1, innodb_lock_wait_timeout = 1"
         );
-        match next_pause(3, "ALTER TABLE t".into(), &policy(1500, 3)) {
+        let p = policy(1500, 3);
+        match next_pause(3, "ALTER TABLE t".into(), &p, lock_wait(&p)) {
             Err(EngineError::LockTimeout {
                 attempts: 3,
                 timeout_ms: 2000,

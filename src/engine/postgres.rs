@@ -6,7 +6,7 @@
 //! history table) and are never part of the introspected model.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
@@ -21,6 +21,7 @@ use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Config, Row, SimpleQueryMessage, Transaction};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
+use super::attempt::{count_of, next_pause, sample_of, Attempt};
 use super::{
     BatchOutcome, DatabaseIdentity, DatabaseUrl, Engine, EngineError, HistoryRecord, KeyValue,
     LockPolicy, RunLock, TaskStatus,
@@ -315,41 +316,6 @@ fn is_retryable(error: &tokio_postgres::Error) -> bool {
             || *code == SqlState::T_R_DEADLOCK_DETECTED
             || *code == SqlState::T_R_SERIALIZATION_FAILURE
     )
-}
-
-/// How one attempt ended when it did not fail outright.
-enum Attempt<T> {
-    Done(T),
-    /// Another session was in the way while running `statement`.
-    Blocked {
-        statement: String,
-    },
-}
-
-/// The pause before the next attempt, or `LockTimeout` when the attempts
-/// are used up.
-fn next_pause(
-    attempt: u32,
-    statement: String,
-    policy: &LockPolicy,
-) -> Result<Duration, EngineError> {
-    if attempt >= policy.max_attempts {
-        return Err(EngineError::LockTimeout {
-            statement,
-            attempts: attempt,
-            timeout_ms: policy.lock_timeout.as_millis(),
-        });
-    }
-    Ok(policy.pause(attempt, jitter_seed(attempt)))
-}
-
-/// Differs between processes and attempts, so concurrent runs spread out.
-fn jitter_seed(attempt: u32) -> u64 {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    (u64::from(std::process::id()) << 32) ^ u64::from(nanos) ^ u64::from(attempt)
 }
 
 /// `SET [LOCAL] lock_timeout = <ms>`: an integer, not user input.
@@ -1199,7 +1165,13 @@ impl Engine for Postgres {
             match outcome {
                 Attempt::Done(()) => return Ok(attempt),
                 Attempt::Blocked { statement } => {
-                    tokio::time::sleep(next_pause(attempt, statement, policy)?).await;
+                    tokio::time::sleep(next_pause(
+                        attempt,
+                        statement,
+                        policy,
+                        policy.lock_timeout,
+                    )?)
+                    .await;
                     attempt += 1;
                 }
             }
@@ -1221,39 +1193,11 @@ impl Engine for Postgres {
 
     async fn count(&mut self, sql: &str) -> Result<i64, EngineError> {
         let rows = self.text_rows(sql).await?;
-        let value = match rows.as_slice() {
-            [row] if row.len() == 1 => row[0].as_deref(),
-            _ => None,
-        };
-        value
-            .and_then(|v| v.parse().ok())
-            .ok_or_else(|| EngineError::Sql {
-                statement: sql.to_string(),
-                message: match value {
-                    Some(v) => format!("expected an integer, got `{v}`"),
-                    None => format!(
-                        "expected one row with one integer, got {} row(s){}",
-                        rows.len(),
-                        if rows.len() == 1 {
-                            " with a NULL or several columns"
-                        } else {
-                            ""
-                        }
-                    ),
-                },
-            })
+        count_of(sql, &rows)
     }
 
     async fn sample(&mut self, sql: &str) -> Result<Vec<Vec<String>>, EngineError> {
-        let rows = self.text_rows(sql).await?;
-        Ok(rows
-            .into_iter()
-            .map(|row| {
-                row.into_iter()
-                    .map(|v| v.unwrap_or_else(|| "NULL".to_string()))
-                    .collect()
-            })
-            .collect())
+        Ok(sample_of(self.text_rows(sql).await?))
     }
 
     async fn backfill_batch(
@@ -1268,7 +1212,13 @@ impl Engine for Postgres {
             match self.backfill_attempt(step, lower, policy).await? {
                 Attempt::Done(outcome) => return Ok(outcome),
                 Attempt::Blocked { statement } => {
-                    tokio::time::sleep(next_pause(attempt, statement, policy)?).await;
+                    tokio::time::sleep(next_pause(
+                        attempt,
+                        statement,
+                        policy,
+                        policy.lock_timeout,
+                    )?)
+                    .await;
                     attempt += 1;
                 }
             }
@@ -1352,8 +1302,8 @@ mod tests {
         Fut: Future<Output = ()> + Send + 'static,
     {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
             .subsec_nanos();
         let name = format!(

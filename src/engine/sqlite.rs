@@ -17,12 +17,13 @@ use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use rusqlite::types::{Value, ValueRef};
 use rusqlite::{params_from_iter, Connection, ErrorCode, OpenFlags};
 use sqlparser::parser::Parser;
 
+use super::attempt::{count_of, next_pause, sample_of, Attempt};
 use super::{
     BatchOutcome, DatabaseIdentity, DatabaseUrl, Engine, EngineError, HistoryRecord, KeyValue,
     LockPolicy, RunLock, TaskStatus,
@@ -176,41 +177,6 @@ fn is_busy(error: &rusqlite::Error) -> bool {
         error.sqlite_error_code(),
         Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
     )
-}
-
-/// How one attempt ended when it did not fail outright.
-enum Attempt<T> {
-    Done(T),
-    /// Another connection was in the way while running `statement`.
-    Blocked {
-        statement: String,
-    },
-}
-
-/// The pause before the next attempt, or `LockTimeout` when the attempts
-/// are used up.
-fn next_pause(
-    attempt: u32,
-    statement: String,
-    policy: &LockPolicy,
-) -> Result<Duration, EngineError> {
-    if attempt >= policy.max_attempts {
-        return Err(EngineError::LockTimeout {
-            statement,
-            attempts: attempt,
-            timeout_ms: policy.lock_timeout.as_millis(),
-        });
-    }
-    Ok(policy.pause(attempt, jitter_seed(attempt)))
-}
-
-/// Differs between processes and attempts, so concurrent runs spread out.
-fn jitter_seed(attempt: u32) -> u64 {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    (u64::from(std::process::id()) << 32) ^ u64::from(nanos) ^ u64::from(attempt)
 }
 
 /// Roll back what `statement` left open after `error`: blocked by another
@@ -1189,7 +1155,13 @@ impl Engine for Sqlite {
             match outcome {
                 Attempt::Done(()) => return Ok(attempt),
                 Attempt::Blocked { statement } => {
-                    tokio::time::sleep(next_pause(attempt, statement, policy)?).await;
+                    tokio::time::sleep(next_pause(
+                        attempt,
+                        statement,
+                        policy,
+                        policy.lock_timeout,
+                    )?)
+                    .await;
                     attempt += 1;
                 }
             }
@@ -1217,7 +1189,13 @@ impl Engine for Sqlite {
             match outcome {
                 Attempt::Done(_) => return Ok(attempt),
                 Attempt::Blocked { statement } => {
-                    tokio::time::sleep(next_pause(attempt, statement, policy)?).await;
+                    tokio::time::sleep(next_pause(
+                        attempt,
+                        statement,
+                        policy,
+                        policy.lock_timeout,
+                    )?)
+                    .await;
                     attempt += 1;
                 }
             }
@@ -1227,40 +1205,13 @@ impl Engine for Sqlite {
     async fn count(&mut self, sql: &str) -> Result<i64, EngineError> {
         let owned = sql.to_string();
         let rows = self.blocking(move |conn| text_rows(conn, &owned)).await?;
-        let value = match rows.as_slice() {
-            [row] if row.len() == 1 => row[0].as_deref(),
-            _ => None,
-        };
-        value
-            .and_then(|v| v.parse().ok())
-            .ok_or_else(|| EngineError::Sql {
-                statement: sql.to_string(),
-                message: match value {
-                    Some(v) => format!("expected an integer, got `{v}`"),
-                    None => format!(
-                        "expected one row with one integer, got {} row(s){}",
-                        rows.len(),
-                        if rows.len() == 1 {
-                            " with a NULL or several columns"
-                        } else {
-                            ""
-                        }
-                    ),
-                },
-            })
+        count_of(sql, &rows)
     }
 
     async fn sample(&mut self, sql: &str) -> Result<Vec<Vec<String>>, EngineError> {
         let owned = sql.to_string();
         let rows = self.blocking(move |conn| text_rows(conn, &owned)).await?;
-        Ok(rows
-            .into_iter()
-            .map(|row| {
-                row.into_iter()
-                    .map(|v| v.unwrap_or_else(|| "NULL".to_string()))
-                    .collect()
-            })
-            .collect())
+        Ok(sample_of(rows))
     }
 
     async fn backfill_batch(
@@ -1284,7 +1235,13 @@ impl Engine for Sqlite {
             match outcome {
                 Attempt::Done(outcome) => return Ok(outcome),
                 Attempt::Blocked { statement } => {
-                    tokio::time::sleep(next_pause(attempt, statement, policy)?).await;
+                    tokio::time::sleep(next_pause(
+                        attempt,
+                        statement,
+                        policy,
+                        policy.lock_timeout,
+                    )?)
+                    .await;
                     attempt += 1;
                 }
             }
