@@ -35,6 +35,38 @@ pub(super) fn next_pause(
     Ok(policy.pause(attempt, jitter_seed(attempt)))
 }
 
+/// The attempts of one piece of work: counts them and pauses between them.
+pub(super) struct Retries<'a> {
+    policy: &'a LockPolicy,
+    waited: Duration,
+    attempt: u32,
+}
+
+impl<'a> Retries<'a> {
+    /// `waited` as for [`next_pause`].
+    pub(super) fn new(policy: &'a LockPolicy, waited: Duration) -> Self {
+        Retries {
+            policy,
+            waited,
+            attempt: 1,
+        }
+    }
+
+    /// The attempt under way, from 1.
+    pub(super) fn attempt(&self) -> u32 {
+        self.attempt
+    }
+
+    /// Another session was in the way of `statement`: pause with backoff
+    /// before the next attempt, or `LockTimeout` when they are used up.
+    pub(super) async fn blocked(&mut self, statement: String) -> Result<(), EngineError> {
+        let pause = next_pause(self.attempt, statement, self.policy, self.waited)?;
+        tokio::time::sleep(pause).await;
+        self.attempt += 1;
+        Ok(())
+    }
+}
+
 /// Differs between processes and attempts, so concurrent runs spread out.
 fn jitter_seed(attempt: u32) -> u64 {
     let nanos = SystemTime::now()

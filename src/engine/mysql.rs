@@ -24,7 +24,7 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, DriverError, Opts, OptsBuilder, Params, Row, SslOpts, Value};
 use sha2::{Digest, Sha256};
 
-use super::attempt::{count_of, next_pause, sample_of, Attempt};
+use super::attempt::{count_of, sample_of, Attempt, Retries};
 use super::{
     BatchOutcome, DatabaseIdentity, DatabaseUrl, Engine, EngineError, HistoryRecord, KeyValue,
     LockPolicy, RunLock, TaskStatus,
@@ -1589,7 +1589,7 @@ impl Engine for Mysql {
         // Statements of a non-transactional step that completed in an
         // earlier attempt are not run again.
         let mut completed = 0;
-        let mut attempt = 1;
+        let mut retries = Retries::new(policy, lock_wait(policy));
         loop {
             let outcome = if step.transactional {
                 self.run_transaction(&step.statements, policy).await?
@@ -1598,12 +1598,8 @@ impl Engine for Mysql {
                     .await?
             };
             match outcome {
-                Attempt::Done(()) => return Ok(attempt),
-                Attempt::Blocked { statement } => {
-                    tokio::time::sleep(next_pause(attempt, statement, policy, lock_wait(policy))?)
-                        .await;
-                    attempt += 1;
-                }
+                Attempt::Done(()) => return Ok(retries.attempt()),
+                Attempt::Blocked { statement } => retries.blocked(statement).await?,
             }
         }
     }
@@ -1638,15 +1634,11 @@ impl Engine for Mysql {
         policy: &LockPolicy,
     ) -> Result<BatchOutcome, EngineError> {
         let types = self.key_types(&step.table, &step.key).await?;
-        let mut attempt = 1;
+        let mut retries = Retries::new(policy, lock_wait(policy));
         loop {
             match self.backfill_attempt(step, &types, lower, policy).await? {
                 Attempt::Done(outcome) => return Ok(outcome),
-                Attempt::Blocked { statement } => {
-                    tokio::time::sleep(next_pause(attempt, statement, policy, lock_wait(policy))?)
-                        .await;
-                    attempt += 1;
-                }
+                Attempt::Blocked { statement } => retries.blocked(statement).await?,
             }
         }
     }
@@ -1886,7 +1878,7 @@ mod tests {
             "SET SESSION lock_wait_timeout = 1, innodb_lock_wait_timeout = 1"
         );
         let p = policy(1500, 3);
-        match next_pause(3, "ALTER TABLE t".into(), &p, lock_wait(&p)) {
+        match crate::engine::attempt::next_pause(3, "ALTER TABLE t".into(), &p, lock_wait(&p)) {
             Err(EngineError::LockTimeout {
                 attempts: 3,
                 timeout_ms: 2000,

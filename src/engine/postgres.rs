@@ -21,7 +21,7 @@ use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Config, Row, SimpleQueryMessage, Transaction};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use super::attempt::{count_of, next_pause, sample_of, Attempt};
+use super::attempt::{count_of, sample_of, Attempt, Retries};
 use super::{
     BatchOutcome, DatabaseIdentity, DatabaseUrl, Engine, EngineError, HistoryRecord, KeyValue,
     LockPolicy, RunLock, TaskStatus,
@@ -1146,7 +1146,7 @@ impl Engine for Postgres {
         // Statements of a non-transactional step that completed in an earlier
         // attempt are not run again.
         let mut completed = 0;
-        let mut attempt = 1;
+        let mut retries = Retries::new(policy, policy.lock_timeout);
         loop {
             let prepared = match rebuilt_index {
                 Some(index) => self.drop_invalid_index(index, policy).await?,
@@ -1163,17 +1163,8 @@ impl Engine for Postgres {
                 }
             };
             match outcome {
-                Attempt::Done(()) => return Ok(attempt),
-                Attempt::Blocked { statement } => {
-                    tokio::time::sleep(next_pause(
-                        attempt,
-                        statement,
-                        policy,
-                        policy.lock_timeout,
-                    )?)
-                    .await;
-                    attempt += 1;
-                }
+                Attempt::Done(()) => return Ok(retries.attempt()),
+                Attempt::Blocked { statement } => retries.blocked(statement).await?,
             }
         }
     }
@@ -1207,20 +1198,11 @@ impl Engine for Postgres {
         lower: Option<&[KeyValue]>,
         policy: &LockPolicy,
     ) -> Result<BatchOutcome, EngineError> {
-        let mut attempt = 1;
+        let mut retries = Retries::new(policy, policy.lock_timeout);
         loop {
             match self.backfill_attempt(step, lower, policy).await? {
                 Attempt::Done(outcome) => return Ok(outcome),
-                Attempt::Blocked { statement } => {
-                    tokio::time::sleep(next_pause(
-                        attempt,
-                        statement,
-                        policy,
-                        policy.lock_timeout,
-                    )?)
-                    .await;
-                    attempt += 1;
-                }
+                Attempt::Blocked { statement } => retries.blocked(statement).await?,
             }
         }
     }

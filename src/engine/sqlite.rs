@@ -23,7 +23,7 @@ use rusqlite::types::{Value, ValueRef};
 use rusqlite::{params_from_iter, Connection, ErrorCode, OpenFlags};
 use sqlparser::parser::Parser;
 
-use super::attempt::{count_of, next_pause, sample_of, Attempt};
+use super::attempt::{count_of, sample_of, Attempt, Retries};
 use super::{
     BatchOutcome, DatabaseIdentity, DatabaseUrl, Engine, EngineError, HistoryRecord, KeyValue,
     LockPolicy, RunLock, TaskStatus,
@@ -1134,7 +1134,7 @@ impl Engine for Sqlite {
         // Statements of a non-transactional step that completed in an earlier
         // attempt are not run again.
         let mut completed = 0;
-        let mut attempt = 1;
+        let mut retries = Retries::new(policy, policy.lock_timeout);
         loop {
             let statements = step.statements.clone();
             let transactional = step.transactional;
@@ -1153,17 +1153,8 @@ impl Engine for Sqlite {
                 .await?;
             completed = done;
             match outcome {
-                Attempt::Done(()) => return Ok(attempt),
-                Attempt::Blocked { statement } => {
-                    tokio::time::sleep(next_pause(
-                        attempt,
-                        statement,
-                        policy,
-                        policy.lock_timeout,
-                    )?)
-                    .await;
-                    attempt += 1;
-                }
+                Attempt::Done(()) => return Ok(retries.attempt()),
+                Attempt::Blocked { statement } => retries.blocked(statement).await?,
             }
         }
     }
@@ -1177,7 +1168,7 @@ impl Engine for Sqlite {
         step: &RebuildStep,
         policy: &LockPolicy,
     ) -> Result<u32, EngineError> {
-        let mut attempt = 1;
+        let mut retries = Retries::new(policy, policy.lock_timeout);
         loop {
             let step = step.clone();
             let timeout = policy.lock_timeout;
@@ -1187,17 +1178,8 @@ impl Engine for Sqlite {
                 })
                 .await?;
             match outcome {
-                Attempt::Done(_) => return Ok(attempt),
-                Attempt::Blocked { statement } => {
-                    tokio::time::sleep(next_pause(
-                        attempt,
-                        statement,
-                        policy,
-                        policy.lock_timeout,
-                    )?)
-                    .await;
-                    attempt += 1;
-                }
+                Attempt::Done(_) => return Ok(retries.attempt()),
+                Attempt::Blocked { statement } => retries.blocked(statement).await?,
             }
         }
     }
@@ -1222,7 +1204,7 @@ impl Engine for Sqlite {
         policy: &LockPolicy,
     ) -> Result<BatchOutcome, EngineError> {
         let lower: Vec<KeyValue> = lower.map(<[KeyValue]>::to_vec).unwrap_or_default();
-        let mut attempt = 1;
+        let mut retries = Retries::new(policy, policy.lock_timeout);
         loop {
             let step = step.clone();
             let lower = lower.clone();
@@ -1234,16 +1216,7 @@ impl Engine for Sqlite {
                 .await?;
             match outcome {
                 Attempt::Done(outcome) => return Ok(outcome),
-                Attempt::Blocked { statement } => {
-                    tokio::time::sleep(next_pause(
-                        attempt,
-                        statement,
-                        policy,
-                        policy.lock_timeout,
-                    )?)
-                    .await;
-                    attempt += 1;
-                }
+                Attempt::Blocked { statement } => retries.blocked(statement).await?,
             }
         }
     }
