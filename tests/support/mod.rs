@@ -45,7 +45,13 @@ pub fn runtime() -> tokio::runtime::Runtime {
 pub async fn pg_connect(url: &str) -> tokio_postgres::Client {
     let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
         .await
-        .expect("connect to PostgreSQL");
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot connect to PostgreSQL ({e}): the server tests need it on \
+                 127.0.0.1:5432, user postgres, database test, or at ZERODOWN_TEST_PG_URL; \
+                 `bash .ci/run` starts it, or installs it where it is missing"
+            )
+        });
     tokio::spawn(async move {
         let _ = conn.await;
     });

@@ -19,7 +19,13 @@ pub fn admin_url() -> String {
 
 /// Connect with mysql_async on a runtime of the caller's.
 pub async fn connect(url: &str) -> Conn {
-    Conn::from_url(url).await.expect("connect to MySQL")
+    Conn::from_url(url).await.unwrap_or_else(|e| {
+        panic!(
+            "cannot connect to MariaDB/MySQL ({e}): the server tests need it on \
+             127.0.0.1:3306, user root, empty password, database test, or at \
+             ZERODOWN_TEST_MYSQL_URL; `bash .ci/run` starts it, or installs it where it is missing"
+        )
+    })
 }
 
 /// A value of the text protocol as text (NULL as None).
