@@ -702,7 +702,7 @@ fn postgres_stop_during_a_pause_runs_no_batch_and_resume_keeps_the_limit() {
 }
 
 #[test]
-fn sqlite_has_no_server_to_ask_and_never_pauses() {
+fn sqlite_has_no_server_to_ask_never_pauses_and_says_so() {
     let plan = "tests/inputs/sqlite-slow";
     let scratch = Scratch::new();
     let db = SqliteDb::new(&scratch, "slow.db");
@@ -721,6 +721,14 @@ fn sqlite_has_no_server_to_ask_and_never_pauses() {
         !lines.iter().any(|(_, l)| l.contains("paused")),
         "{}",
         result.stdout
+    );
+    // The flag is accepted, and the user told it does nothing here.
+    assert!(
+        result
+            .stderr
+            .contains("warning: --max-running has no effect on SQLite"),
+        "{}",
+        result.stderr
     );
     assert_eq!(
         db.count("SELECT COUNT(*) FROM items WHERE slug IS NOT lower(label)"),

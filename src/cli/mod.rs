@@ -151,7 +151,8 @@ pub struct RunArgs {
 
     /// Pause backfills while more than N statements run on the server,
     /// zerodown's own included (MySQL/MariaDB `Threads_running`,
-    /// PostgreSQL active client sessions; SQLite has no server to ask).
+    /// PostgreSQL active client sessions of every database of the server;
+    /// SQLite has no server to ask: a warning, no effect).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub max_running: Option<u64>,
 
@@ -433,6 +434,22 @@ fn run_request(run: &RunArgs, until: Option<UntilArg>, to: Option<u32>) -> sessi
     }
 }
 
+/// SQLite has no server to ask for its load or its replicas: say so rather
+/// than accept a throttle that never acts.
+fn warn_unused_throttles(kind: crate::dialect::EngineKind, run: &RunArgs) {
+    if kind != crate::dialect::EngineKind::Sqlite {
+        return;
+    }
+    for (flag, given) in [
+        ("--max-running", run.max_running.is_some()),
+        ("--max-replica-lag", run.max_replica_lag.is_some()),
+    ] {
+        if given {
+            eprintln!("warning: {flag} has no effect on SQLite (no server to ask): backfills run unthrottled; use a backfill's `pause:` to space its batches");
+        }
+    }
+}
+
 /// SIGINT and SIGTERM ask the run to stop at its next safe point.
 fn watch_signals(stop: &StopFlag) {
     use tokio::signal::unix::{signal, SignalKind};
@@ -507,6 +524,7 @@ async fn apply(args: ApplyArgs) -> ExitCode {
     let req = run_request(&args.run, args.until, args.to);
     let mut console = progress::Console::new();
     with_engine!(&args.db.database, |engine| {
+        warn_unused_throttles(crate::engine::Engine::kind(engine), &args.run);
         let result = session::apply(engine, &args.plans, &req, &mut console, &stop).await;
         report_run(result, &args.run.state)
     })
@@ -518,6 +536,7 @@ async fn resume(args: ResumeArgs) -> ExitCode {
     let req = run_request(&args.run, args.until, None);
     let mut console = progress::Console::new();
     with_engine!(&args.db.database, |engine| {
+        warn_unused_throttles(crate::engine::Engine::kind(engine), &args.run);
         let result = session::resume(engine, &req, &mut console, &stop).await;
         report_run(result, &args.run.state)
     })
