@@ -554,6 +554,13 @@ async fn abort(args: AbortArgs) -> ExitCode {
                     "Aborted: what expand created is removed ({} statements).",
                     report.steps.len()
                 );
+                if !report.kept.is_empty() {
+                    println!("Kept, changed in place by expand (old releases work with it; undoing it could rewrite or lock the table):");
+                    for k in &report.kept {
+                        println!("  - {k}");
+                    }
+                    println!("Applying the same plans again finds these done.");
+                }
                 ExitCode::from(exit::OK)
             }
             Err(e) => fail(e),

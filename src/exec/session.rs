@@ -16,8 +16,10 @@ use crate::exec::{
     StopFlag, Until, VersionStatus,
 };
 use crate::graph::{Stage, TaskKind};
+use crate::ops::Step;
 use crate::plan::{self, PlanSet};
 use crate::planner::{self, CheckedPlan, PlanOptions};
+use crate::schema::Schema;
 
 /// What `apply` / `resume` were asked.
 #[derive(Clone, Debug)]
@@ -194,6 +196,10 @@ pub async fn apply<E: Engine, O: Observer>(
             )));
         }
     }
+    let aborted = previous
+        .as_ref()
+        .filter(|p| p.status == RunStatus::Aborted && p.database == identity)
+        .cloned();
     with_lock(engine, async |engine, lock| {
         // A run stopped at `--until` continues with the same plans.
         if let Some(prev) = previous.filter(|p| p.status == RunStatus::Stopped && p.database == identity) {
@@ -218,12 +224,20 @@ pub async fn apply<E: Engine, O: Observer>(
             Some(v) => v,
             None => base_version_without_history(&set),
         };
+        let mut notes = Vec::new();
+        if let Some((base, kept)) = aborted.as_ref().and_then(|prev| baseline_after_abort(prev, &schema)) {
+            notes.push(format!(
+                "planned against the schema before the aborted run: abort kept what its expand changed in place ({}); \
+                 those tasks are found done",
+                kept.join("; ")
+            ));
+            schema = base;
+        }
         let opts = PlanOptions { baseline: Some(schema.clone()), to_version: req.to_version, ..PlanOptions::default() };
         let checked = planner::check(&set, &opts).map_err(SessionError::Plan)?;
         if !checked.has_changes() {
             return Err(refused(NOTHING_TO_DO));
         }
-        let mut notes = Vec::new();
         let until = req.until.unwrap_or_else(|| default_until(&checked, &mut notes));
         let mut state = StateFile {
             format: exec::state::STATE_FORMAT,
@@ -246,6 +260,80 @@ pub async fn apply<E: Engine, O: Observer>(
         Ok(RunReport { outcome, versions: checked.versions.iter().map(|v| v.version).collect(), until, notes })
     })
     .await
+}
+
+/// After `abort`, what the run's expand changed in place stays (a widened
+/// type: narrowing it back would rewrite the table under an exclusive
+/// lock), so the live schema differs from the run's starting schema in those
+/// columns. When it differs in nothing else, the starting schema is the
+/// baseline to plan against, with the kept columns described: the same
+/// plans then apply again, and the executor finds those tasks done by their
+/// effects. `None` when anything else differs (the live schema is then the
+/// baseline, and a change already made is refused as changing nothing).
+fn baseline_after_abort(prev: &StateFile, live: &Schema) -> Option<(Schema, Vec<String>)> {
+    if prev.base_schema.version != live.version {
+        return None;
+    }
+    let checked = replan(prev).ok()?;
+    let in_place: BTreeSet<(String, String)> = checked
+        .graph
+        .tasks()
+        .filter(|t| t.creates.is_empty())
+        .filter_map(|t| match &t.kind {
+            TaskKind::Action {
+                step: Step::Sql(sql),
+            } => sql.effect.column_definition(),
+            _ => None,
+        })
+        .map(|(table, column)| (table.to_string(), column.to_string()))
+        .collect();
+    let mut expected = live.clone();
+    let mut kept = Vec::new();
+    for (table, column) in &in_place {
+        let (Some(before), Some(now)) = (
+            prev.base_schema.column(table, column),
+            live.column(table, column),
+        ) else {
+            continue;
+        };
+        if before != now {
+            kept.push(format!(
+                "{table}.{column} {} (was {})",
+                column_text(now),
+                column_text(before)
+            ));
+            *expected.tables.column_mut(table, column)? = before.clone();
+        }
+    }
+    if kept.is_empty() || without_estimates(&expected) != without_estimates(&prev.base_schema) {
+        return None;
+    }
+    Some((expected, kept))
+}
+
+/// A column's definition as the plan output writes it.
+fn column_text(c: &crate::schema::Column) -> String {
+    let mut text = c.data_type.clone();
+    if !c.nullable {
+        text.push_str(" NOT NULL");
+    }
+    if let Some(d) = &c.default {
+        text.push_str(&format!(" DEFAULT {d}"));
+    }
+    text
+}
+
+/// The schema without row estimates, which differ between two reads of the
+/// catalog.
+fn without_estimates(schema: &Schema) -> Schema {
+    let mut copy = schema.clone();
+    let names: Vec<String> = copy.tables.keys().cloned().collect();
+    for name in names {
+        if let Some(mut t) = copy.tables.get_mut(&name) {
+            t.row_estimate = None;
+        }
+    }
+    copy
 }
 
 /// A stopped run goes on with the plans it started with, so `apply` naming
@@ -418,6 +506,10 @@ pub async fn resume<E: Engine, O: Observer>(
 #[derive(Debug)]
 pub struct AbortReport {
     pub steps: Vec<String>,
+    /// What expand changed in place and abort keeps (`task: summary`): a
+    /// widened type or a dropped NOT NULL accepts everything the old
+    /// definition did, and undoing it could rewrite the table.
+    pub kept: Vec<String>,
 }
 
 /// `zerodown abort`: undo what expand (and migrate) created, while contract
@@ -503,6 +595,7 @@ pub async fn abort<E: Engine>(
         // table) are missing from the final schema.
         let live = engine.introspect().await?;
         let mut steps = Vec::new();
+        let mut kept = Vec::new();
         let tasks: Vec<_> = checked.graph.tasks().collect();
         for task in tasks.iter().rev() {
             let status = state.task_status(&task.id.0);
@@ -511,6 +604,17 @@ pub async fn abort<E: Engine>(
                 TaskStatus::Done | TaskStatus::Running | TaskStatus::Failed
             ) {
                 continue;
+            }
+            if let TaskKind::Action {
+                step: Step::Sql(sql),
+            } = &task.kind
+            {
+                if task.creates.is_empty()
+                    && sql.effect.column_definition().is_some()
+                    && status == TaskStatus::Done
+                {
+                    kept.push(format!("{}: {}", task.id, task.summary));
+                }
             }
             if let TaskKind::Action { .. } = task.kind {
                 for object in task.creates.iter().rev() {
@@ -571,7 +675,8 @@ pub async fn abort<E: Engine>(
         }
         state.status = RunStatus::Aborted;
         state.save(state_path)?;
-        Ok(AbortReport { steps })
+        kept.reverse();
+        Ok(AbortReport { steps, kept })
     })
     .await
 }

@@ -141,6 +141,21 @@ pub enum Effect {
     Rerunnable,
 }
 
+impl Effect {
+    /// The column whose definition (type, nullability, default) the effect
+    /// describes, for the effects that change a column in place.
+    pub fn column_definition(&self) -> Option<(&str, &str)> {
+        match self {
+            Effect::ColumnNotNull { table, column }
+            | Effect::ColumnNullable { table, column }
+            | Effect::ColumnHasDefault { table, column }
+            | Effect::ColumnHasNoDefault { table, column }
+            | Effect::ColumnType { table, column, .. } => Some((table, column)),
+            _ => None,
+        }
+    }
+}
+
 /// One SQL task: statements run in order, in one transaction when
 /// `transactional` (a concurrent index build or MySQL DDL cannot be).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
