@@ -837,6 +837,18 @@ fn refuse_pinned(
     doing: &str,
 ) -> Result<(), Refusal> {
     let t = env.name();
+    if let Some(view) = env
+        .schema
+        .views_using(&env.table.name, Some(column))
+        .into_iter()
+        .next()
+    {
+        return Err(env.refuse(
+            "view-reads-column",
+            format!("view {view} reads {t}.{column}: {doing} fills a twin column and drops {column} in contract, which would break the view (PostgreSQL refuses the drop, MySQL keeps a view that fails on every read, SQLite refuses it)"),
+            format!("first drop view {view} (or replace it with one that does not read {column}), as its own change before this one, and create it again once this change is contracted"),
+        ));
+    }
     if deps.primary_key {
         return Err(env.refuse(
             "primary-key",
@@ -1616,6 +1628,15 @@ fn alter_column_type(
             ),
             "write the conversion as a backfill of a new column instead".to_string(),
         ));
+    }
+    if env.engine == EngineKind::Postgres {
+        if let Some(view) = env.schema.views_using(t, Some(column)).into_iter().next() {
+            return Err(env.refuse(
+                "view-reads-column",
+                format!("view {view} reads {t}.{column}: PostgreSQL refuses to change the type of a column a view reads, even in the catalog only"),
+                format!("drop view {view} as its own change before this one, and create it again after"),
+            ));
+        }
     }
     let c = env.q(column);
     let type_effect = Effect::ColumnType {

@@ -474,6 +474,7 @@ impl Schema {
     fn drop_table(&mut self, table: &str, contract_in: Option<u32>) -> Result<(), SchemaError> {
         let t = self.table_checked(table)?;
         scheduled_twice("table", table, t.drop_at)?;
+        self.no_view_reads(table, None, "dropping it")?;
         if let Some((other, fk)) = self
             .foreign_keys_to(table, None)
             .into_iter()
@@ -495,6 +496,33 @@ impl Schema {
             None => self.remove_table(table),
         }
         Ok(())
+    }
+
+    /// Refuse a change that removes what a view reads: `removal` says how
+    /// the change removes it.
+    fn no_view_reads(
+        &self,
+        table: &str,
+        column: Option<&str>,
+        removal: &str,
+    ) -> Result<(), SchemaError> {
+        let Some(view) = self.views_using(table, column).into_iter().next() else {
+            return Ok(());
+        };
+        let subject = match column {
+            Some(c) => format!("column {table}.{c}"),
+            None => format!("table {table}"),
+        };
+        Err(SchemaError::new(
+            format!(
+                "view {view} reads {subject}: {removal} would break the view (PostgreSQL refuses the drop, MySQL \
+                 keeps a view that fails on every read, SQLite refuses it or silently narrows a `SELECT *` view)"
+            ),
+            format!(
+                "first drop view {view} (or replace it with one that does not read {subject}), as its own change \
+                 before this one, and create it again after"
+            ),
+        ))
     }
 
     fn remove_table(&mut self, table: &str) {
@@ -574,6 +602,7 @@ impl Schema {
     ) -> Result<(), SchemaError> {
         let col = self.column_checked(table, column)?;
         scheduled_twice("column", &format!("{table}.{column}"), col.drop_at)?;
+        self.no_view_reads(table, Some(column), "dropping it")?;
         if let Some((other, fk)) = self.foreign_keys_to(table, Some(column)).into_iter().next() {
             return Err(SchemaError::new(
                 format!("column {table}.{column} is referenced by foreign key {fk} on {other}"),
@@ -635,6 +664,12 @@ impl Schema {
         to: &str,
         contract_in: Option<u32>,
     ) -> Result<(), SchemaError> {
+        self.column_checked(table, from)?;
+        self.no_view_reads(
+            table,
+            Some(from),
+            "a rename fills a new column and drops this one in contract, and dropping it",
+        )?;
         let mut t = self.table_mut_checked(table)?;
         let Some(old) = t.column(from) else {
             return Err(unknown_column(&t, from));
@@ -935,7 +970,7 @@ fn referenced_columns(
 }
 
 /// Whether an expression mentions a column (as a whole word, quoted or not).
-fn mentions(expr: &str, column: &str) -> bool {
+pub(super) fn mentions(expr: &str, column: &str) -> bool {
     let is_ident = |c: char| c.is_alphanumeric() || c == '_';
     expr.match_indices(column).any(|(at, _)| {
         let before = expr[..at].chars().next_back();

@@ -9,6 +9,7 @@
 mod apply;
 mod collections;
 mod load;
+mod views;
 
 pub use apply::SchemaError;
 pub use collections::{IndexMut, Indexes, TableMut, Tables};
