@@ -106,6 +106,27 @@ fn rebuilds_apply_to_a_sqlite_file_and_leave_the_expected_schema() {
     let app = Connection::open(&db).unwrap();
     app.execute_batch("CREATE TRIGGER users_audit AFTER UPDATE ON users BEGIN SELECT 1; END")
         .unwrap();
+    // The planner's statistics, which the rebuilds keep: the table's and
+    // its index's (no index of the dropped column had any).
+    app.execute_batch("ANALYZE").unwrap();
+    let stats = |conn: &Connection| -> Vec<(Option<String>, String)> {
+        let mut stmt = conn
+            .prepare("SELECT idx, stat FROM sqlite_stat1 WHERE tbl = 'users' ORDER BY idx")
+            .unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    let stats_before = stats(&app);
+    assert_eq!(
+        stats_before
+            .iter()
+            .map(|s| s.0.as_deref())
+            .collect::<Vec<_>>(),
+        vec![Some("users_team_idx")],
+        "{stats_before:?}"
+    );
     let (code, stdout, stderr) = run(&[
         "apply",
         plans_arg,
@@ -119,6 +140,11 @@ fn rebuilds_apply_to_a_sqlite_file_and_leave_the_expected_schema() {
     assert_eq!(code, 0, "version 2:\n{stdout}\n{stderr}");
 
     let users_sql: String = one(&app, "SELECT sql FROM sqlite_schema WHERE name = 'users'");
+    assert_eq!(
+        stats(&app),
+        stats_before,
+        "statistics kept through the rebuilds"
+    );
     // (query, expected) over the rebuilt table.
     let cases: &[(&str, &str)] = &[
         ("SELECT count(*) FROM users", "1000"),

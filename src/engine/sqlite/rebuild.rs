@@ -449,6 +449,27 @@ fn rebuild_in_transaction(conn: &Connection, step: &RebuildStep) -> Result<bool,
         None
     };
     let old_columns = columns(conn, &name)?;
+    // The planner's statistics (ANALYZE) of the table: DROP TABLE deletes
+    // them, and the same rows are copied, so they stay true. NULL `idx` is
+    // the table's own row count.
+    let has_stats: bool = conn
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'sqlite_stat1')",
+            [],
+            |row| row.get(0),
+        )
+        .map_err(Stop::at("sqlite_stat1"))?;
+    let stats: Vec<(Option<String>, String)> = if has_stats {
+        let sql = "SELECT idx, stat FROM sqlite_stat1 WHERE tbl = ?1 COLLATE NOCASE";
+        let mut stmt = conn.prepare(sql).map_err(Stop::at(sql))?;
+        let rows = stmt
+            .query_map([&name], |row| Ok((row.get(0)?, row.get(1)?)))
+            .and_then(|rows| rows.collect())
+            .map_err(Stop::at(sql))?;
+        rows
+    } else {
+        Vec::new()
+    };
 
     for (view, _) in &views {
         run(conn, &format!("DROP VIEW {}", q(view)))?;
@@ -495,6 +516,14 @@ fn rebuild_in_transaction(conn: &Connection, step: &RebuildStep) -> Result<bool,
         .chain(views.iter().map(|(_, sql)| sql))
     {
         run(conn, sql)?;
+    }
+    // Statistics of the indexes that are still there (an index on a
+    // dropped column went with it).
+    for (index, stat) in &stats {
+        let sql = "INSERT INTO sqlite_stat1 (tbl, idx, stat) SELECT ?1, ?2, ?3 \
+                   WHERE ?2 IS NULL OR EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'index' AND name = ?2)";
+        conn.execute(sql, rusqlite::params![name, index, stat])
+            .map_err(Stop::at(sql))?;
     }
     // AUTOINCREMENT never hands out a number twice: the new table goes on
     // from the old one's counter, not from its largest remaining rowid.
