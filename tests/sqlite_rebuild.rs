@@ -42,17 +42,21 @@ fn rebuilds_apply_to_a_sqlite_file_and_leave_the_expected_schema() {
     let state = scratch.path("state.json");
     let state_arg = state.to_str().unwrap();
 
+    let apply_until_contract = || {
+        run(&[
+            "apply",
+            plans_arg,
+            "--database",
+            &url,
+            "--state",
+            state_arg,
+            "--until",
+            "contract",
+        ])
+    };
+
     copy_plan("0001_start.yaml", &plans);
-    let (code, stdout, stderr) = run(&[
-        "apply",
-        plans_arg,
-        "--database",
-        &url,
-        "--state",
-        state_arg,
-        "--until",
-        "contract",
-    ]);
+    let (code, stdout, stderr) = apply_until_contract();
     assert_eq!(code, 0, "version 1:\n{stdout}\n{stderr}");
 
     copy_plan("0002_rebuilds.yaml", &plans);
@@ -127,16 +131,7 @@ fn rebuilds_apply_to_a_sqlite_file_and_leave_the_expected_schema() {
         vec![Some("users_team_idx")],
         "{stats_before:?}"
     );
-    let (code, stdout, stderr) = run(&[
-        "apply",
-        plans_arg,
-        "--database",
-        &url,
-        "--state",
-        state_arg,
-        "--until",
-        "contract",
-    ]);
+    let (code, stdout, stderr) = apply_until_contract();
     assert_eq!(code, 0, "version 2:\n{stdout}\n{stderr}");
 
     let users_sql: String = one(&app, "SELECT sql FROM sqlite_schema WHERE name = 'users'");
@@ -182,16 +177,7 @@ fn rebuilds_apply_to_a_sqlite_file_and_leave_the_expected_schema() {
     assert!(err.to_string().contains("CHECK constraint failed"), "{err}");
 
     // Applied: a second apply changes nothing.
-    let (code, stdout, stderr) = run(&[
-        "apply",
-        plans_arg,
-        "--database",
-        &url,
-        "--state",
-        state_arg,
-        "--until",
-        "contract",
-    ]);
+    let (code, stdout, stderr) = apply_until_contract();
     assert_eq!(code, 0, "again:\n{stdout}\n{stderr}");
     let again: String = one(&app, "SELECT sql FROM sqlite_schema WHERE name = 'users'");
     assert_eq!(again, users_sql);
