@@ -8,6 +8,7 @@ pub mod diagnostic;
 pub mod dialect;
 pub mod engine;
 pub mod exec;
+pub mod failpoint;
 pub mod graph;
 pub mod ops;
 pub mod plan;

@@ -25,6 +25,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::engine::{Engine, EngineError, HistoryRecord, LockPolicy, RunLock, TaskStatus};
+use crate::failpoint::failpoint;
 use crate::graph::{HookWhen, Stage, Task, TaskId, TaskKind};
 use crate::ops::{CheckKind, Effect, Step};
 use crate::planner::CheckedPlan;
@@ -256,23 +257,6 @@ pub enum ExecError {
         hook: String,
         error: String,
     },
-}
-
-/// A test-only switch (`ZERODOWN_FAILPOINT`) that kills the process at a
-/// chosen point, to prove that `resume` recovers from a crash there:
-/// `before:<task-id>` (marked running, nothing run), `after:<task-id>` (run
-/// and committed, not yet recorded), `batch:<task-id>:<n>` (batch n
-/// committed, checkpoint not yet saved), `node:<node>:<status>` (the node's
-/// new status, e.g. `installed`, saved in the state file). Every task but a
-/// milestone (which only records a point) has a `before` and an `after`:
-/// SQL steps, backfills, checks and gates, node rollouts.
-fn failpoint(point: &str) {
-    if let Ok(want) = std::env::var("ZERODOWN_FAILPOINT") {
-        if want == point {
-            // As abrupt as SIGKILL: no destructor, no flush.
-            std::process::abort();
-        }
-    }
 }
 
 /// Which stage a `--until` lets run.

@@ -636,7 +636,10 @@ fn transaction(conn: &Connection, step: &RebuildStep) -> Result<Attempt<bool>, E
         return Ok(Attempt::Blocked { statement });
     }
     match rebuild_in_transaction(conn, step) {
-        Ok(true) => commit(conn, true),
+        Ok(true) => {
+            crate::failpoint::failpoint(&format!("rebuild-commit:{}", step.table));
+            commit(conn, true)
+        }
         Ok(false) => {
             rollback(conn);
             Ok(Attempt::Done(false))
