@@ -240,8 +240,7 @@ fn a_run_killed_at_any_point_of_the_rebuilds_resumes_to_the_uninterrupted_file()
                     &scratch,
                     &[("ZERODOWN_FAILPOINT", point.as_str())],
                 );
-                let mut failed =
-                    |why: String| failures.lock().unwrap().push(format!("{point}: {why}"));
+                let failed = |why: String| failures.lock().unwrap().push(format!("{point}: {why}"));
                 if killed.code.is_some() || killed.signal != Some(6) {
                     failed(format!(
                         "not killed there: {:?}\n{}",
