@@ -846,7 +846,7 @@ fn refuse_pinned(
         return Err(env.refuse(
             "view-reads-column",
             format!("view {view} reads {t}.{column}: {doing} fills a twin column and drops {column} in contract, which would break the view (PostgreSQL refuses the drop, MySQL keeps a view that fails on every read, SQLite refuses it)"),
-            format!("first drop view {view} (or replace it with one that does not read {column}), as its own change before this one, and create it again once this change is contracted"),
+            format!("first drop view {view} (or replace it with one that does not read {column}), as its own change before this one, and create it again in a version after this change's contract"),
         ));
     }
     if deps.primary_key {
@@ -1634,7 +1634,7 @@ fn alter_column_type(
             return Err(env.refuse(
                 "view-reads-column",
                 format!("view {view} reads {t}.{column}: PostgreSQL refuses to change the type of a column a view reads, even in the catalog only"),
-                format!("drop view {view} as its own change before this one, and create it again after"),
+                format!("drop view {view} as its own change before this one, and create it again in a later version"),
             ));
         }
     }
@@ -2276,6 +2276,7 @@ mod tests {
             .into_iter()
             .collect(),
             views: Default::default(),
+            ..Schema::default()
         }
     }
 

@@ -1463,6 +1463,7 @@ mod tests {
                 .collect(),
             indexes: BTreeMap::from([(email_idx.name.clone(), email_idx)]).into(),
             views: BTreeMap::new(),
+            ..Schema::default()
         }
     }
 

@@ -262,6 +262,7 @@ impl Schema {
                     Some(version) => view.drop_at = Some(version),
                     None => {
                         self.views.remove(name);
+                        self.dropped_this_version.insert(name.clone());
                     }
                 }
                 Ok(())
@@ -298,6 +299,7 @@ impl Schema {
         }
         self.indexes.retain(|_, index| index.drop_at != due);
         self.views.retain(|_, view| view.drop_at != due);
+        self.dropped_this_version.clear();
     }
 
     // ------------------------------------------------------------ lookups
@@ -363,6 +365,15 @@ impl Schema {
         } else {
             self.indexes.get(name).map(|i| ("index", i.drop_at))
         };
+        if taken.is_none() && self.dropped_this_version.contains(name) {
+            return Err(SchemaError::new(
+                format!("{name} is dropped by this version, in its contract, which runs after the {kind} would be created in expand"),
+                format!(
+                    "create the {kind} in a later version, or pick another name{}",
+                    if kind == "view" { " (to change a view in place: CREATE OR REPLACE VIEW, on PostgreSQL and MySQL)" } else { "" }
+                ),
+            ));
+        }
         match taken {
             None => Ok(()),
             Some((what, drop_at)) => Err(SchemaError::new(
@@ -493,7 +504,10 @@ impl Schema {
                     index.drop_at.get_or_insert(version);
                 }
             }
-            None => self.remove_table(table),
+            None => {
+                self.remove_table(table);
+                self.dropped_this_version.insert(table.to_string());
+            }
         }
         Ok(())
     }
@@ -520,7 +534,7 @@ impl Schema {
             ),
             format!(
                 "first drop view {view} (or replace it with one that does not read {subject}), as its own change \
-                 before this one, and create it again after"
+                 before this one, and create it again in a later version"
             ),
         ))
     }
@@ -787,7 +801,9 @@ impl Schema {
                 self.indexes.get_mut(&key).expect("found above").drop_at = Some(version)
             }
             None => {
-                self.indexes.remove(&key);
+                if let Some(index) = self.indexes.remove(&key) {
+                    self.dropped_this_version.insert(index.name);
+                }
             }
         }
         Ok(())

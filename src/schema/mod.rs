@@ -128,6 +128,11 @@ pub struct Schema {
     /// per table, which the names here also satisfy).
     pub indexes: Indexes,
     pub views: BTreeMap<String, View>,
+    /// Tables, views and indexes the version being planned drops. Its drops
+    /// run in contract, after its creations in expand, so their names are
+    /// not free again before the next version. Cleared by `finish_contract`.
+    #[serde(skip)]
+    pub dropped_this_version: std::collections::BTreeSet<String>,
 }
 
 impl Schema {
