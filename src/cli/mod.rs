@@ -81,6 +81,12 @@ pub enum Command {
     Resume(ResumeArgs),
 
     /// Undo what expand (and migrate) created, while contract has not started.
+    ///
+    /// Refused once contract started or a node may run the new release. What
+    /// expand changed in place (a widened type, a dropped NOT NULL, a new
+    /// default) is kept and listed: old releases work with it, and undoing
+    /// it could rewrite the table. `apply` with the same plans afterwards
+    /// finds those tasks done.
     #[command(after_help = AFTER_HELP)]
     Abort(AbortArgs),
 
