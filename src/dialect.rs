@@ -31,6 +31,15 @@ impl EngineKind {
     /// The `sqlparser` dialect the plan's statements are read with. The
     /// dialect does not police the syntax (see NOTES.md); the per-engine
     /// rules in `classify` reject what the engine itself would not accept.
+    /// The schema unqualified names resolve to when the engine fixes it
+    /// (SQLite's `main`); PostgreSQL's and MySQL's depend on the connection.
+    pub fn fixed_namespace(self) -> Option<&'static str> {
+        match self {
+            EngineKind::Sqlite => Some("main"),
+            EngineKind::Postgres | EngineKind::Mysql => None,
+        }
+    }
+
     pub fn sql_dialect(self) -> Box<dyn sqlparser::dialect::Dialect> {
         match self {
             EngineKind::Postgres => Box::new(sqlparser::dialect::PostgreSqlDialect {}),

@@ -213,6 +213,7 @@ fn baseline(
     }
     let schema = Schema {
         version: first.saturating_sub(1),
+        namespace: engine.fixed_namespace().map(str::to_string),
         ..Schema::default()
     };
     Ok(Baseline {

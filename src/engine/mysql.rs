@@ -1355,7 +1355,16 @@ impl Engine for Mysql {
     }
 
     async fn introspect(&mut self) -> Result<Schema, EngineError> {
-        let mut schema = Schema::default();
+        let namespace = self
+            .rows("SELECT DATABASE()", Params::Empty)
+            .await?
+            .into_iter()
+            .next()
+            .and_then(|row| row.into_iter().next().flatten());
+        let mut schema = Schema {
+            namespace,
+            ..Schema::default()
+        };
         let tables_sql = "SELECT TABLE_NAME, TABLE_ROWS FROM information_schema.TABLES \
              WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED') \
              AND TABLE_NAME <> ?";

@@ -969,7 +969,15 @@ impl Engine for Postgres {
     }
 
     async fn introspect(&mut self) -> Result<Schema, EngineError> {
-        let mut schema = Schema::default();
+        let namespace_sql = "SELECT current_schema()::text";
+        let namespace = match self.query(namespace_sql, &[]).await?.first() {
+            Some(row) => row.get(0),
+            None => None,
+        };
+        let mut schema = Schema {
+            namespace,
+            ..Schema::default()
+        };
 
         let tables_sql = format!(
             "SELECT c.relname::text, c.reltuples::float8 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \

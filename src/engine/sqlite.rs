@@ -748,7 +748,10 @@ fn type_key(data_type: &str) -> String {
 }
 
 fn read_schema(conn: &Connection) -> Result<Schema, EngineError> {
-    let mut schema = Schema::default();
+    let mut schema = Schema {
+        namespace: EngineKind::Sqlite.fixed_namespace().map(str::to_string),
+        ..Schema::default()
+    };
     let stat1 = exists(
         conn,
         "SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'sqlite_stat1')",

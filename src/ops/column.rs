@@ -1843,10 +1843,10 @@ fn alter_column_type(
     let swap = match env.engine {
         EngineKind::Postgres => {
             let mut statements: Vec<String> = trigger_drops.collect();
+            // The default as written: PostgreSQL coerces it to the new type
+            // as `ALTER … TYPE` does (an assignment cast, shown as no cast).
             if let Some(d) = default {
-                statements.push(env.alter(&format!(
-                    "ALTER COLUMN {w} SET DEFAULT CAST({d} AS {new_type})"
-                )));
+                statements.push(env.alter(&format!("ALTER COLUMN {w} SET DEFAULT {d}")));
             }
             statements.push(env.alter(&format!("DROP COLUMN {c}")));
             statements.push(env.alter(&format!("RENAME COLUMN {w} TO {c}")));
@@ -3359,7 +3359,7 @@ mod tests {
         assert_eq!(statements(&a), expected);
 
         // USING is rewritten onto NEW in the trigger; the default follows
-        // the column, cast to the new type, in the swap.
+        // the column, as written, in the swap.
         let a = run(
             EngineKind::Postgres,
             &alter_type("status", "integer", Some("length(status)")),
@@ -3371,7 +3371,7 @@ mod tests {
             "{}",
             sql[1]
         );
-        assert!(sql.contains(&r#"contract/swap-columns: ALTER TABLE "users" ALTER COLUMN "zd_new_status" SET DEFAULT CAST('active' AS integer)"#.to_string()));
+        assert!(sql.contains(&r#"contract/swap-columns: ALTER TABLE "users" ALTER COLUMN "zd_new_status" SET DEFAULT 'active'"#.to_string()));
     }
 
     #[test]

@@ -54,9 +54,9 @@ pub fn lower(
     schema: &Schema,
 ) -> Result<Operation, Unsupported> {
     match stmt {
-        Statement::CreateTable(create) => create_table(stmt, create, engine),
+        Statement::CreateTable(create) => create_table(stmt, create, engine, schema),
         Statement::AlterTable(alter) => alter_table(stmt, alter, engine, schema),
-        Statement::CreateIndex(create) => create_index(create, engine),
+        Statement::CreateIndex(create) => create_index(create, engine, schema),
         Statement::Drop {
             object_type,
             names,
@@ -74,8 +74,8 @@ pub fn lower(
         ),
         Statement::RenameTable(renames) => match renames.as_slice() {
             [rename] if engine == EngineKind::Mysql => Ok(Operation::RenameTable {
-                from: object_name(&rename.old_name),
-                to: object_name(&rename.new_name),
+                from: object_name(&rename.old_name, schema)?,
+                to: object_name(&rename.new_name, schema)?,
             }),
             [_] => Err(Unsupported::new(
                 format!(
@@ -89,7 +89,7 @@ pub fn lower(
                 "one table per change: write one `RENAME TABLE a TO b` per table",
             )),
         },
-        Statement::CreateView(view) => create_view(stmt, view),
+        Statement::CreateView(view) => create_view(stmt, view, schema),
         Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_) => {
             Err(Unsupported::new(
                 format!("`{}` changes data, not the schema", statement_kind(stmt)),
@@ -106,19 +106,23 @@ pub fn lower(
 /// itself does not carry the guard: against the model, a guarded statement
 /// either changes something or is skipped.
 pub fn guard_satisfied(stmt: &Statement, schema: &Schema) -> bool {
+    // A name the model cannot hold never satisfies a guard: `lower` refuses it.
+    let name_of = |name: &ObjectName| object_name(name, schema).ok();
     match stmt {
         Statement::CreateTable(create) => {
-            create.if_not_exists && schema.table(&object_name(&create.name)).is_some()
+            create.if_not_exists
+                && name_of(&create.name).is_some_and(|t| schema.table(&t).is_some())
         }
         Statement::CreateIndex(create) => {
             create.if_not_exists
                 && create
                     .name
                     .as_ref()
-                    .is_some_and(|name| schema.indexes.contains_key(&object_name(name)))
+                    .and_then(name_of)
+                    .is_some_and(|name| schema.indexes.contains_key(&name))
         }
         Statement::CreateView(view) => {
-            view.if_not_exists && schema.views.contains_key(&object_name(&view.name))
+            view.if_not_exists && name_of(&view.name).is_some_and(|v| schema.views.contains_key(&v))
         }
         Statement::Drop {
             object_type,
@@ -127,22 +131,25 @@ pub fn guard_satisfied(stmt: &Statement, schema: &Schema) -> bool {
             table,
             ..
         } => names.iter().all(|name| {
-            let name = object_name(name);
+            let Some(name) = name_of(name) else {
+                return false;
+            };
             match object_type {
                 ObjectType::Table => schema.table(&name).is_none(),
                 ObjectType::View => !schema.views.contains_key(&name),
                 ObjectType::Index => match table {
-                    Some(table) => {
-                        let table = object_name(table);
+                    Some(table) => name_of(table).is_some_and(|table| {
                         !schema.indexes.on_table(&table).any(|i| i.name == name)
-                    }
+                    }),
                     None => !schema.indexes.contains_key(&name),
                 },
                 _ => false,
             }
         }),
         Statement::AlterTable(alter) => {
-            let table = object_name(&alter.name);
+            let Some(table) = name_of(&alter.name) else {
+                return false;
+            };
             if alter.if_exists && schema.table(&table).is_none() {
                 return true;
             }
@@ -482,9 +489,84 @@ fn column_refs(expr: &Expr) -> Vec<String> {
     out
 }
 
-/// The last part of a possibly qualified name (`public.users` → `users`):
-/// the model holds one schema.
-fn object_name(name: &ObjectName) -> String {
+/// The name of a table, view or index as the model holds it. The model is
+/// one schema (namespace): the one unqualified names resolve to (PostgreSQL's
+/// current schema, MySQL's database, SQLite's `main`). A qualifier is
+/// accepted only when it names that schema: dropping any other would plan
+/// and run the change against a table of the same name elsewhere.
+fn object_name(name: &ObjectName, schema: &Schema) -> Result<String, Unsupported> {
+    let parts: Vec<String> = name
+        .0
+        .iter()
+        .map(|part| match part.as_ident() {
+            Some(ident) => normalize_ident(ident),
+            None => part.to_string(),
+        })
+        .collect();
+    match parts.as_slice() {
+        [name] => Ok(name.clone()),
+        [qualifier, object] if schema.namespace.as_deref() == Some(qualifier.as_str()) => {
+            Ok(object.clone())
+        }
+        [qualifier, object] => Err(foreign_namespace(name, qualifier, object, schema)),
+        _ => Err(Unsupported::new(
+            format!("`{name}` names a database and a schema: zerodown plans against one of each"),
+            "connect to that database and write the name unqualified",
+        )),
+    }
+}
+
+/// The schema qualifiers of the tables, views and indexes a statement
+/// names (`app` of `CREATE TABLE app.users`), for a snapshot to tell which
+/// schema it is.
+pub fn qualifiers(stmt: &Statement) -> Vec<String> {
+    let names: Vec<&ObjectName> = match stmt {
+        Statement::CreateTable(create) => vec![&create.name],
+        Statement::AlterTable(alter) => vec![&alter.name],
+        Statement::CreateIndex(create) => vec![&create.table_name],
+        Statement::CreateView(view) => vec![&view.name],
+        Statement::Drop { names, .. } => names.iter().collect(),
+        _ => Vec::new(),
+    };
+    names
+        .into_iter()
+        .filter(|name| name.0.len() == 2)
+        .filter_map(|name| name.0[0].as_ident().map(normalize_ident))
+        .collect()
+}
+
+/// Why a name qualified with another schema is refused, and how to reach
+/// that schema.
+fn foreign_namespace(
+    name: &ObjectName,
+    qualifier: &str,
+    object: &str,
+    schema: &Schema,
+) -> Unsupported {
+    let message = match &schema.namespace {
+        Some(ns) => format!(
+            "`{name}` is in schema `{qualifier}`, but zerodown plans against one schema, \
+             `{ns}`, the one unqualified names resolve to"
+        ),
+        None => format!(
+            "`{name}` is qualified with schema `{qualifier}`, and the schema snapshot names \
+             none, so zerodown cannot tell that `{qualifier}` is the one unqualified names \
+             resolve to"
+        ),
+    };
+    Unsupported::new(
+        message,
+        format!(
+            "write `{object}` unqualified and run zerodown against `{qualifier}`: on PostgreSQL \
+             with `{qualifier}` first in the search path (`?options=-csearch_path%3D{qualifier}` \
+             in the URL), on MySQL with `{qualifier}` as the URL's database"
+        ),
+    )
+}
+
+/// The last part of a qualified type or function name (`pg_catalog.int4`):
+/// these resolve through the catalog, not the model.
+fn last_part(name: &ObjectName) -> String {
     match name.0.last() {
         Some(part) => match part.as_ident() {
             Some(ident) => normalize_ident(ident),
@@ -564,8 +646,9 @@ fn create_table(
     stmt: &Statement,
     create: &CreateTable,
     engine: EngineKind,
+    schema: &Schema,
 ) -> Result<Operation, Unsupported> {
-    let table = object_name(&create.name);
+    let table = object_name(&create.name, schema)?;
     let refuse = |what: &str| {
         Unsupported::new(
             format!("`CREATE TABLE … {what}` is not a change zerodown can classify"),
@@ -598,7 +681,7 @@ fn create_table(
     let mut pending = Vec::new();
     let mut primary_key: Vec<String> = Vec::new();
     for def in &create.columns {
-        let (mut spec, inline) = column_spec(&table, def, engine)?;
+        let (mut spec, inline) = column_spec(&table, def, engine, schema)?;
         for constraint in inline {
             if let ConstraintKind::PrimaryKey { columns } = &constraint.kind {
                 set_primary_key(&mut primary_key, columns, &table)?;
@@ -609,7 +692,7 @@ fn create_table(
         columns.push(spec);
     }
     for constraint in &create.constraints {
-        let Some(constraint) = table_constraint(constraint, &table, stmt)? else {
+        let Some(constraint) = table_constraint(constraint, &table, stmt, schema)? else {
             // MySQL inline KEY / INDEX: an index, not a constraint (see
             // `inline_indexes`).
             continue;
@@ -665,8 +748,11 @@ fn set_primary_key(
 /// operations they amount to: `lower` leaves them out of the table's
 /// constraints (the operation's SQL creates them with the table), and the
 /// schema model adds them with these.
-pub fn inline_indexes(create: &CreateTable, engine: EngineKind) -> Vec<Operation> {
-    let table = object_name(&create.name);
+pub fn inline_indexes(create: &CreateTable, engine: EngineKind, schema: &Schema) -> Vec<Operation> {
+    // `lower` has refused a name the model cannot hold.
+    let Ok(table) = object_name(&create.name, schema) else {
+        return Vec::new();
+    };
     // Names the table's UNIQUE keys take (as `lower` names them), which an
     // unnamed index must not reuse.
     let mut taken: Vec<String> = Vec::new();
@@ -844,6 +930,7 @@ fn column_spec(
     table: &str,
     def: &ColumnDef,
     engine: EngineKind,
+    schema: &Schema,
 ) -> Result<(ColumnSpec, Vec<PendingConstraint>), Unsupported> {
     let name = normalize_ident(&def.name);
     let data_type = def.data_type.to_string();
@@ -875,7 +962,7 @@ fn column_spec(
                 name: given_name.or_else(|| fk.name.as_ref().map(normalize_ident)),
                 kind: ConstraintKind::ForeignKey {
                     columns: vec![name.clone()],
-                    ref_table: object_name(&fk.foreign_table),
+                    ref_table: object_name(&fk.foreign_table, schema)?,
                     ref_columns: fk.referred_columns.iter().map(normalize_ident).collect(),
                 },
                 column: Some(name.clone()),
@@ -930,7 +1017,7 @@ fn serial_default(
     let is_serial = engine == EngineKind::Postgres
         && args.is_empty()
         && matches!(
-            object_name(name).to_lowercase().as_str(),
+            last_part(name).to_lowercase().as_str(),
             "serial" | "serial4" | "bigserial" | "serial8" | "smallserial" | "serial2"
         );
     is_serial.then(|| DefaultExpr {
@@ -955,6 +1042,7 @@ fn table_constraint(
     constraint: &TableConstraint,
     table: &str,
     stmt: &Statement,
+    schema: &Schema,
 ) -> Result<Option<PendingConstraint>, Unsupported> {
     Ok(Some(match constraint {
         TableConstraint::Unique(unique) => PendingConstraint {
@@ -979,7 +1067,7 @@ fn table_constraint(
             name: fk.name.as_ref().map(normalize_ident),
             kind: ConstraintKind::ForeignKey {
                 columns: fk.columns.iter().map(normalize_ident).collect(),
-                ref_table: object_name(&fk.foreign_table),
+                ref_table: object_name(&fk.foreign_table, schema)?,
                 ref_columns: fk.referred_columns.iter().map(normalize_ident).collect(),
             },
             column: None,
@@ -1050,8 +1138,12 @@ fn index_keys(columns: &[IndexColumn], engine: EngineKind) -> (Vec<String>, Vec<
 
 // ---------------------------------------------------------------- CREATE INDEX
 
-fn create_index(create: &CreateIndex, engine: EngineKind) -> Result<Operation, Unsupported> {
-    let table = object_name(&create.table_name);
+fn create_index(
+    create: &CreateIndex,
+    engine: EngineKind,
+    schema: &Schema,
+) -> Result<Operation, Unsupported> {
+    let table = object_name(&create.table_name, schema)?;
     if !create.include.is_empty()
         || create.nulls_distinct.is_some()
         || !create.with.is_empty()
@@ -1078,7 +1170,7 @@ fn create_index(create: &CreateIndex, engine: EngineKind) -> Result<Operation, U
     }
     let (keys, columns) = index_keys(&create.columns, engine);
     let name = match &create.name {
-        Some(name) => object_name(name),
+        Some(name) => object_name(name, schema)?,
         None => {
             // PostgreSQL's name for an unnamed index: `<table>_<columns>_idx`.
             let parts = if columns.is_empty() {
@@ -1131,14 +1223,14 @@ fn drop_object(
                 drop it without CASCADE",
         ));
     }
-    let name = object_name(name);
+    let name = object_name(name, schema)?;
     Ok(match object_type {
         ObjectType::Table => Operation::DropTable { table: name },
         ObjectType::View => Operation::DropView { name },
         _ => match (engine, table) {
             (EngineKind::Mysql, Some(table)) => Operation::DropIndex {
                 name,
-                table: Some(object_name(table)),
+                table: Some(object_name(table, schema)?),
             },
             (EngineKind::Mysql, None) => {
                 return Err(Unsupported::new(
@@ -1168,7 +1260,11 @@ fn drop_object(
 
 // ---------------------------------------------------------------- CREATE VIEW
 
-fn create_view(stmt: &Statement, view: &CreateView) -> Result<Operation, Unsupported> {
+fn create_view(
+    stmt: &Statement,
+    view: &CreateView,
+    schema: &Schema,
+) -> Result<Operation, Unsupported> {
     if view.materialized {
         return Err(not_classifiable("CREATE MATERIALIZED VIEW", stmt));
     }
@@ -1179,7 +1275,7 @@ fn create_view(stmt: &Statement, view: &CreateView) -> Result<Operation, Unsuppo
         ));
     }
     Ok(Operation::CreateView {
-        name: object_name(&view.name),
+        name: object_name(&view.name, schema)?,
         or_replace: view.or_replace,
         sql: stmt.to_string(),
     })
@@ -1193,7 +1289,7 @@ fn alter_table(
     engine: EngineKind,
     schema: &Schema,
 ) -> Result<Operation, Unsupported> {
-    let table = object_name(&alter.name);
+    let table = object_name(&alter.name, schema)?;
     if let Some(clause) = alter.operations.iter().find(|op| {
         matches!(
             op,
@@ -1225,7 +1321,7 @@ fn alter_table(
         } => {
             reject_misread_keyword(*column_keyword, column_def, &table, engine)?;
             reject_position(column_position.is_some())?;
-            let (column, constraints) = column_spec(&table, column_def, engine)?;
+            let (column, constraints) = column_spec(&table, column_def, engine, schema)?;
             if let Some(constraint) = constraints.first() {
                 return Err(Unsupported::new(
                     format!(
@@ -1270,7 +1366,7 @@ fn alter_table(
             let (RenameTableNameKind::To(to) | RenameTableNameKind::As(to)) = table_name;
             Ok(Operation::RenameTable {
                 from: table,
-                to: object_name(to),
+                to: object_name(to, schema)?,
             })
         }
         AlterTableOperation::AlterColumn { column_name, op } => {
@@ -1814,7 +1910,7 @@ fn add_constraint(
     };
     match constraint {
         TableConstraint::ForeignKey(fk) => {
-            let spec = foreign_key_spec(fk);
+            let spec = foreign_key_spec(fk, schema)?;
             let name = match &fk.name {
                 Some(name) => normalize_ident(name),
                 None => default_name(
@@ -1950,7 +2046,10 @@ fn options_not_kept(what: &str, sql: &str) -> Unsupported {
     )
 }
 
-fn foreign_key_spec(fk: &ForeignKeyConstraint) -> ForeignKeySpec {
+fn foreign_key_spec(
+    fk: &ForeignKeyConstraint,
+    schema: &Schema,
+) -> Result<ForeignKeySpec, Unsupported> {
     let mut actions = Vec::new();
     if let Some(kind) = &fk.match_kind {
         actions.push(kind.to_string());
@@ -1964,12 +2063,12 @@ fn foreign_key_spec(fk: &ForeignKeyConstraint) -> ForeignKeySpec {
     if let Some(characteristics) = &fk.characteristics {
         actions.push(characteristics.to_string());
     }
-    ForeignKeySpec {
+    Ok(ForeignKeySpec {
         columns: fk.columns.iter().map(normalize_ident).collect(),
-        ref_table: object_name(&fk.foreign_table),
+        ref_table: object_name(&fk.foreign_table, schema)?,
         ref_columns: fk.referred_columns.iter().map(normalize_ident).collect(),
         actions,
-    }
+    })
 }
 
 #[cfg(test)]
@@ -2021,7 +2120,10 @@ mod tests {
         );
         let mut orgs = Table::new("orgs");
         orgs.columns = vec![column("id", "int", false, None)];
-        let mut schema = Schema::default();
+        let mut schema = Schema {
+            namespace: Some("public".into()),
+            ..Schema::default()
+        };
         schema.tables.insert("users".into(), users);
         schema.tables.insert("orgs".into(), orgs);
         schema.indexes.insert(
@@ -2231,6 +2333,11 @@ mod tests {
             (Postgres, "DROP TABLE users CASCADE", "CASCADE", "drop the dependent constraints and views first"),
             (Postgres, "ALTER TABLE users DROP COLUMN age CASCADE", "CASCADE", "without CASCADE"),
             (Mysql, "RENAME TABLE users TO people, orgs TO teams", "renames several tables", "one table per change"),
+            (Postgres, "ALTER TABLE app.users ADD COLUMN note text", "`app.users` is in schema `app`", "search_path%3Dapp"),
+            (Postgres, "DROP TABLE app.users", "`app.users` is in schema `app`", "search_path%3Dapp"),
+            (Mysql, "CREATE INDEX i ON shop.users (age)", "`shop.users` is in schema `shop`", "`shop` as the URL's database"),
+            (Postgres, "ALTER TABLE users ADD CONSTRAINT f FOREIGN KEY (id) REFERENCES app.orgs (id)", "`app.orgs` is in schema `app`", "unqualified"),
+            (Postgres, "ALTER TABLE db.public.users ADD COLUMN a int", "names a database and a schema", "unqualified"),
             (Postgres, "RENAME TABLE users TO people", "PostgreSQL does not accept it", "ALTER TABLE a RENAME TO b"),
             (Mysql, "DROP INDEX users_email_idx", "MySQL's `DROP INDEX` names the table", "ON <table>"),
             (Postgres, "ALTER TABLE users ADD COLUMN org int REFERENCES orgs (id)", "declares a foreign key inline",
@@ -2387,7 +2494,7 @@ mod tests {
             unreachable!()
         };
         assert_eq!(
-            inline_indexes(create, Mysql),
+            inline_indexes(create, Mysql, &Schema::default()),
             vec![
                 index("idx_user", "orders", &["`user_id`"], &["user_id"]),
                 index(

@@ -237,13 +237,25 @@ impl Schema {
                         format!("drop foreign key {fk} on {other} first, as its own change"),
                     ));
                 }
-                let mut t = self.tables.get_mut(table).expect("checked above");
-                if let Some(Constraint {
-                    kind: ConstraintKind::PrimaryKey { .. },
-                    ..
-                }) = t.constraints.remove(name)
-                {
-                    t.primary_key.clear();
+                let removed = {
+                    let mut t = self.tables.get_mut(table).expect("checked above");
+                    let removed = t.constraints.remove(name).map(|c| c.kind);
+                    if let Some(ConstraintKind::PrimaryKey { .. }) = removed {
+                        t.primary_key.clear();
+                    }
+                    removed
+                };
+                let dropped = &mut self.dropped_this_version;
+                dropped.constraints.insert((table.clone(), name.clone()));
+                match removed {
+                    Some(ConstraintKind::PrimaryKey { .. }) => {
+                        dropped.primary_keys.insert(table.clone());
+                        dropped.relations.insert(name.clone());
+                    }
+                    Some(ConstraintKind::Unique { .. }) => {
+                        dropped.relations.insert(name.clone());
+                    }
+                    _ => {}
                 }
                 Ok(())
             }
@@ -262,7 +274,7 @@ impl Schema {
                     Some(version) => view.drop_at = Some(version),
                     None => {
                         self.views.remove(name);
-                        self.dropped_this_version.insert(name.clone());
+                        self.dropped_this_version.relations.insert(name.clone());
                     }
                 }
                 Ok(())
@@ -299,7 +311,7 @@ impl Schema {
         }
         self.indexes.retain(|_, index| index.drop_at != due);
         self.views.retain(|_, view| view.drop_at != due);
-        self.dropped_this_version.clear();
+        self.dropped_this_version = Default::default();
     }
 
     // ------------------------------------------------------------ lookups
@@ -365,7 +377,7 @@ impl Schema {
         } else {
             self.indexes.get(name).map(|i| ("index", i.drop_at))
         };
-        if taken.is_none() && self.dropped_this_version.contains(name) {
+        if taken.is_none() && self.dropped_this_version.relations.contains(name) {
             return Err(SchemaError::new(
                 format!("{name} is dropped by this version, in its contract, which runs after the {kind} would be created in expand"),
                 format!(
@@ -506,7 +518,9 @@ impl Schema {
             }
             None => {
                 self.remove_table(table);
-                self.dropped_this_version.insert(table.to_string());
+                self.dropped_this_version
+                    .relations
+                    .insert(table.to_string());
             }
         }
         Ok(())
@@ -802,7 +816,7 @@ impl Schema {
             }
             None => {
                 if let Some(index) = self.indexes.remove(&key) {
-                    self.dropped_this_version.insert(index.name);
+                    self.dropped_this_version.relations.insert(index.name);
                 }
             }
         }
@@ -812,6 +826,18 @@ impl Schema {
     // ------------------------------------------------------------ constraints
 
     fn add_constraint(&mut self, table: &str, constraint: Constraint) -> Result<(), SchemaError> {
+        let name = &constraint.name;
+        let key = (table.to_string(), name.clone());
+        if self.dropped_this_version.constraints.contains(&key) {
+            return Err(SchemaError::new(
+                format!(
+                    "constraint {name} on {table} is dropped by this version, in its contract, \
+                     which runs after the new constraint would be added: the add would meet \
+                     the old constraint"
+                ),
+                format!("give the new constraint another name, or add it in the next version"),
+            ));
+        }
         let mut t = self.table_mut_checked(table)?;
         if t.constraints.contains_key(&constraint.name) {
             return Err(SchemaError::new(
@@ -851,6 +877,9 @@ impl Schema {
         columns: &[String],
     ) -> Result<(), SchemaError> {
         self.columns_checked(table, columns)?;
+        if self.dropped_this_version.primary_keys.contains(table) {
+            return Err(primary_key_replaced(table, columns));
+        }
         let t = &self.tables[table];
         if !t.primary_key.is_empty() {
             return Err(SchemaError::new(
@@ -1074,6 +1103,29 @@ fn did_you_mean<'a>(name: &str, existing: &[&'a str]) -> Option<&'a str> {
 /// edit (optimal string alignment): `emial` is one edit from `email`.
 fn edit_distance(a: &str, b: &str) -> usize {
     strsim::osa_distance(a, b)
+}
+
+/// Why a version cannot both drop a table's primary key and add another,
+/// and the two-version path that works: the old key's drop runs in
+/// contract, after the new key's tasks in migrate, which would meet it.
+fn primary_key_replaced(table: &str, columns: &[String]) -> SchemaError {
+    let columns = columns.join(", ");
+    SchemaError::new(
+        format!(
+            "this version drops the primary key of {table} and adds another: the drop runs in \
+             contract, after the new key would be added in migrate, when {table} still has \
+             its old key"
+        ),
+        format!(
+            "replace the key over two versions. PostgreSQL: in this one, \
+             `CREATE UNIQUE INDEX CONCURRENTLY {table}_new_pkey ON {table} ({columns})` \
+             (with SET NOT NULL on its columns); in the next, \
+             `{{raw: \"ALTER TABLE {table} DROP CONSTRAINT <old key>, ADD CONSTRAINT \
+             {table}_pkey PRIMARY KEY USING INDEX {table}_new_pkey\", phase: contract}}`. \
+             MySQL: `{{raw: \"ALTER TABLE {table} DROP PRIMARY KEY, ADD PRIMARY KEY ({columns}), \
+             ALGORITHM=INPLACE, LOCK=NONE\", phase: contract}}`"
+        ),
+    )
 }
 
 #[cfg(test)]

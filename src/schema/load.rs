@@ -9,7 +9,7 @@ use sqlparser::tokenizer::{Location, Token};
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::dialect::EngineKind;
-use crate::ops::parse::{guard_satisfied, inline_indexes, lower};
+use crate::ops::parse::{guard_satisfied, inline_indexes, lower, qualifiers};
 use crate::ops::Operation;
 use crate::schema::Schema;
 
@@ -105,8 +105,10 @@ pub fn load_schema_file(
         .map_err(|e| Diagnostic::new(path, format!("cannot read the schema file: {e}")))?;
     let statements =
         parse_statements(&text, engine).map_err(|e| parse_diagnostic(path, &text, engine, &e))?;
+    let namespace = snapshot_namespace(path, &text, &statements, engine)?;
     let mut schema = Schema {
         version,
+        namespace,
         ..Schema::default()
     };
     let mut errors = Vec::new();
@@ -132,7 +134,7 @@ pub fn load_schema_file(
             continue;
         }
         if let Statement::CreateTable(create) = stmt {
-            for index in inline_indexes(create, engine) {
+            for index in inline_indexes(create, engine, &schema) {
                 if let Err(e) = apply_inline_index(&mut schema, &index) {
                     errors.push(located(e.message, e.help));
                 }
@@ -144,6 +146,48 @@ pub fn load_schema_file(
     } else {
         Err(Diagnostics(errors))
     }
+}
+
+/// The one schema a snapshot's tables are in: the qualifier its statements
+/// write (pg_dump writes `public.users`), else the engine's fixed one
+/// (SQLite's `main`), else unknown. The model holds one schema, so a
+/// snapshot of several is refused rather than merged.
+fn snapshot_namespace(
+    path: &Path,
+    text: &str,
+    statements: &[(Statement, Location)],
+    engine: EngineKind,
+) -> Result<Option<String>, Diagnostics> {
+    let mut found: Option<String> = None;
+    for (stmt, at) in statements {
+        if !shapes_schema(stmt) {
+            continue;
+        }
+        for qualifier in qualifiers(stmt) {
+            match &found {
+                None => found = Some(qualifier),
+                Some(first) if *first == qualifier => {}
+                Some(first) => {
+                    return Err(Diagnostic::new(
+                        path,
+                        format!(
+                            "this snapshot holds objects of schema `{first}` and of schema \
+                             `{qualifier}`; zerodown models one schema, the one the \
+                             application's unqualified names resolve to"
+                        ),
+                    )
+                    .at(at.line, at.column)
+                    .with_source(text)
+                    .help(format!(
+                        "keep one schema per snapshot: `pg_dump --schema-only --schema={first}` \
+                         dumps only `{first}`"
+                    ))
+                    .into())
+                }
+            }
+        }
+    }
+    Ok(found.or_else(|| engine.fixed_namespace().map(str::to_string)))
 }
 
 /// A MySQL `KEY` of a `CREATE TABLE`. MySQL names indexes per table, and

@@ -123,16 +123,35 @@ pub struct View {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Schema {
     pub version: u32,
+    /// The schema (namespace) the model is: the one unqualified names
+    /// resolve to (PostgreSQL's current schema, MySQL's database, SQLite's
+    /// `main`), when known. A name qualified with it is the same name
+    /// unqualified; a name qualified with any other is refused.
+    #[serde(default)]
+    pub namespace: Option<String>,
     pub tables: Tables,
     /// Indexes by name (PostgreSQL and SQLite name them per schema; MySQL
     /// per table, which the names here also satisfy).
     pub indexes: Indexes,
     pub views: BTreeMap<String, View>,
-    /// Tables, views and indexes the version being planned drops. Its drops
-    /// run in contract, after its creations in expand, so their names are
-    /// not free again before the next version. Cleared by `finish_contract`.
+    /// What the version being planned drops. Cleared by `finish_contract`.
     #[serde(skip)]
-    pub dropped_this_version: std::collections::BTreeSet<String>,
+    pub dropped_this_version: DroppedThisVersion,
+}
+
+/// What the version being planned drops. Its drops run in contract, after
+/// its creations (expand) and its new keys (migrate), so none of these is
+/// free again before the next version: a creation that reused one would
+/// run while the old object still stands, and meet it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DroppedThisVersion {
+    /// Tables, views and indexes, and the indexes behind dropped PRIMARY
+    /// KEY and UNIQUE constraints (PostgreSQL names them as the constraint).
+    pub relations: std::collections::BTreeSet<String>,
+    /// Constraints, as `(table, name)`.
+    pub constraints: std::collections::BTreeSet<(String, String)>,
+    /// Tables whose primary key is dropped.
+    pub primary_keys: std::collections::BTreeSet<String>,
 }
 
 impl Schema {

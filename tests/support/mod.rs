@@ -4,6 +4,7 @@
 
 pub mod kill;
 pub mod mysql;
+pub mod oracle;
 pub mod pg;
 pub mod run;
 pub mod sqlite;
