@@ -835,7 +835,7 @@ impl Schema {
                      which runs after the new constraint would be added: the add would meet \
                      the old constraint"
                 ),
-                format!("give the new constraint another name, or add it in the next version"),
+                "give the new constraint another name, or add it in the next version",
             ));
         }
         let mut t = self.table_mut_checked(table)?;
