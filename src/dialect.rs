@@ -40,6 +40,17 @@ impl EngineKind {
         }
     }
 
+    /// The longest identifier the engine keeps as written: PostgreSQL
+    /// truncates longer ones to 63 bytes (with a notice only), MySQL refuses
+    /// names over 64 characters; SQLite has no limit.
+    pub fn identifier_too_long(self, ident: &str) -> Option<&'static str> {
+        match self {
+            EngineKind::Postgres if ident.len() > 63 => Some("63 bytes"),
+            EngineKind::Mysql if ident.chars().count() > 64 => Some("64 characters"),
+            _ => None,
+        }
+    }
+
     pub fn sql_dialect(self) -> Box<dyn sqlparser::dialect::Dialect> {
         match self {
             EngineKind::Postgres => Box::new(sqlparser::dialect::PostgreSqlDialect {}),

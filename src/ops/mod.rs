@@ -196,6 +196,90 @@ pub enum Operation {
 }
 
 impl Operation {
+    /// Every identifier the operation names or will give an object (a
+    /// primary key's default name included), for the engine's length limit.
+    pub fn identifiers(&self) -> Vec<String> {
+        use Operation::*;
+        let own = |names: &[&String]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        match self {
+            CreateTable {
+                table,
+                columns,
+                primary_key,
+                constraints,
+                references,
+                ..
+            } => {
+                let mut out = own(&[table]);
+                out.extend(columns.iter().map(|c| c.name.clone()));
+                out.extend(primary_key.iter().cloned());
+                out.extend(references.iter().cloned());
+                for constraint in constraints {
+                    out.push(constraint.name.clone());
+                    out.extend(constraint.kind.identifiers());
+                }
+                out
+            }
+            DropTable { table } => own(&[table]),
+            RenameTable { from, to } => own(&[from, to]),
+            AddColumn { table, column } => own(&[table, &column.name]),
+            DropColumn { table, column }
+            | AlterColumnType { table, column, .. }
+            | SetNotNull { table, column }
+            | DropNotNull { table, column }
+            | SetDefault { table, column, .. }
+            | DropDefault { table, column } => own(&[table, column]),
+            RenameColumn { table, from, to } => own(&[table, from, to]),
+            CreateIndex {
+                name,
+                table,
+                columns,
+                ..
+            } => {
+                let mut out = own(&[name, table]);
+                out.extend(columns.iter().cloned());
+                out
+            }
+            DropIndex { name, table } => {
+                let mut out = own(&[name]);
+                out.extend(table.iter().cloned());
+                out
+            }
+            AddForeignKey {
+                table, name, fk, ..
+            } => {
+                let mut out = own(&[table, name, &fk.ref_table]);
+                out.extend(fk.columns.iter().chain(&fk.ref_columns).cloned());
+                out
+            }
+            AddCheck { table, name, .. }
+            | ValidateConstraint { table, name }
+            | DropConstraint { table, name } => own(&[table, name]),
+            AddUnique {
+                table,
+                name,
+                columns,
+            } => {
+                let mut out = own(&[table, name]);
+                out.extend(columns.iter().cloned());
+                out
+            }
+            AddPrimaryKey {
+                table,
+                name,
+                columns,
+            } => {
+                let mut out = own(&[table]);
+                out.push(name.clone().unwrap_or_else(|| format!("{table}_pkey")));
+                out.extend(columns.iter().cloned());
+                out
+            }
+            CreateView { name, .. } | DropView { name } => own(&[name]),
+            // Not interpreted: the engine checks its names as it runs it.
+            Raw { .. } => Vec::new(),
+        }
+    }
+
     /// A short kebab-case name of the kind of operation, used in task IDs
     /// and rule IDs.
     pub fn kind_name(&self) -> &'static str {

@@ -53,6 +53,42 @@ pub fn lower(
     engine: EngineKind,
     schema: &Schema,
 ) -> Result<Operation, Unsupported> {
+    let op = lower_statement(stmt, engine, schema)?;
+    identifiers_fit(&op, engine)?;
+    Ok(op)
+}
+
+/// Refuse a name the engine would not keep as written: PostgreSQL
+/// truncates it, and every later lookup of the full name (effects, resume,
+/// abort) would miss the object.
+fn identifiers_fit(op: &Operation, engine: EngineKind) -> Result<(), Unsupported> {
+    for ident in op.identifiers() {
+        if let Some(limit) = engine.identifier_too_long(&ident) {
+            return Err(Unsupported::new(
+                format!(
+                    "`{ident}` is longer than the {limit} {}",
+                    match engine {
+                        EngineKind::Postgres =>
+                            "PostgreSQL keeps of a name: it cuts longer ones short, \
+                            and zerodown would then look for a name the database does not hold",
+                        _ => "MySQL accepts in a name",
+                    }
+                ),
+                format!(
+                    "write a name of at most {limit}; when the statement names no index or key, \
+                     name it (the default, `<table>_pkey` or `<table>_<columns>_idx`, is too long)"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn lower_statement(
+    stmt: &Statement,
+    engine: EngineKind,
+    schema: &Schema,
+) -> Result<Operation, Unsupported> {
     match stmt {
         Statement::CreateTable(create) => create_table(stmt, create, engine, schema),
         Statement::AlterTable(alter) => alter_table(stmt, alter, engine, schema),
@@ -2338,6 +2374,8 @@ mod tests {
             (Mysql, "CREATE INDEX i ON shop.users (age)", "`shop.users` is in schema `shop`", "`shop` as the URL's database"),
             (Postgres, "ALTER TABLE users ADD CONSTRAINT f FOREIGN KEY (id) REFERENCES app.orgs (id)", "`app.orgs` is in schema `app`", "unqualified"),
             (Postgres, "ALTER TABLE db.public.users ADD COLUMN a int", "names a database and a schema", "unqualified"),
+            (Mysql, "ALTER TABLE users ADD COLUMN ccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc int", "64 characters MySQL accepts", "at most 64 characters"),
+            (Postgres, "ALTER TABLE users RENAME COLUMN age TO ccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc", "63 bytes PostgreSQL keeps", "at most 63 bytes"),
             (Postgres, "RENAME TABLE users TO people", "PostgreSQL does not accept it", "ALTER TABLE a RENAME TO b"),
             (Mysql, "DROP INDEX users_email_idx", "MySQL's `DROP INDEX` names the table", "ON <table>"),
             (Postgres, "ALTER TABLE users ADD COLUMN org int REFERENCES orgs (id)", "declares a foreign key inline",

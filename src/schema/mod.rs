@@ -51,6 +51,28 @@ pub enum ConstraintKind {
     },
 }
 
+impl ConstraintKind {
+    /// The columns and tables the constraint names.
+    pub fn identifiers(&self) -> Vec<String> {
+        match self {
+            ConstraintKind::Check { .. } => Vec::new(),
+            ConstraintKind::ForeignKey {
+                columns,
+                ref_table,
+                ref_columns,
+            } => columns
+                .iter()
+                .chain(ref_columns)
+                .chain(std::iter::once(ref_table))
+                .cloned()
+                .collect(),
+            ConstraintKind::Unique { columns } | ConstraintKind::PrimaryKey { columns } => {
+                columns.clone()
+            }
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Constraint {
     pub name: String,
