@@ -17,6 +17,7 @@ use sqlparser::ast::{AssignmentTarget, Statement};
 use sqlparser::parser::Parser;
 
 use crate::classify::{self, Classification, Context};
+use crate::compat::writes::{self, Leaving, PointSchema, Relaxed, Writes};
 use crate::compat::{self, Proof};
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::dialect::EngineKind;
@@ -120,6 +121,9 @@ pub struct CheckedPlan {
     #[serde(skip)]
     pub final_schema: Schema,
     pub proof: Option<Proof>,
+    /// What each release of `releases.yaml` meets where its range claims
+    /// it runs, when the plan set has releases.
+    pub writes: Option<Writes>,
     pub notes: Vec<Note>,
     /// Tasks the database's history already records as done (`plan
     /// --database` on a run in progress): not shown, not counted.
@@ -220,6 +224,87 @@ fn baseline(
         schema,
         source: SchemaSource::Empty,
     })
+}
+
+/// The column `op` drops or renames away in version `v`, as writers meet
+/// it until contract (see `writes::Leaving`), with its relaxation for the
+/// drop if it needs one; checked against `schema` before `op` applies.
+fn leaving(
+    op: &Operation,
+    schema: &Schema,
+    fill: Option<&str>,
+    v: u32,
+) -> Option<(Leaving, Option<Relaxed>)> {
+    match op {
+        Operation::DropColumn { table, column } => {
+            let mut col = schema.column(table, column)?.clone();
+            let how = col.until_dropped(fill);
+            if let Some(how) = &how {
+                col.relax(how);
+            }
+            let relaxed = how.map(|how| Relaxed {
+                table: table.clone(),
+                column: column.clone(),
+                how,
+            });
+            Some((
+                Leaving {
+                    table: table.clone(),
+                    column: col,
+                },
+                relaxed,
+            ))
+        }
+        Operation::RenameColumn { table, from, .. } => {
+            let mut col = schema.column(table, from)?.clone();
+            col.drop_at.get_or_insert(v); // filled by the sync triggers
+            Some((
+                Leaving {
+                    table: table.clone(),
+                    column: col,
+                },
+                None,
+            ))
+        }
+        _ => None,
+    }
+}
+
+/// Whether a statement drops a column: the one change `fill:` applies to.
+fn drops_column(stmt: &Statement) -> bool {
+    matches!(stmt, Statement::AlterTable(alter)
+        if matches!(alter.operations.as_slice(), [sqlparser::ast::AlterTableOperation::DropColumn { .. }]))
+}
+
+/// A change's `fill:`, parsed as an expression of the plan's dialect and
+/// rendered back from the AST; or the message and help of why not.
+fn parse_fill(
+    fill: &str,
+    drops_column: bool,
+    engine: EngineKind,
+) -> Result<String, (String, String)> {
+    if !drops_column {
+        return Err((
+            "`fill:` applies to a change that drops a column".to_string(),
+            "remove `fill:`, or use it on `ALTER TABLE … DROP COLUMN …`, where it is the default the column takes until contract drops it".to_string(),
+        ));
+    }
+    let dialect = engine.sql_dialect();
+    let expr = Parser::new(&*dialect)
+        .try_with_sql(fill)
+        .and_then(|mut p| {
+            let expr = p.parse_expr()?;
+            p.expect_token(&sqlparser::tokenizer::Token::EOF)?;
+            Ok(expr)
+        })
+        .map_err(|e| {
+            (
+                format!("`fill: {fill}` is not a {engine} expression: {e}"),
+                "write one expression, as in a DEFAULT clause: `fill: \"0\"`, `fill: \"''\"`"
+                    .to_string(),
+            )
+        })?;
+    Ok(expr.to_string())
 }
 
 /// A backfill's `SET` and `WHERE`, parsed and rendered back from the AST.
@@ -362,6 +447,11 @@ pub fn check(set: &PlanSet, opts: &PlanOptions) -> Result<CheckedPlan, Diagnosti
     };
     let Baseline { mut schema, source } = baseline(set, engine, opts)?;
     let base = SchemaPoint::complete(schema.version);
+    let mut points = vec![PointSchema {
+        point: base,
+        schema: schema.clone(),
+        relaxed: Vec::new(),
+    }];
     let pending: Vec<&Plan> = set
         .plans
         .iter()
@@ -403,6 +493,9 @@ pub fn check(set: &PlanSet, opts: &PlanOptions) -> Result<CheckedPlan, Diagnosti
             continue; // reported by the loader
         }
         let v = plan.version;
+        let before = schema.clone();
+        let mut relaxed: Vec<Relaxed> = Vec::new();
+        let mut leaving_columns: Vec<Leaving> = Vec::new();
         let mut planned = PlannedVersion {
             version: v,
             path: plan.path.clone(),
@@ -451,10 +544,11 @@ pub fn check(set: &PlanSet, opts: &PlanOptions) -> Result<CheckedPlan, Diagnosti
             soft_drop: plan.soft_drop,
             backfill_exprs: &backfill_exprs,
             batch_size: crate::plan::DEFAULT_BATCH_SIZE,
+            fill: None,
         };
 
         for change in &plan.changes {
-            let (op, sql, contract_in, soft_drop) = match &change.entry {
+            let (op, sql, contract_in, soft_drop, fill) = match &change.entry {
                 ChangeEntry::Raw { id, sql, phase } => (
                     Operation::Raw {
                         id: raw_id(id, sql),
@@ -464,11 +558,13 @@ pub fn check(set: &PlanSet, opts: &PlanOptions) -> Result<CheckedPlan, Diagnosti
                     sql.clone(),
                     None,
                     None,
+                    None,
                 ),
                 ChangeEntry::Sql {
                     sql,
                     contract_in,
                     soft_drop,
+                    fill,
                 } => {
                     let stmts = match Parser::parse_sql(&*engine.sql_dialect(), sql) {
                         Ok(s) => s,
@@ -507,8 +603,25 @@ pub fn check(set: &PlanSet, opts: &PlanOptions) -> Result<CheckedPlan, Diagnosti
                             continue;
                         }
                     };
+                    let fill = match fill
+                        .as_deref()
+                        .map(|f| parse_fill(f, drops_column(stmt), engine))
+                    {
+                        None => None,
+                        Some(Ok(fill)) => Some(fill),
+                        Some(Err((message, help))) => {
+                            errors.push(change_diag(
+                                plan,
+                                change.index,
+                                change.span,
+                                message,
+                                help,
+                            ));
+                            continue;
+                        }
+                    };
                     match lower(stmt, engine, &schema) {
-                        Ok(op) => (op, sql.clone(), *contract_in, *soft_drop),
+                        Ok(op) => (op, sql.clone(), *contract_in, *soft_drop, fill),
                         Err(u) => {
                             errors.push(change_diag(
                                 plan,
@@ -533,8 +646,10 @@ pub fn check(set: &PlanSet, opts: &PlanOptions) -> Result<CheckedPlan, Diagnosti
                     ));
                 }
             }
+            let leaves = leaving(&op, &schema, fill.as_deref(), v);
             let change_ctx = Context {
                 soft_drop: soft_drop.unwrap_or(plan.soft_drop),
+                fill,
                 ..ctx.clone()
             };
             let analysis = classify::analyze(engine, &op, &schema, &change_ctx);
@@ -547,6 +662,15 @@ pub fn check(set: &PlanSet, opts: &PlanOptions) -> Result<CheckedPlan, Diagnosti
                     e.help,
                 ));
                 continue;
+            }
+            if let Some((column, relaxation)) = leaves {
+                if let Some(r) = relaxation {
+                    if let Some(col) = schema.tables.column_mut(&r.table, &r.column) {
+                        col.relax(&r.how); // kept for a later contract: relaxed now
+                    }
+                    relaxed.push(r);
+                }
+                leaving_columns.push(column);
             }
             let analysis = match analysis {
                 Ok(a) => a,
@@ -721,6 +845,20 @@ pub fn check(set: &PlanSet, opts: &PlanOptions) -> Result<CheckedPlan, Diagnosti
         schema.version = v;
 
         if in_run(v) {
+            let during = writes::during(&before, &schema, &leaving_columns, v);
+            for point in [SchemaPoint::expand(v), SchemaPoint::migrate(v)] {
+                points.push(PointSchema {
+                    point,
+                    schema: during.clone(),
+                    relaxed: relaxed.clone(),
+                });
+            }
+            relaxed.retain(|r| schema.column(&r.table, &r.column).is_some());
+            points.push(PointSchema {
+                point: SchemaPoint::complete(v),
+                schema: schema.clone(),
+                relaxed,
+            });
             if plan.fleet.is_empty()
                 && planned
                     .changes
@@ -778,6 +916,17 @@ pub fn check(set: &PlanSet, opts: &PlanOptions) -> Result<CheckedPlan, Diagnosti
         .collect();
     let graph = graph::build(&work).map_err(|errs| graph_diagnostics(&set.dir, errs))?;
 
+    let writes = match &set.releases {
+        Some(releases) => {
+            let writes = writes::check(&points, releases);
+            if !writes.conflicts.is_empty() {
+                return Err(write_diagnostics(&writes, releases));
+            }
+            Some(writes)
+        }
+        None => None,
+    };
+
     let has_fleet = versions.iter().any(|v| !v.fleet.is_empty());
     let proof = if has_fleet {
         let Some(releases) = &set.releases else {
@@ -815,6 +964,7 @@ pub fn check(set: &PlanSet, opts: &PlanOptions) -> Result<CheckedPlan, Diagnosti
         graph,
         final_schema: schema,
         proof,
+        writes,
         notes,
         done: BTreeSet::new(),
         tables: Vec::new(),
@@ -896,6 +1046,42 @@ fn proof_diagnostics(
             u.release,
             releases.path.display()
         )));
+    }
+    Diagnostics(out)
+}
+
+/// One diagnostic per release and column it cannot write, at the release's
+/// line in `releases.yaml`.
+fn write_diagnostics(writes: &Writes, releases: &crate::plan::Releases) -> Diagnostics {
+    let mut out = Vec::new();
+    for c in &writes.conflicts {
+        let writes::Meets::CannotLeaveOut { column } = &c.what else {
+            continue;
+        };
+        let points: Vec<String> = c.points.iter().map(|p| p.to_string()).collect();
+        let msg = format!(
+            "release {} ({}) cannot insert into {} at {}: column {}.{column} is NOT NULL without a default there, \
+             and {} (built for version {}) does not write it",
+            c.release,
+            c.range,
+            c.table,
+            points.join(", "),
+            c.table,
+            c.release,
+            c.built_for,
+        );
+        let first = c.points.first().copied().unwrap_or(c.range.start);
+        let help = format!(
+            "give {}.{column} a DEFAULT in the change that makes it NOT NULL, or end the range of {} before {first} in {}",
+            c.table,
+            c.release,
+            releases.path.display()
+        );
+        let d = match releases.ranges.get(&c.release) {
+            Some((_, span)) => Diagnostic::new(&releases.path, msg).at(span.line, span.column),
+            None => Diagnostic::new(&releases.path, msg),
+        };
+        out.push(d.help(help));
     }
     Diagnostics(out)
 }

@@ -83,6 +83,9 @@ pub struct Context<'a> {
     pub backfill_exprs: &'a [(String, String, String)],
     /// Rows per batch for backfills the decomposition adds itself.
     pub batch_size: u32,
+    /// The change's `fill:`: the default a dropped column takes from expand
+    /// until contract, rendered from the parsed expression.
+    pub fill: Option<String>,
 }
 
 impl Context<'_> {

@@ -10,6 +10,8 @@
 //! the end. Reachability in the DAG gives both sets: one traversal per
 //! rollout task, so the proof is polynomial.
 
+pub mod writes;
+
 use std::collections::{BTreeMap, HashSet};
 
 use petgraph::graph::NodeIndex;

@@ -23,7 +23,7 @@ use crate::ops::{
     DefaultExpr, Effect, ObjectRef, Operation, RebuildEdit, SqlStep, Step, Symbol,
 };
 use crate::plan::Phase;
-use crate::schema::{Column, ConstraintKind, Index, Schema, Table};
+use crate::schema::{Column, ConstraintKind, Index, Schema, Table, UntilDropped};
 
 /// Classify a column change for `engine` and decompose it into actions.
 pub fn analyze(
@@ -1161,8 +1161,13 @@ fn drop_column(env: &Env<'_>, column: &str) -> Result<Analysis, Refusal> {
     removes.extend(indexes.iter().map(|i| ObjectRef::Index {
         name: i.name.clone(),
     }));
-    let reason = format!("old code may still read or write {column}: it is dropped in contract, once no release that uses it runs");
-    let mut actions = Vec::new();
+    let col = env.column(column)?;
+    let reason = match col.until_dropped(env.ctx.fill.as_deref()) {
+        None => format!("old code may still read or write {column}: it is dropped in contract, once no release that uses it runs"),
+        Some(UntilDropped::AllowNull) => format!("old code may still read or write {column}: it is dropped in contract, once no release that uses it runs; until then it allows NULL, so new code can insert without it (old code may read NULL there; give the change a `fill:` for a value instead)"),
+        Some(UntilDropped::Fill(fill)) => format!("old code may still read or write {column}: it is dropped in contract, once no release that uses it runs; until then it defaults to {fill} (the change's fill:), so new code can insert without it"),
+    };
+    let mut actions: Vec<Action> = writable_until_dropped(env, col).into_iter().collect();
     let lock = match env.engine {
         EngineKind::Postgres => {
             actions.push(action(
@@ -1983,21 +1988,16 @@ fn set_not_null(env: &Env<'_>, column: &str) -> Result<Analysis, Refusal> {
     })
 }
 
-fn drop_not_null(env: &Env<'_>, column: &str) -> Result<Analysis, Refusal> {
-    let t = env.name();
-    let col = env.column(column)?;
-    if dependents(env, column).primary_key {
-        return Err(env.refuse(
-            "primary-key",
-            format!("{t}.{column} is (part of) the primary key, which cannot hold NULL"),
-            "replace the primary key first".to_string(),
-        ));
-    }
+/// The step that lets `col` hold NULL, per engine: catalog only on
+/// PostgreSQL, an online in-place `MODIFY` on MySQL, a rebuild on SQLite;
+/// with its classification variant and lock.
+fn allow_null_step(env: &Env<'_>, col: &Column) -> (&'static str, Step, &'static str) {
+    let (t, column) = (env.name(), col.name.as_str());
     let effect = Effect::ColumnNullable {
         table: t.to_string(),
         column: column.to_string(),
     };
-    let (variant, step, lock) = match env.engine {
+    match env.engine {
         EngineKind::Postgres => (
             "catalog-only",
             env.sql(
@@ -2029,7 +2029,54 @@ fn drop_not_null(env: &Env<'_>, column: &str) -> Result<Analysis, Refusal> {
             ),
             sqlite::LOCK_TABLE_REBUILD,
         ),
+    }
+}
+
+/// The expand step that keeps a dropped column writable by releases that
+/// no longer write it, until contract drops it (`Column::until_dropped`).
+fn writable_until_dropped(env: &Env<'_>, col: &Column) -> Option<Action> {
+    let (t, column) = (env.name(), col.name.as_str());
+    let (key, summary, step) = match col.until_dropped(env.ctx.fill.as_deref())? {
+        UntilDropped::Fill(fill) => {
+            let step = if env.engine == EngineKind::Sqlite {
+                sqlite::rebuild(
+                    t,
+                    vec![RebuildEdit::SetDefault {
+                        column: column.to_string(),
+                        default: fill.clone(),
+                    }],
+                )
+            } else {
+                let (sql, lock) = set_default_sql(env, column, &fill);
+                env.sql(vec![sql], lock, Effect::Rerunnable)
+            };
+            let summary = format!(
+                "set default {fill} on {t}.{column} (the change's fill:), so releases that no longer write it can insert until contract drops it"
+            );
+            ("fill-until-dropped", summary, step)
+        }
+        UntilDropped::AllowNull => {
+            let (_, step, lock) = allow_null_step(env, col);
+            let summary = format!(
+                "allow NULL in {t}.{column} ({lock}), so releases that no longer write it can insert until contract drops it"
+            );
+            ("allow-null-until-dropped", summary, step)
+        }
     };
+    Some(action(key, Phase::Expand, Symbol::Change, summary, step).needs(env.column_ref(column)))
+}
+
+fn drop_not_null(env: &Env<'_>, column: &str) -> Result<Analysis, Refusal> {
+    let t = env.name();
+    let col = env.column(column)?;
+    if dependents(env, column).primary_key {
+        return Err(env.refuse(
+            "primary-key",
+            format!("{t}.{column} is (part of) the primary key, which cannot hold NULL"),
+            "replace the primary key first".to_string(),
+        ));
+    }
+    let (variant, step, lock) = allow_null_step(env, col);
     let classification = env.classify(
         ChangeClass::Additive,
         variant,
@@ -2291,6 +2338,7 @@ mod tests {
             soft_drop: false,
             backfill_exprs: &backfills,
             batch_size: 5000,
+            fill: None,
         };
         analyze(engine, op, &schema(engine), &ctx)
     }
@@ -2763,7 +2811,11 @@ mod tests {
                     Subtractive,
                     "mysql/drop-column/instant",
                     mysql::LOCK_INSTANT,
-                    &["contract/drop-dependents", "contract/drop-column"],
+                    &[
+                        "expand/allow-null-until-dropped",
+                        "contract/drop-dependents",
+                        "contract/drop-column",
+                    ],
                 ),
             ),
             (
@@ -2793,7 +2845,7 @@ mod tests {
                     Subtractive,
                     "sqlite/drop-column/rebuild",
                     sqlite::LOCK_TABLE_REBUILD,
-                    &["contract/drop-column"],
+                    &["expand/allow-null-until-dropped", "contract/drop-column"],
                 ),
             ),
             // RENAME COLUMN
@@ -3606,9 +3658,57 @@ mod tests {
         assert_eq!(
             statements(&a),
             vec![
+                "expand/allow-null-until-dropped: ALTER TABLE `orders` MODIFY COLUMN `user_id` bigint NULL, ALGORITHM=INPLACE, LOCK=NONE",
                 "contract/drop-dependents: ALTER TABLE `orders` DROP FOREIGN KEY `orders_user_fk`, DROP INDEX `orders_user_idx`, ALGORITHM=INPLACE, LOCK=NONE",
                 "contract/drop-column: ALTER TABLE `orders` DROP COLUMN `user_id`, ALGORITHM=INSTANT",
             ]
         );
+    }
+
+    /// A NOT NULL column without a default that a version drops stays
+    /// writable by releases that no longer write it: NULL allowed in
+    /// expand, or the change's `fill:` as its default.
+    #[test]
+    fn a_dropped_not_null_column_is_relaxed_or_filled_in_expand() {
+        let drop = on("orders", drop_col("user_id"));
+        let expand = |engine, fill: Option<&str>| {
+            let ctx = Context {
+                version: 2,
+                soft_drop: false,
+                backfill_exprs: &[],
+                batch_size: 5000,
+                fill: fill.map(str::to_string),
+            };
+            let a = analyze(engine, &drop, &schema(engine), &ctx).unwrap();
+            a.actions
+                .iter()
+                .filter(|a| a.phase == Phase::Expand)
+                .map(|a| match &a.step {
+                    Step::Sql(s) => format!("{}: {}", a.key, s.statements.join("; ")),
+                    Step::Rebuild(r) => format!("{}: rebuild {:?}", a.key, r.edits),
+                    other => format!("{}: {other:?}", a.key),
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            expand(EngineKind::Postgres, None),
+            ["allow-null-until-dropped: ALTER TABLE \"orders\" ALTER COLUMN \"user_id\" DROP NOT NULL"]
+        );
+        assert_eq!(
+            expand(EngineKind::Postgres, Some("0")),
+            ["fill-until-dropped: ALTER TABLE \"orders\" ALTER COLUMN \"user_id\" SET DEFAULT 0"]
+        );
+        assert_eq!(
+            expand(EngineKind::Mysql, Some("0")),
+            ["fill-until-dropped: ALTER TABLE `orders` ALTER COLUMN `user_id` SET DEFAULT 0, ALGORITHM=INSTANT"]
+        );
+        let sqlite = expand(EngineKind::Sqlite, None);
+        assert!(
+            sqlite.len() == 1 && sqlite[0].starts_with("allow-null-until-dropped: rebuild"),
+            "{sqlite:?}"
+        );
+        // Nullable, or with a default: nothing to do before contract.
+        let a = run(EngineKind::Postgres, &drop_col("bio")).unwrap();
+        assert!(a.actions.iter().all(|a| a.phase == Phase::Contract));
     }
 }

@@ -1473,6 +1473,7 @@ mod tests {
             soft_drop: false,
             backfill_exprs: &[],
             batch_size: 5000,
+            fill: None,
         };
         analyze(engine, op, &schema(), &ctx)
     }

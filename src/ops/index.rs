@@ -504,6 +504,7 @@ mod tests {
             soft_drop: false,
             backfill_exprs: &[],
             batch_size: 5000,
+            fill: None,
         }
     }
 

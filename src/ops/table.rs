@@ -458,6 +458,7 @@ mod tests {
             soft_drop,
             backfill_exprs: &[],
             batch_size: 5000,
+            fill: None,
         }
     }
 

@@ -68,6 +68,10 @@ pub enum ChangeEntry {
         /// version instead of this plan's (the N → N+2 policy).
         contract_in: Option<u32>,
         soft_drop: Option<bool>,
+        /// For `DROP COLUMN`: the default the column takes from expand
+        /// until contract drops it, so releases that no longer write it can
+        /// insert and those that still read it see a value.
+        fill: Option<String>,
     },
     /// The escape hatch: SQL the planner does not interpret.
     Raw {
@@ -86,6 +90,7 @@ struct ChangeMap {
     id: Option<String>,
     contract_in: Option<u32>,
     soft_drop: Option<bool>,
+    fill: Option<String>,
 }
 
 impl<'de> Deserialize<'de> for ChangeEntry {
@@ -96,7 +101,7 @@ impl<'de> Deserialize<'de> for ChangeEntry {
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str(
                     "a SQL statement, or a map with `sql:` (and optionally `contract_in:`, \
-                     `soft_drop:`) or `raw:` with `phase:`",
+                     `soft_drop:`, `fill:`) or `raw:` with `phase:`",
                 )
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<ChangeEntry, E> {
@@ -104,6 +109,7 @@ impl<'de> Deserialize<'de> for ChangeEntry {
                     sql: v.to_string(),
                     contract_in: None,
                     soft_drop: None,
+                    fill: None,
                 })
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<ChangeEntry, A::Error> {
@@ -116,7 +122,12 @@ impl<'de> Deserialize<'de> for ChangeEntry {
                                  classified by the planner, which picks its phases",
                             ));
                         }
-                        Ok(ChangeEntry::Sql { sql, contract_in: m.contract_in, soft_drop: m.soft_drop })
+                        Ok(ChangeEntry::Sql {
+                            sql,
+                            contract_in: m.contract_in,
+                            soft_drop: m.soft_drop,
+                            fill: m.fill,
+                        })
                     }
                     (None, Some(sql)) => {
                         let phase = m.phase.ok_or_else(|| {
@@ -129,6 +140,12 @@ impl<'de> Deserialize<'de> for ChangeEntry {
                             return Err(de::Error::custom(
                                 "`contract_in:` does not apply to `raw:` changes: give the raw \
                                  change `phase: contract` in the later plan instead",
+                            ));
+                        }
+                        if m.fill.is_some() {
+                            return Err(de::Error::custom(
+                                "`fill:` does not apply to `raw:` changes: it belongs to a \
+                                 `sql:` change that drops a column",
                             ));
                         }
                         Ok(ChangeEntry::Raw { id: m.id, sql, phase })

@@ -79,6 +79,14 @@
 //!                     "until_task": id | null}],
 //!         "conflicts": [], "unknown": []     // empty in a checked plan
 //!       },
+//!       "writes": null | {                   // null: no releases.yaml
+//!         "conflicts": [],                   // empty in a checked plan
+//!         "meetings": [{"release", "range": "0 ..= 1.migrate", "built_for": 0,
+//!                       "table", "points": ["1.expand", "1.migrate"],
+//!                       "kind": "leaves_out", "column", "gets": "NULL"
+//!                     | "kind": "reads_relaxed", "column", "how": "allow_null" | {"fill": "0"}
+//!                     | "kind": "new_constraint", "constraint"}]
+//!       },
 //!       "notes": [{"version": 2 | null, "message": "…"}],
 //!       "tables": [{"table", "rows": 1000 | null, "backfill_seconds": 0.02 | null,
 //!                   "rebuild_seconds": 0.01 | null}]
@@ -143,6 +151,7 @@ fn plan_set(plan: &CheckedPlan) -> Value {
             task_value(task, deps, plan.done.contains(&task.id))
         }).collect::<Vec<_>>(),
         "proof": plan.proof.as_ref().map(value),
+        "writes": plan.writes.as_ref().map(value),
         "notes": value(&plan.notes),
         "tables": value(&plan.tables),
     })

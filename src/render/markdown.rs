@@ -48,7 +48,7 @@ fn plan_set(out: &mut String, plan: &CheckedPlan) {
         let _ = writeln!(out, "### Fleet proof\n");
         let _ = writeln!(out, "| group | release | supports | meets | |");
         let _ = writeln!(out, "| --- | --- | --- | --- | --- |");
-        for check in &proof.checks {
+        for check in super::distinct_checks(proof) {
             let meets = check
                 .meets
                 .iter()
@@ -67,6 +67,27 @@ fn plan_set(out: &mut String, plan: &CheckedPlan) {
                 escape(&range),
                 escape(&meets),
                 if ok { "✓" } else { "✗" }
+            );
+        }
+        out.push('\n');
+    }
+    if let Some(writes) = plan.writes.as_ref().filter(|w| !w.meetings.is_empty()) {
+        let _ = writeln!(
+            out,
+            "### What each release meets that it was not built for\n"
+        );
+        let _ = writeln!(out, "| release | built for | supports | at | meets |");
+        let _ = writeln!(out, "| --- | --- | --- | --- | --- |");
+        for f in &writes.meetings {
+            let (points, what) = super::finding_text(f);
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} |",
+                escape(&f.release),
+                f.built_for,
+                escape(&f.range.to_string()),
+                escape(&points),
+                escape(&what)
             );
         }
         out.push('\n');

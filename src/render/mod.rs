@@ -19,10 +19,13 @@ pub use text::{text, TextOptions};
 
 use petgraph::graph::NodeIndex;
 
+use crate::compat::writes::{Finding, Meets};
+use crate::compat::{Proof, ReleaseCheck};
 use crate::graph::{HookWhen, Stage, Task, TaskKind};
 use crate::ops::Step;
 use crate::plan::SchemaPoint;
 use crate::planner::CheckedPlan;
+use crate::schema::UntilDropped;
 
 /// How much a run does, over every plan set.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -257,6 +260,57 @@ fn detail(task: &Task) -> TaskDetail {
 }
 
 /// Where the run's starting schema comes from, in words.
+/// The proof's checks as a reviewer reads them: the nodes of a group that
+/// run the same release over the same points are one line.
+fn distinct_checks(proof: &Proof) -> Vec<&ReleaseCheck> {
+    let mut out: Vec<&ReleaseCheck> = Vec::new();
+    for check in &proof.checks {
+        let same = |c: &&ReleaseCheck| {
+            c.group == check.group && c.release == check.release && c.meets == check.meets
+        };
+        if !out.iter().any(same) {
+            out.push(check);
+        }
+    }
+    out
+}
+
+/// One finding of the write check, for a reviewer: the release, what it
+/// knows, where, and what it meets.
+fn finding_text(f: &Finding) -> (String, String) {
+    let points = f
+        .points
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    let t = &f.table;
+    let what = match &f.what {
+        Meets::CannotLeaveOut { column } => {
+            format!("cannot insert: {t}.{column} is NOT NULL without a default, and it does not write it")
+        }
+        Meets::LeavesOut { column, gets } => {
+            format!("inserts leave out {t}.{column}, which gets {gets}")
+        }
+        Meets::ReadsRelaxed {
+            column,
+            how: UntilDropped::AllowNull,
+        } => format!(
+            "may read NULL in {t}.{column}: NOT NULL is dropped until contract drops the column, so releases that no longer write it can insert"
+        ),
+        Meets::ReadsRelaxed {
+            column,
+            how: UntilDropped::Fill(fill),
+        } => format!(
+            "reads {fill} in {t}.{column} for rows of releases that no longer write it (the change's fill:)"
+        ),
+        Meets::NewConstraint { constraint } => {
+            format!("its writes to {t} are checked by {constraint}, which it was not built for")
+        }
+    };
+    (points, what)
+}
+
 fn schema_source_text(plan: &CheckedPlan) -> String {
     match &plan.schema_source {
         crate::schema::SchemaSource::Empty => "an empty database".to_string(),
@@ -548,6 +602,7 @@ pub(crate) mod fixture {
             }],
             graph,
             proof: Some(proof),
+            writes: None,
             notes: vec![Note {
                 version: Some(2),
                 message: "something to know".into(),
@@ -568,6 +623,7 @@ pub(crate) mod fixture {
             versions: Vec::new(),
             graph: graph::build(&[]).expect("an empty graph builds"),
             proof: None,
+            writes: None,
             notes: Vec::new(),
         }
     }

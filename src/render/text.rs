@@ -206,7 +206,7 @@ fn plan_set(out: &mut String, p: &Painter, plan: &CheckedPlan) {
     if let Some(proof) = &plan.proof {
         out.push('\n');
         let _ = writeln!(out, "{}", p.bold("Fleet proof"));
-        for check in &proof.checks {
+        for check in super::distinct_checks(proof) {
             let meets = check
                 .meets
                 .iter()
@@ -227,6 +227,22 @@ fn plan_set(out: &mut String, p: &Painter, plan: &CheckedPlan) {
                 out,
                 "  {mark} {} {} (supports {range}) meets {meets}",
                 check.group, check.release
+            );
+        }
+    }
+    if let Some(writes) = plan.writes.as_ref().filter(|w| !w.meetings.is_empty()) {
+        out.push('\n');
+        let _ = writeln!(
+            out,
+            "{}",
+            p.bold("What each release meets that it was not built for")
+        );
+        for f in &writes.meetings {
+            let (points, what) = super::finding_text(f);
+            let _ = writeln!(
+                out,
+                "  {} (built for {}, supports {}) at {points}:\n    {what}",
+                f.release, f.built_for, f.range
             );
         }
     }

@@ -31,6 +31,47 @@ pub struct Column {
     pub drop_at: Option<u32>,
 }
 
+impl Column {
+    /// Whether an insert that leaves the column out succeeds: it takes
+    /// NULL or its default, or it is on its way out (kept until a
+    /// contract, writable until then: see `until_dropped`).
+    pub fn can_be_left_out(&self) -> bool {
+        self.nullable || self.default.is_some() || self.drop_at.is_some()
+    }
+
+    /// What the column needs from expand until a contract drops it, so
+    /// that releases that no longer write it can insert: the change's
+    /// `fill:` as its default (old readers then see a value), or else,
+    /// when it is NOT NULL without a default, NULL allowed. `None`: it can
+    /// be left out already.
+    pub fn until_dropped(&self, fill: Option<&str>) -> Option<UntilDropped> {
+        match fill {
+            Some(fill) => Some(UntilDropped::Fill(fill.to_string())),
+            None if !self.nullable && self.default.is_none() => Some(UntilDropped::AllowNull),
+            None => None,
+        }
+    }
+
+    /// The column as `until_dropped` leaves it.
+    pub fn relax(&mut self, how: &UntilDropped) {
+        match how {
+            UntilDropped::AllowNull => self.nullable = true,
+            UntilDropped::Fill(fill) => self.default = Some(fill.clone()),
+        }
+    }
+}
+
+/// How a dropped column stays writable by releases that no longer write
+/// it, from expand until the contract that drops it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UntilDropped {
+    /// NOT NULL is dropped: their rows get NULL.
+    AllowNull,
+    /// The column defaults to the change's `fill:` expression.
+    Fill(String),
+}
+
 /// What kind of constraint, with what it needs.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
