@@ -1071,8 +1071,12 @@ fn write_diagnostics(writes: &Writes, releases: &crate::plan::Releases) -> Diagn
             c.built_for,
         );
         let first = c.points.first().copied().unwrap_or(c.range.start);
+        let narrower = match first.previous().filter(|p| *p >= c.range.start) {
+            Some(last) => format!("`\"{}\": \"{} ..= {last}\"`", c.release, c.range.start),
+            None => "a later release".to_string(),
+        };
         let help = format!(
-            "give {}.{column} a DEFAULT in the change that makes it NOT NULL, or end the range of {} before {first} in {}",
+            "give {}.{column} a DEFAULT in the change that makes it NOT NULL, or end the range of {} before {first} in {} ({narrower}), with a release that writes it from there on",
             c.table,
             c.release,
             releases.path.display()

@@ -40,6 +40,16 @@ impl SchemaPoint {
             stage: Stage::Expand,
         }
     }
+    /// The point just before this one on the timeline (`2.migrate` before
+    /// `2`, `2.expand` before `2.migrate`, `1` before `2.expand`).
+    pub fn previous(self) -> Option<Self> {
+        match self.stage {
+            Stage::Complete => Some(SchemaPoint::migrate(self.version)),
+            Stage::Migrate => Some(SchemaPoint::expand(self.version)),
+            Stage::Expand => self.version.checked_sub(1).map(SchemaPoint::complete),
+        }
+    }
+
     pub fn migrate(version: u32) -> Self {
         SchemaPoint {
             version,

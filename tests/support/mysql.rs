@@ -38,7 +38,7 @@ pub fn cell(value: Value) -> Option<String> {
 }
 
 /// Run SQL on a new connection (several statements allowed).
-fn exec_on(url: &str, sql: &str) -> Result<(), mysql_async::Error> {
+pub fn exec_on(url: &str, sql: &str) -> Result<(), mysql_async::Error> {
     runtime().block_on(async {
         let mut c = connect(url).await;
         let result = c.query_drop(sql).await;
