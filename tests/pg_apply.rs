@@ -937,7 +937,7 @@ fn status_prints_each_versions_progress() {
     );
     // Versions 3 and 4 belong to the run and have not started.
     assert!(
-        mid.contains("version 3: not started (expand 0/11, migrate 0/18, gate 0/2, contract 0/10)"),
+        mid.contains("version 3: not started (expand 0/11, migrate 0/18, rollout 0/3, gate 0/2, contract 0/10)"),
         "{mid}"
     );
     assert!(

@@ -185,7 +185,7 @@ fn known_schema(points: &[PointSchema], version: u32) -> Option<&Schema> {
         .find(|p| p.point.version == version)
         .or_else(|| match complete().next() {
             Some(first) if version < first.point.version => Some(first),
-            _ => complete().last(),
+            _ => complete().next_back(),
         })
         .map(|p| &p.schema)
 }
