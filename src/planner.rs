@@ -496,6 +496,7 @@ pub fn check(set: &PlanSet, opts: &PlanOptions) -> Result<CheckedPlan, Diagnosti
         let before = schema.clone();
         let mut relaxed: Vec<Relaxed> = Vec::new();
         let mut leaving_columns: Vec<Leaving> = Vec::new();
+        let mut swapped_at_contract: Vec<(String, String)> = Vec::new();
         let mut planned = PlannedVersion {
             version: v,
             path: plan.path.clone(),
@@ -685,6 +686,11 @@ pub fn check(set: &PlanSet, opts: &PlanOptions) -> Result<CheckedPlan, Diagnosti
                     continue;
                 }
             };
+            if let Operation::AlterColumnType { table, column, .. } = &op {
+                if analysis.actions.iter().any(|a| a.phase == Phase::Contract) {
+                    swapped_at_contract.push((table.clone(), column.clone()));
+                }
+            }
             let owner = format!("{}/{}", op.kind_name(), op.subject());
             let origin = Origin::Change {
                 version: v,
@@ -845,7 +851,8 @@ pub fn check(set: &PlanSet, opts: &PlanOptions) -> Result<CheckedPlan, Diagnosti
         schema.version = v;
 
         if in_run(v) {
-            let during = writes::during(&before, &schema, &leaving_columns, v);
+            let during =
+                writes::during(&before, &schema, &leaving_columns, &swapped_at_contract, v);
             for point in [SchemaPoint::expand(v), SchemaPoint::migrate(v)] {
                 points.push(PointSchema {
                     point,

@@ -75,6 +75,14 @@ pub enum Meets {
     ReadsRelaxed { column: String, how: UntilDropped },
     /// A constraint it was not built for, which checks its writes.
     NewConstraint { constraint: String },
+    /// A column it writes, of another type than it was built for.
+    OtherType {
+        column: String,
+        built_for_type: String,
+        here: String,
+    },
+    /// A column it was built to write NULL into, NOT NULL here.
+    NotNullHere { column: String },
 }
 
 /// The version a release was built for (see the module comment).
@@ -100,15 +108,23 @@ pub struct Leaving {
 }
 
 /// The schema writers meet from a version's expand to its contract, given
-/// the schema `before` it and `after` its contract, and the columns it
-/// drops or renames away. Everything of both schemas is there. A column of
-/// both takes a value where either schema gives it one (NOT NULL and
-/// default changes wait for contract or are catalog-only in expand); a
+/// the schema `before` it and `after` its contract, the columns it drops
+/// or renames away, and the `(table, column)` whose type changes through a
+/// twin column swapped in at contract (they keep the old type until then).
+/// Everything of both schemas is there. A column of both takes a value
+/// where either schema gives it one (NOT NULL and default changes wait for
+/// contract or are catalog-only in expand); a
 /// column only in `before` is as `leaving` says, else as it was; a column
 /// only in `after` is added nullable or with its constant default until
 /// contract enforces more, or is a rename's new name, filled by the sync
 /// triggers.
-pub fn during(before: &Schema, after: &Schema, leaving: &[Leaving], version: u32) -> Schema {
+pub fn during(
+    before: &Schema,
+    after: &Schema,
+    leaving: &[Leaving],
+    swapped_at_contract: &[(String, String)],
+    version: u32,
+) -> Schema {
     let mut mid = after.clone();
     for (name, old) in before.tables.iter() {
         let Some(mut table) = mid.tables.get_mut(name) else {
@@ -120,6 +136,10 @@ pub fn during(before: &Schema, after: &Schema, leaving: &[Leaving], version: u32
         for old_col in &old.columns {
             match table.column_mut(&old_col.name) {
                 Some(col) => {
+                    let swapped = (name.clone(), col.name.clone());
+                    if swapped_at_contract.contains(&swapped) {
+                        col.data_type = old_col.data_type.clone();
+                    }
                     col.nullable |= old_col.nullable;
                     if col.default.is_none() {
                         col.default = old_col.default.clone();
@@ -199,7 +219,21 @@ fn meets(known: &Schema, at: &PointSchema) -> Vec<(String, Meets)> {
         };
         for column in &table.columns {
             let column_name = column.name.clone();
-            if known_table.column(&column.name).is_some() {
+            if let Some(known_col) = known_table.column(&column.name) {
+                if !known_col.data_type.eq_ignore_ascii_case(&column.data_type) {
+                    out.push((
+                        name.clone(),
+                        Meets::OtherType {
+                            column: column_name.clone(),
+                            built_for_type: known_col.data_type.clone(),
+                            here: column.data_type.clone(),
+                        },
+                    ));
+                }
+                if known_col.nullable && !column.nullable {
+                    let column = column_name.clone();
+                    out.push((name.clone(), Meets::NotNullHere { column }));
+                }
                 if let Some(r) = at
                     .relaxed
                     .iter()
@@ -300,7 +334,7 @@ mod tests {
             table: "t".into(),
             column: a,
         }];
-        let mid = during(&before, &after, &leaving, 1);
+        let mid = during(&before, &after, &leaving, &[], 1);
         let at = |point, schema: &Schema, relaxed: &[Relaxed]| PointSchema {
             point,
             schema: schema.clone(),
@@ -363,7 +397,7 @@ mod tests {
         // contract enforces it; release 1.0 (built for 0) claims 1 too.
         let before = schema(0, vec![column("id", false)]);
         let after = schema(1, vec![column("id", false), column("b", false)]);
-        let mid = during(&before, &after, &[], 1);
+        let mid = during(&before, &after, &[], &[], 1);
         let at = |point, schema: &Schema| PointSchema {
             point,
             schema: schema.clone(),
@@ -386,6 +420,32 @@ mod tests {
         assert_eq!(
             (c.release.as_str(), c.points.as_slice()),
             ("0.9", &[SchemaPoint::complete(1)][..])
+        );
+    }
+
+    #[test]
+    fn a_type_swapped_in_at_contract_is_the_old_type_until_then() {
+        let before = schema(0, vec![column("id", false), column("a", false)]);
+        let mut after = before.clone();
+        after.version = 1;
+        after.tables.column_mut("t", "a").unwrap().data_type = "bigint".into();
+        let swapped = [("t".to_string(), "a".to_string())];
+        let mid = during(&before, &after, &[], &swapped, 1);
+        assert_eq!(mid.column("t", "a").unwrap().data_type, "int");
+        let mid = during(&before, &after, &[], &[], 1);
+        assert_eq!(mid.column("t", "a").unwrap().data_type, "bigint");
+        // A release built for 1 meets the old type at 1.migrate.
+        let at = PointSchema {
+            point: SchemaPoint::migrate(1),
+            schema: during(&before, &after, &[], &swapped, 1),
+            relaxed: Vec::new(),
+        };
+        let found = meets(&after, &at);
+        assert!(
+            found
+                .iter()
+                .any(|(_, m)| matches!(m, Meets::OtherType { here, .. } if here == "int")),
+            "{found:?}"
         );
     }
 }

@@ -85,7 +85,9 @@
 //!                       "table", "points": ["1.expand", "1.migrate"],
 //!                       "kind": "leaves_out", "column", "gets": "NULL"
 //!                     | "kind": "reads_relaxed", "column", "how": "allow_null" | {"fill": "0"}
-//!                     | "kind": "new_constraint", "constraint"}]
+//!                     | "kind": "new_constraint", "constraint"
+//!                     | "kind": "other_type", "column", "built_for_type", "here"
+//!                     | "kind": "not_null_here", "column"}]
 //!       },
 //!       "notes": [{"version": 2 | null, "message": "…"}],
 //!       "tables": [{"table", "rows": 1000 | null, "backfill_seconds": 0.02 | null,

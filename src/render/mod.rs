@@ -304,6 +304,16 @@ fn finding_text(f: &Finding) -> (String, String) {
         } => format!(
             "reads {fill} in {t}.{column} for rows of releases that no longer write it (the change's fill:)"
         ),
+        Meets::OtherType {
+            column,
+            built_for_type,
+            here,
+        } => format!(
+            "{t}.{column} is {here} here, not the {built_for_type} it was built for: values only one of them holds fail"
+        ),
+        Meets::NotNullHere { column } => {
+            format!("{t}.{column} is NOT NULL here: its writes of NULL there fail")
+        }
         Meets::NewConstraint { constraint } => {
             format!("its writes to {t} are checked by {constraint}, which it was not built for")
         }
