@@ -1,7 +1,6 @@
 //! zerodown: upgrade a database and the application fleet that uses it
 //! without downtime. See ARCHITECTURE.md for the map.
 
-pub mod classify;
 pub mod cli;
 pub mod compat;
 pub mod diagnostic;

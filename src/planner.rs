@@ -16,7 +16,6 @@ use serde::Serialize;
 use sqlparser::ast::{AssignmentTarget, Statement};
 use sqlparser::parser::Parser;
 
-use crate::classify::{self, Classification, Context};
 use crate::compat::writes::{self, Leaving, PointSchema, Relaxed, Writes};
 use crate::compat::{self, Proof};
 use crate::diagnostic::{Diagnostic, Diagnostics};
@@ -24,6 +23,7 @@ use crate::dialect::EngineKind;
 use crate::graph::{self, GraphError, Origin, SourcedAction, TaskGraph, TaskId, VersionWork};
 use crate::ops::parse::{lower, normalize_ident};
 use crate::ops::{Action, BackfillStep, CheckKind, CheckStep, ObjectRef, Operation, Step, Symbol};
+use crate::ops::{Classification, Context};
 use crate::plan::{
     Backfill, ChangeEntry, FleetGroup, Hooks, Phase, Plan, PlanSet, SchemaPoint, Span,
 };
@@ -653,7 +653,7 @@ pub fn check(set: &PlanSet, opts: &PlanOptions) -> Result<CheckedPlan, Diagnosti
                 fill,
                 ..ctx.clone()
             };
-            let analysis = classify::analyze(engine, &op, &schema, &change_ctx);
+            let analysis = crate::ops::analyze(engine, &op, &schema, &change_ctx);
             if let Err(e) = schema.apply(&op, contract_in) {
                 errors.push(change_diag(
                     plan,

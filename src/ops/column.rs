@@ -13,15 +13,14 @@
 //!   a `NOT VALID` check constraint so that no step holds ACCESS EXCLUSIVE
 //!   for a scan.
 
-use crate::classify::{
-    mysql, postgres, sqlite, Analysis, ChangeClass, Classification, Context, Refusal,
-};
 use crate::dialect::EngineKind;
+use crate::dialect::{mysql, postgres, sqlite};
 use crate::ops::sync::{self, SyncTrigger};
 use crate::ops::{
     generated_name, twin_column, Action, BackfillStep, CheckKind, CheckStep, ColumnSpec,
     DefaultExpr, Effect, ObjectRef, Operation, RebuildEdit, SqlStep, Step, Symbol,
 };
+use crate::ops::{Analysis, ChangeClass, Classification, Context, Refusal};
 use crate::plan::Phase;
 use crate::schema::{Column, ConstraintKind, Index, Schema, Table, UntilDropped};
 
@@ -69,7 +68,7 @@ pub fn analyze(
         | Operation::Raw { .. } => Err(Refusal {
             rule: format!("{}/{kind}/not-a-column-change", rule_prefix(engine)),
             reason: format!("`{kind}` is not a column change"),
-            help: "classify it with crate::classify::analyze".to_string(),
+            help: "analyze it with crate::ops::analyze".to_string(),
         }),
     }
 }
@@ -458,7 +457,7 @@ fn not_null_actions(
                 phase,
                 Symbol::Change,
                 format!("rebuild {t} with {c} NOT NULL"),
-                sqlite::rebuild(
+                super::sqlite_rebuild(
                     t,
                     vec![RebuildEdit::SetNotNull {
                         column: c.to_string(),
@@ -619,7 +618,7 @@ fn add_column(env: &Env<'_>, spec: &ColumnSpec) -> Result<Analysis, Refusal> {
             ),
         );
         let step = if env.engine == EngineKind::Sqlite {
-            sqlite::rebuild(
+            super::sqlite_rebuild(
                 t,
                 vec![RebuildEdit::SetDefault {
                     column: c.to_string(),
@@ -1265,7 +1264,7 @@ fn drop_column(env: &Env<'_>, column: &str) -> Result<Analysis, Refusal> {
                         "rebuild {t} without column {column} and constraint {} (and the indexes that use it)",
                         used_by.join(", ")
                     ),
-                    sqlite::rebuild(
+                    super::sqlite_rebuild(
                         t,
                         vec![RebuildEdit::DropColumn {
                             column: column.to_string(),
@@ -1328,7 +1327,7 @@ fn drop_column(env: &Env<'_>, column: &str) -> Result<Analysis, Refusal> {
 fn sqlite_move_refusals(env: &Env<'_>, column: &Column, deps: &Dependents) -> Result<(), Refusal> {
     let (t, c) = (env.name(), column.name.as_str());
     if !deps.uniques.is_empty() {
-        return Err(sqlite::rebuild_refusal(
+        return Err(super::sqlite_rebuild_refusal(
             env.kind,
             "unique",
             &format!(
@@ -1343,7 +1342,7 @@ fn sqlite_move_refusals(env: &Env<'_>, column: &Column, deps: &Dependents) -> Re
         .as_deref()
         .filter(|d| !sqlite::is_constant_default(d))
     {
-        return Err(sqlite::rebuild_refusal(
+        return Err(super::sqlite_rebuild_refusal(
             env.kind,
             "non-constant-default",
             &format!("give a new column the default {d} of {t}.{c}"),
@@ -1361,7 +1360,7 @@ fn rename_column(env: &Env<'_>, from: &str, to: &str) -> Result<Analysis, Refusa
     if env.engine == EngineKind::Sqlite {
         sqlite_move_refusals(env, col, &deps)?;
         if !col.nullable && col.default.is_none() {
-            return Err(sqlite::rebuild_refusal(
+            return Err(super::sqlite_rebuild_refusal(
                 env.kind,
                 "not-null-without-default",
                 &format!("make {t}.{from} nullable so that new code can insert rows without it"),
@@ -1422,7 +1421,7 @@ fn rename_column(env: &Env<'_>, from: &str, to: &str) -> Result<Analysis, Refusa
                 env.sql(
                     vec![mysql::modify_column_sql(
                         t,
-                        &mysql::model_column_definition(col, from, &col.data_type, true),
+                        &super::mysql_column_definition(col, from, &col.data_type, true),
                     )],
                     mysql::LOCK_INPLACE_REBUILD,
                     Effect::ColumnNullable {
@@ -1478,7 +1477,7 @@ fn rename_column(env: &Env<'_>, from: &str, to: &str) -> Result<Analysis, Refusa
         ),
     ));
     if !col.nullable && env.engine != EngineKind::Sqlite {
-        let definition = mysql::model_column_definition(col, to, &col.data_type, false);
+        let definition = super::mysql_column_definition(col, to, &col.data_type, false);
         actions.extend(not_null_actions(env, to, Phase::Contract, definition)?);
     }
     let default = col.default.as_deref();
@@ -1685,7 +1684,7 @@ fn alter_column_type(
                     col.data_type
                 ),
             );
-            let definition = mysql::model_column_definition(col, column, new_type, col.nullable);
+            let definition = super::mysql_column_definition(col, column, new_type, col.nullable);
             let step = env.sql(
                 vec![mysql::modify_column_sql(t, &definition)],
                 mysql::LOCK_INPLACE,
@@ -1837,7 +1836,7 @@ fn alter_column_type(
         ),
     ));
     if !col.nullable && env.engine != EngineKind::Sqlite {
-        let definition = mysql::model_column_definition(col, &twin, new_type, false);
+        let definition = super::mysql_column_definition(col, &twin, new_type, false);
         actions.extend(not_null_actions(env, &twin, Phase::Contract, definition)?);
     }
     let default = col.default.as_deref();
@@ -1981,7 +1980,7 @@ fn set_not_null(env: &Env<'_>, column: &str) -> Result<Analysis, Refusal> {
         lock,
         format!("{reason}. It restricts what old code may write, so it runs in contract"),
     );
-    let definition = mysql::model_column_definition(col, column, &col.data_type, false);
+    let definition = super::mysql_column_definition(col, column, &col.data_type, false);
     Ok(Analysis {
         classification,
         actions: not_null_actions(env, column, Phase::Contract, definition)?,
@@ -2012,7 +2011,7 @@ fn allow_null_step(env: &Env<'_>, col: &Column) -> (&'static str, Step, &'static
             env.sql(
                 vec![mysql::modify_column_sql(
                     t,
-                    &mysql::model_column_definition(col, column, &col.data_type, true),
+                    &super::mysql_column_definition(col, column, &col.data_type, true),
                 )],
                 mysql::LOCK_INPLACE_REBUILD,
                 effect,
@@ -2021,7 +2020,7 @@ fn allow_null_step(env: &Env<'_>, col: &Column) -> (&'static str, Step, &'static
         ),
         EngineKind::Sqlite => (
             "rebuild",
-            sqlite::rebuild(
+            super::sqlite_rebuild(
                 t,
                 vec![RebuildEdit::DropNotNull {
                     column: column.to_string(),
@@ -2039,7 +2038,7 @@ fn writable_until_dropped(env: &Env<'_>, col: &Column) -> Option<Action> {
     let (key, summary, step) = match col.until_dropped(env.ctx.fill.as_deref())? {
         UntilDropped::Fill(fill) => {
             let step = if env.engine == EngineKind::Sqlite {
-                sqlite::rebuild(
+                super::sqlite_rebuild(
                     t,
                     vec![RebuildEdit::SetDefault {
                         column: column.to_string(),
@@ -2115,7 +2114,7 @@ fn set_default(env: &Env<'_>, column: &str, default: &DefaultExpr) -> Result<Ana
     // The column may have had another default: only running the statement
     // (again) makes sure it has this one.
     let step = if env.engine == EngineKind::Sqlite {
-        sqlite::rebuild(
+        super::sqlite_rebuild(
             t,
             vec![RebuildEdit::SetDefault {
                 column: column.to_string(),
@@ -2169,7 +2168,7 @@ fn drop_default(env: &Env<'_>, column: &str) -> Result<Analysis, Refusal> {
         ),
         EngineKind::Sqlite => (
             "rebuild",
-            sqlite::rebuild(
+            super::sqlite_rebuild(
                 t,
                 vec![RebuildEdit::DropDefault {
                     column: column.to_string(),

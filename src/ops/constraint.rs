@@ -17,12 +17,13 @@
 //! These checks and the enforcing steps run in migrate, after the plan's
 //! backfills have cleaned the data.
 
-use crate::classify::{sqlite, Analysis, ChangeClass, Classification, Context, Refusal};
+use crate::dialect::sqlite;
 use crate::dialect::EngineKind;
 use crate::ops::{
     generated_name, Action, CheckKind, CheckStep, Effect, ForeignKeySpec, ObjectRef, Operation,
     RebuildEdit, SqlStep, Step, Symbol,
 };
+use crate::ops::{Analysis, ChangeClass, Classification, Context, Refusal};
 use crate::plan::Phase;
 use crate::schema::{ConstraintKind, Schema, Table};
 
@@ -73,7 +74,7 @@ pub fn analyze(
         Operation::ValidateConstraint { table, name } => rules.validate_constraint(table, name),
         Operation::DropConstraint { table, name } => rules.drop_constraint(table, name),
         _ => unreachable!(
-            "classify::analyze sends only constraint operations here, not {}",
+            "ops::analyze sends only constraint operations here, not {}",
             op.kind_name()
         ),
     }
@@ -311,7 +312,7 @@ impl<'a> Rules<'a> {
                     Phase::Migrate,
                     Symbol::Add,
                     format!("rebuild {table_name} with {description}"),
-                    sqlite::rebuild(
+                    super::sqlite_rebuild(
                         table_name,
                         vec![RebuildEdit::AddForeignKey {
                             name: name.to_string(),
@@ -485,7 +486,7 @@ impl<'a> Rules<'a> {
                         Phase::Migrate,
                         Symbol::Add,
                         format!("rebuild {table_name} with check {name} ({expr})"),
-                        sqlite::rebuild(
+                        super::sqlite_rebuild(
                             table_name,
                             vec![RebuildEdit::AddCheck {
                                 name: name.to_string(),
@@ -1094,7 +1095,7 @@ impl<'a> Rules<'a> {
                 Phase::Contract,
                 Symbol::Remove,
                 format!("rebuild {table_name} without constraint {name}"),
-                sqlite::rebuild(
+                super::sqlite_rebuild(
                     table_name,
                     vec![RebuildEdit::DropConstraint {
                         name: name.to_string(),

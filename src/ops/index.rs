@@ -6,11 +6,11 @@
 //! duplicates first, in migrate, after the plan's backfills had their chance
 //! to clean it.
 
-use crate::classify::{Analysis, ChangeClass, Classification, Context, Refusal};
 use crate::dialect::EngineKind;
 use crate::ops::{
     Action, CheckKind, CheckStep, Effect, ObjectRef, Operation, SqlStep, Step, Symbol,
 };
+use crate::ops::{Analysis, ChangeClass, Classification, Context, Refusal};
 use crate::plan::Phase;
 use crate::schema::{ConstraintKind, Schema};
 

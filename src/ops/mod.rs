@@ -10,6 +10,7 @@
 //! `match` that does not handle it yet: that is the point.
 
 mod action;
+mod analysis;
 pub mod column;
 pub mod constraint;
 pub mod index;
@@ -21,7 +22,9 @@ pub mod trash;
 pub mod undo;
 pub mod view;
 
+pub use crate::dialect::generated_name;
 pub use action::*;
+pub use analysis::{analyze, Analysis, ChangeClass, Classification, Context, Refusal};
 
 use serde::Serialize;
 
@@ -336,31 +339,50 @@ impl Operation {
     }
 }
 
-/// A name zerodown gives to an object it creates (twin columns, sync
-/// triggers and their functions, NOT VALID check constraints), from its
-/// parts joined by `_` and prefixed `zd_`. Kept within the engine's limit
-/// (63 bytes on PostgreSQL, 64 on MySQL): a long name is cut and ends with a
-/// hash of the whole, so two long names never collide.
-pub fn generated_name(parts: &[&str]) -> String {
-    const LIMIT: usize = 63;
-    let full = format!("zd_{}", parts.join("_"));
-    if full.len() <= LIMIT {
-        return full;
-    }
-    use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(full.as_bytes());
-    let hash: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
-    let mut cut = LIMIT - hash.len() - 1;
-    while !full.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    format!("{}_{hash}", &full[..cut])
-}
-
 /// The twin column that carries a column's new type until contract swaps
 /// it in: `zd_new_<column>`.
 pub fn twin_column(column: &str) -> String {
     generated_name(&["new", column])
+}
+
+/// The definition of a model column for MySQL with its type and
+/// nullability overridden (a twin column's new type, a nullability change),
+/// keeping its default. The model carries no collation or comment; a column
+/// that has them loses them to `MODIFY`.
+pub fn mysql_column_definition(
+    column: &crate::schema::Column,
+    name: &str,
+    data_type: &str,
+    nullable: bool,
+) -> String {
+    crate::dialect::mysql::column_definition(
+        name,
+        data_type,
+        &[],
+        nullable,
+        column.default.as_deref(),
+    )
+}
+
+/// A SQLite rebuild of `table` with these edits (see `RebuildStep`).
+pub fn sqlite_rebuild(table: &str, edits: Vec<RebuildEdit>) -> Step {
+    Step::Rebuild(RebuildStep {
+        table: table.to_string(),
+        edits,
+        lock: crate::dialect::sqlite::LOCK_TABLE_REBUILD.to_string(),
+    })
+}
+
+/// A change SQLite could only make by rebuilding the table where even a
+/// rebuild leaves running code broken.
+pub fn sqlite_rebuild_refusal(kind: &str, variant: &str, what: &str, help: &str) -> Refusal {
+    Refusal {
+        rule: format!("{}/{kind}/{variant}", crate::dialect::sqlite::RULE_PREFIX),
+        reason: format!(
+            "SQLite cannot {what} with ALTER TABLE: it needs the table rebuilt (new table, copy of every row, swap), which holds the write lock for the whole copy"
+        ),
+        help: help.to_string(),
+    }
 }
 
 #[cfg(test)]

@@ -1,9 +1,9 @@
 //! The raw-SQL escape hatch: SQL the classifier does not interpret, run as
 //! written in the phase the user chose.
 
-use crate::classify::{Analysis, ChangeClass, Classification, Context, Refusal};
 use crate::dialect::EngineKind;
 use crate::ops::{Action, Effect, Operation, SqlStep, Step, Symbol};
+use crate::ops::{Analysis, ChangeClass, Classification, Context, Refusal};
 use crate::plan::Phase;
 use crate::schema::Schema;
 

@@ -17,7 +17,7 @@ use sqlparser::ast::{visit_expressions_mut, visit_relations, Expr, Ident, Statem
 use sqlparser::parser::Parser;
 use sqlparser::tokenizer::Token;
 
-use crate::classify::postgres::dollar_quote;
+use crate::dialect::postgres::dollar_quote;
 use crate::dialect::EngineKind;
 use crate::ops::generated_name;
 use crate::schema::{Index, Table};
@@ -470,7 +470,7 @@ pub fn twin_triggers(
             .collect(),
         EngineKind::Sqlite => {
             // Assignment converts through the twin's affinity (see
-            // `classify::sqlite::has_numeric_affinity`).
+            // `dialect::sqlite::has_numeric_affinity`).
             let set = format!("{w} = NEW.{c}");
             [TriggerEvent::Insert, TriggerEvent::Update]
                 .into_iter()

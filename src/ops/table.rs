@@ -6,11 +6,11 @@
 //! PostgreSQL and MySQL the new name is served by a view over the old table
 //! until contract swaps them; SQLite has no updatable views and refuses.
 
-use crate::classify::{Analysis, ChangeClass, Classification, Context, Refusal};
 use crate::dialect::EngineKind;
 use crate::ops::{
     generated_name, Action, ColumnSpec, Effect, ObjectRef, Operation, SqlStep, Step, Symbol,
 };
+use crate::ops::{Analysis, ChangeClass, Classification, Context, Refusal};
 use crate::plan::Phase;
 use crate::schema::{Constraint, Schema};
 

@@ -2,7 +2,6 @@
 //! created, per engine. Derived from the objects each task declares it
 //! creates, so every kind of change is covered without a second list.
 
-use crate::classify::sqlite;
 use crate::dialect::EngineKind;
 use crate::ops::{Effect, ObjectRef, RebuildEdit, RebuildStep, SqlStep, Step};
 use crate::schema::{ConstraintKind, Schema};
@@ -161,7 +160,7 @@ pub fn undo_rebuild(
         (EngineKind::Sqlite, ObjectRef::Constraint { table, name })
             if !created_tables.contains(table) =>
         {
-            match sqlite::rebuild(
+            match super::sqlite_rebuild(
                 table,
                 vec![RebuildEdit::DropConstraint { name: name.clone() }],
             ) {

@@ -7,9 +7,9 @@
 
 use std::collections::BTreeSet;
 
-use crate::classify::{Analysis, ChangeClass, Classification, Context, Refusal};
 use crate::dialect::EngineKind;
 use crate::ops::{Action, Effect, ObjectRef, Operation, SqlStep, Step, Symbol};
+use crate::ops::{Analysis, ChangeClass, Classification, Context, Refusal};
 use crate::plan::Phase;
 use crate::schema::Schema;
 

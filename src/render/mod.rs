@@ -338,7 +338,6 @@ pub(crate) mod fixture {
     use std::path::PathBuf;
     use std::time::Duration;
 
-    use crate::classify::{ChangeClass, Classification};
     use crate::compat::{Proof, ReleaseCheck};
     use crate::dialect::EngineKind;
     use crate::graph::{self, Origin, SourcedAction, TaskId, VersionWork};
@@ -346,6 +345,7 @@ pub(crate) mod fixture {
         Action, BackfillStep, CheckKind, CheckStep, ColumnSpec, Effect, ObjectRef, Operation,
         SqlStep, Step, Symbol,
     };
+    use crate::ops::{ChangeClass, Classification};
     use crate::plan::{FleetGroup, Hooks, MaxUnavailable, Phase, SchemaPoint, Span};
     use crate::planner::{
         CheckedPlan, FleetSummary, Note, PlannedBackfill, PlannedChange, PlannedVersion,

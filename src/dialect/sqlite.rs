@@ -4,9 +4,6 @@
 //! (NOT NULL, defaults, CHECK and foreign keys, a constrained column
 //! dropped), which holds the write lock while every row is copied.
 
-use crate::classify::Refusal;
-use crate::ops::{RebuildEdit, RebuildStep, Step};
-
 /// The prefix of SQLite rule IDs (`sqlite/<kind>/<variant>`).
 pub const RULE_PREFIX: &str = "sqlite";
 
@@ -40,15 +37,6 @@ pub fn is_constant_default(sql: &str) -> bool {
     !sql.to_uppercase().starts_with("CURRENT_") && !sql.contains('(')
 }
 
-/// A rebuild of `table` with these edits (see `crate::ops::RebuildStep`).
-pub fn rebuild(table: &str, edits: Vec<RebuildEdit>) -> Step {
-    Step::Rebuild(RebuildStep {
-        table: table.to_string(),
-        edits,
-        lock: LOCK_TABLE_REBUILD.to_string(),
-    })
-}
-
 /// Whether a column of this declared type has a numeric affinity
 /// (INTEGER, REAL or NUMERIC), by SQLite's rules in order: a type naming
 /// `INT` is INTEGER; `CHAR`, `CLOB` or `TEXT`, TEXT; `BLOB` or no type,
@@ -66,18 +54,6 @@ pub fn has_numeric_affinity(data_type: &str) -> bool {
         return false;
     }
     !(t.trim().is_empty() || t.contains("BLOB"))
-}
-
-/// A change SQLite could only make by rebuilding the table where even a
-/// rebuild leaves running code broken.
-pub fn rebuild_refusal(kind: &str, variant: &str, what: &str, help: &str) -> Refusal {
-    Refusal {
-        rule: format!("{RULE_PREFIX}/{kind}/{variant}"),
-        reason: format!(
-            "SQLite cannot {what} with ALTER TABLE: it needs the table rebuilt (new table, copy of every row, swap), which holds the write lock for the whole copy"
-        ),
-        help: help.to_string(),
-    }
 }
 
 #[cfg(test)]

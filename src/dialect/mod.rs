@@ -2,7 +2,15 @@
 //!
 //! This module knows no driver: it is what the planner needs to produce SQL
 //! text for an engine (quoting, the `sqlparser` dialect to read the plan's
-//! statements with). The drivers live in `engine`.
+//! statements with, names zerodown generates). `postgres`, `mysql` and
+//! `sqlite` hold each engine's facts that the rules in `crate::ops` share:
+//! lock descriptions, online-DDL clauses, type compatibility, SQL spelled
+//! the engine's way. It is the lowest layer: it imports no other module of
+//! the crate. The drivers live in `engine`.
+
+pub mod mysql;
+pub mod postgres;
+pub mod sqlite;
 
 use std::fmt;
 
@@ -30,7 +38,7 @@ impl EngineKind {
 
     /// The `sqlparser` dialect the plan's statements are read with. The
     /// dialect does not police the syntax (see NOTES.md); the per-engine
-    /// rules in `classify` reject what the engine itself would not accept.
+    /// rules in `ops` reject what the engine itself would not accept.
     /// The schema unqualified names resolve to when the engine fixes it
     /// (SQLite's `main`); PostgreSQL's and MySQL's depend on the connection.
     pub fn fixed_namespace(self) -> Option<&'static str> {
@@ -108,6 +116,27 @@ impl fmt::Display for EngineKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }
+}
+
+/// A name zerodown gives to an object it creates (twin columns, sync
+/// triggers and their functions, NOT VALID check constraints), from its
+/// parts joined by `_` and prefixed `zd_`. Kept within the engine's limit
+/// (63 bytes on PostgreSQL, 64 on MySQL): a long name is cut and ends with a
+/// hash of the whole, so two long names never collide.
+pub fn generated_name(parts: &[&str]) -> String {
+    const LIMIT: usize = 63;
+    let full = format!("zd_{}", parts.join("_"));
+    if full.len() <= LIMIT {
+        return full;
+    }
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(full.as_bytes());
+    let hash: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
+    let mut cut = LIMIT - hash.len() - 1;
+    while !full.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}_{hash}", &full[..cut])
 }
 
 #[cfg(test)]

@@ -1,19 +1,9 @@
-//! Per-engine rules: what a statement does to a live database as written
-//! (class, lock, why), and the safe expand / migrate / contract actions it
-//! becomes.
-//!
-//! Each engine has its own module because the same statement takes
-//! different locks on each (a plain `CREATE INDEX` blocks writes on
-//! PostgreSQL, is online with `ALGORITHM=INPLACE, LOCK=NONE` on MySQL, and
-//! holds SQLite's single write lock for its duration).
-
-pub mod mysql;
-pub mod postgres;
-pub mod sqlite;
-
-// Each engine module holds that engine's facts (lock names, online-DDL
-// clauses, volatile functions, sync-trigger SQL); the decompositions, one
-// file per kind of change, live in `crate::ops`.
+//! What a change's analysis yields: its class, rule, lock as written and
+//! reason (`Classification`), or a `Refusal`; the safe expand / migrate /
+//! contract actions it becomes (`Analysis`); and `analyze`, which hands an
+//! operation to the module of its kind. The engines' facts that the rules
+//! share (lock names, online-DDL clauses, type compatibility) are in
+//! `crate::dialect::{postgres, mysql, sqlite}`.
 
 use serde::Serialize;
 
@@ -114,7 +104,7 @@ pub fn analyze(
     schema: &Schema,
     ctx: &Context<'_>,
 ) -> Result<Analysis, Refusal> {
-    use crate::ops::{column, constraint, index, raw, table, view};
+    use super::{column, constraint, index, raw, table, view};
     match op {
         Operation::CreateTable { .. }
         | Operation::DropTable { .. }

@@ -3,8 +3,8 @@
 //! rewrite, no index rebuild), and the four steps that enforce NOT NULL
 //! without holding ACCESS EXCLUSIVE for a full scan.
 
+use super::generated_name;
 use crate::dialect::EngineKind;
-use crate::ops::generated_name;
 
 /// The prefix of PostgreSQL rule IDs (`pg/<kind>/<variant>`).
 pub const RULE_PREFIX: &str = "pg";

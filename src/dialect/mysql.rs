@@ -8,7 +8,6 @@
 //! cannot keep that promise.
 
 use crate::dialect::EngineKind;
-use crate::schema::Column;
 
 /// The prefix of MySQL rule IDs (`mysql/<kind>/<variant>`).
 pub const RULE_PREFIX: &str = "mysql";
@@ -111,19 +110,6 @@ pub fn column_definition(
     def
 }
 
-/// The definition of a model column with its type and nullability
-/// overridden (a twin column's new type, a nullability change), keeping its
-/// default. The model carries no collation or comment; a column that has
-/// them loses them to `MODIFY`.
-pub fn model_column_definition(
-    column: &Column,
-    name: &str,
-    data_type: &str,
-    nullable: bool,
-) -> String {
-    column_definition(name, data_type, &[], nullable, column.default.as_deref())
-}
-
 /// `ALTER TABLE t MODIFY COLUMN <definition>, ALGORITHM=INPLACE, LOCK=NONE`:
 /// nullability and in-place type changes; reads and writes continue.
 pub fn modify_column_sql(table: &str, definition: &str) -> String {
@@ -203,15 +189,8 @@ mod tests {
             ),
             "`name` VARCHAR(20) COLLATE utf8mb4_bin NOT NULL DEFAULT ''"
         );
-        let col = Column {
-            name: "id2".into(),
-            data_type: "CHAR(36)".into(),
-            nullable: false,
-            default: Some("uuid()".into()),
-            drop_at: None,
-        };
         assert_eq!(
-            modify_column_sql("t", &model_column_definition(&col, "id2", "CHAR(36)", true)),
+            modify_column_sql("t", &column_definition("id2", "CHAR(36)", &[], true, Some("uuid()"))),
             "ALTER TABLE `t` MODIFY COLUMN `id2` CHAR(36) NULL DEFAULT (uuid()), ALGORITHM=INPLACE, LOCK=NONE"
         );
     }
