@@ -21,13 +21,14 @@ use crate::compat::{self, Proof};
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::dialect::EngineKind;
 use crate::graph::{self, GraphError, Origin, SourcedAction, TaskGraph, TaskId, VersionWork};
-use crate::ops::parse::{lower, normalize_ident};
 use crate::ops::{Action, BackfillStep, CheckKind, CheckStep, ObjectRef, Operation, Step, Symbol};
 use crate::ops::{Classification, Context};
+use crate::parse::{lower, normalize_ident};
 use crate::plan::{
     Backfill, ChangeEntry, FleetGroup, Hooks, Phase, Plan, PlanSet, SchemaPoint, Span,
 };
-use crate::schema::{self, Schema, SchemaSource};
+use crate::schema::Schema;
+use crate::snapshot::SchemaSource;
 
 /// How the planner finds the starting schema.
 #[derive(Clone, Debug, Default)]
@@ -187,7 +188,7 @@ fn baseline(
     }
     if let Some(path) = &opts.schema_file {
         let version = crate::plan::version_in_file_name(path).unwrap_or(first.saturating_sub(1));
-        let schema = schema::load_schema_file(path, engine, version)?;
+        let schema = crate::snapshot::load_schema_file(path, engine, version)?;
         return Ok(Baseline {
             schema,
             source: SchemaSource::File { path: path.clone() },
@@ -198,7 +199,7 @@ fn baseline(
         // contract to (that plan's contract actions need the plan).
         let mut below = u32::MAX;
         loop {
-            match schema::load_schema_dir(dir, engine, below)? {
+            match crate::snapshot::load_schema_dir(dir, engine, below)? {
                 None => break,
                 Some((schema, source)) => {
                     let owes = set.plans.iter().any(|p| {

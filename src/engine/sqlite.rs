@@ -29,8 +29,8 @@ use super::{
     LockPolicy, RunLock, TaskStatus,
 };
 use crate::dialect::EngineKind;
-use crate::ops::parse::lower;
 use crate::ops::{BackfillStep, Effect, Operation, RebuildStep, SqlStep};
+use crate::parse::lower;
 use crate::schema::{Column, Constraint, ConstraintKind, Index, Schema, Table, View};
 
 /// How long a statement outside the lock policy (history, catalog reads)

@@ -380,7 +380,7 @@ fn base_version_without_history(set: &PlanSet) -> u32 {
         .unwrap_or(0);
     set.schema_dir
         .as_deref()
-        .and_then(crate::schema::newest_schema_version)
+        .and_then(crate::snapshot::newest_schema_version)
         .unwrap_or(first)
 }
 

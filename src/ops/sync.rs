@@ -81,7 +81,7 @@ fn parse_expr(engine: EngineKind, sql: &str) -> Result<Expr, String> {
 /// looked up among `columns`: exactly, and without regard to case on MySQL
 /// and SQLite, whose column names are case-insensitive.
 fn find_column<'a>(engine: EngineKind, ident: &Ident, columns: &[&'a str]) -> Option<&'a str> {
-    let name = crate::ops::parse::normalize_ident(ident);
+    let name = crate::parse::normalize_ident(ident);
     columns
         .iter()
         .copied()

@@ -106,7 +106,7 @@ use super::{ordered, summary};
 use crate::graph::{Milestone, Task, TaskKind};
 use crate::ops::Step;
 use crate::planner::{CheckedPlan, PlannedVersion};
-use crate::schema::SchemaSource;
+use crate::snapshot::SchemaSource;
 
 /// The version of the schema above; bumped only on an incompatible change.
 const FORMAT_VERSION: u32 = 1;

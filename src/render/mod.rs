@@ -323,9 +323,9 @@ fn finding_text(f: &Finding) -> (String, String) {
 
 fn schema_source_text(plan: &CheckedPlan) -> String {
     match &plan.schema_source {
-        crate::schema::SchemaSource::Empty => "an empty database".to_string(),
-        crate::schema::SchemaSource::File { path } => path.display().to_string(),
-        crate::schema::SchemaSource::Database => "the database".to_string(),
+        crate::snapshot::SchemaSource::Empty => "an empty database".to_string(),
+        crate::snapshot::SchemaSource::File { path } => path.display().to_string(),
+        crate::snapshot::SchemaSource::Database => "the database".to_string(),
     }
 }
 
@@ -350,7 +350,7 @@ pub(crate) mod fixture {
     use crate::planner::{
         CheckedPlan, FleetSummary, Note, PlannedBackfill, PlannedChange, PlannedVersion,
     };
-    use crate::schema::SchemaSource;
+    use crate::snapshot::SchemaSource;
 
     fn sql_action(
         key: &str,

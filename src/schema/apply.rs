@@ -6,8 +6,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::ops::parse::same_type;
-use crate::ops::{ColumnSpec, ForeignKeySpec, Operation};
+use crate::dialect::same_type;
+use crate::operation::{ColumnSpec, ForeignKeySpec, Operation};
 use crate::schema::{Column, Constraint, ConstraintKind, Index, Schema, Table, TableMut, View};
 
 /// A change that does not fit the schema it will meet.
@@ -1131,7 +1131,7 @@ fn primary_key_replaced(table: &str, columns: &[String]) -> SchemaError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ops::DefaultExpr;
+    use crate::operation::DefaultExpr;
 
     fn s(v: &str) -> String {
         v.to_string()

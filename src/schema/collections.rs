@@ -378,7 +378,7 @@ map_like!(Indexes, Index);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ops::{ColumnSpec, ForeignKeySpec, Operation};
+    use crate::operation::{ColumnSpec, ForeignKeySpec, Operation};
     use crate::schema::Schema;
 
     fn s(v: &str) -> String {

@@ -8,16 +8,16 @@
 
 mod apply;
 mod collections;
-mod load;
 mod views;
 
 pub use apply::SchemaError;
 pub use collections::{IndexMut, Indexes, TableMut, Tables};
-pub use load::{load_schema_dir, load_schema_file, newest_schema_version, SchemaSource};
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+
+pub use crate::operation::{Constraint, ConstraintKind};
 
 /// A column of the model.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -70,56 +70,6 @@ pub enum UntilDropped {
     AllowNull,
     /// The column defaults to the change's `fill:` expression.
     Fill(String),
-}
-
-/// What kind of constraint, with what it needs.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum ConstraintKind {
-    Check {
-        expr: String,
-    },
-    ForeignKey {
-        columns: Vec<String>,
-        ref_table: String,
-        ref_columns: Vec<String>,
-    },
-    Unique {
-        columns: Vec<String>,
-    },
-    PrimaryKey {
-        columns: Vec<String>,
-    },
-}
-
-impl ConstraintKind {
-    /// The columns and tables the constraint names.
-    pub fn identifiers(&self) -> Vec<String> {
-        match self {
-            ConstraintKind::Check { .. } => Vec::new(),
-            ConstraintKind::ForeignKey {
-                columns,
-                ref_table,
-                ref_columns,
-            } => columns
-                .iter()
-                .chain(ref_columns)
-                .chain(std::iter::once(ref_table))
-                .cloned()
-                .collect(),
-            ConstraintKind::Unique { columns } | ConstraintKind::PrimaryKey { columns } => {
-                columns.clone()
-            }
-        }
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Constraint {
-    pub name: String,
-    pub kind: ConstraintKind,
-    /// False for a constraint added `NOT VALID` and not yet validated.
-    pub validated: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

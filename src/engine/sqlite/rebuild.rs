@@ -29,8 +29,8 @@ use sqlparser::tokenizer::Token;
 use super::{begin_immediate, commit, failed, rollback, sql_error, type_key, Attempt};
 use crate::dialect::EngineKind;
 use crate::engine::EngineError;
-use crate::ops::parse::lower;
 use crate::ops::{generated_name, Operation, RebuildEdit, RebuildStep};
+use crate::parse::lower;
 use crate::schema::Schema;
 
 const ENGINE: EngineKind = EngineKind::Sqlite;

@@ -1,4 +1,6 @@
-//! Building the model from SQL files.
+//! The schema model built from SQL files (`schemas/NNNN.sql`, `--schema
+//! FILE`): each statement parsed (`crate::parse`) and applied to the model
+//! (`crate::schema`), with diagnostics that point into the file.
 
 use std::path::{Path, PathBuf};
 
@@ -9,8 +11,8 @@ use sqlparser::tokenizer::{Location, Token};
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::dialect::EngineKind;
-use crate::ops::parse::{guard_satisfied, inline_indexes, lower, qualifiers};
-use crate::ops::Operation;
+use crate::operation::Operation;
+use crate::parse::{guard_satisfied, inline_indexes, lower, qualifiers};
 use crate::schema::Schema;
 
 /// Where the starting schema came from, for the plan output.

@@ -13,8 +13,8 @@ use sqlparser::ast::{
     NullsDistinctOption, ObjectName, ObjectType, RenameTableNameKind, Statement, TableConstraint,
 };
 
-use crate::dialect::EngineKind;
-use crate::ops::{ColumnSpec, DefaultExpr, ForeignKeySpec, Operation};
+use crate::dialect::{same_type, EngineKind};
+use crate::operation::{ColumnSpec, DefaultExpr, ForeignKeySpec, Operation};
 use crate::schema::{Column, Constraint, ConstraintKind, Schema};
 
 /// The name an identifier denotes: unquoted names fold to lower case
@@ -215,61 +215,6 @@ pub fn guard_satisfied(stmt: &Statement, schema: &Schema) -> bool {
             }
         }
         _ => false,
-    }
-}
-
-/// Whether two spellings of a column type denote the same type: case,
-/// spacing, the engines' aliases (`integer`/`int4`/`int`, `character
-/// varying`/`varchar`, `timestamp with time zone`/`timestamptz`, …) and
-/// MySQL integer display widths (`int(11)`) do not count.
-pub fn same_type(a: &str, b: &str) -> bool {
-    canonical_type(a) == canonical_type(b)
-}
-
-fn canonical_type(spelled: &str) -> String {
-    let lower = spelled.to_lowercase();
-    let (head, args, tail) = match (lower.find('('), lower.find(')')) {
-        (Some(open), Some(close)) if close > open => (
-            &lower[..open],
-            Some(lower[open + 1..close].replace(' ', "")),
-            &lower[close + 1..],
-        ),
-        _ => (lower.as_str(), None, ""),
-    };
-    let base: String = format!("{head} {tail}")
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ");
-    let (base, unsigned) = match base.strip_suffix(" unsigned") {
-        Some(stripped) => (stripped.to_string(), " unsigned"),
-        None => (base, ""),
-    };
-    let alias = match base.as_str() {
-        "integer" | "int4" | "int" => "int",
-        "bigint" | "int8" => "bigint",
-        "smallint" | "int2" => "smallint",
-        "character varying" | "varchar" => "varchar",
-        "character" | "char" | "bpchar" => "char",
-        "boolean" | "bool" => "boolean",
-        "double precision" | "float8" | "double" => "double",
-        "real" | "float4" => "real",
-        "decimal" | "numeric" => "numeric",
-        "timestamp without time zone" | "timestamp" => "timestamp",
-        "timestamp with time zone" | "timestamptz" => "timestamptz",
-        "time without time zone" | "time" => "time",
-        "time with time zone" | "timetz" => "timetz",
-        "serial" | "serial4" => "serial",
-        "bigserial" | "serial8" => "bigserial",
-        "smallserial" | "serial2" => "smallserial",
-        other => other,
-    };
-    let display_width_only = matches!(
-        alias,
-        "tinyint" | "smallint" | "mediumint" | "int" | "bigint"
-    );
-    match args {
-        Some(args) if !display_width_only => format!("{alias}({args}){unsigned}"),
-        _ => format!("{alias}{unsigned}"),
     }
 }
 
