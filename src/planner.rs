@@ -267,7 +267,26 @@ fn leaving(
                 None,
             ))
         }
-        _ => None,
+        Operation::CreateTable { .. }
+        | Operation::DropTable { .. }
+        | Operation::RenameTable { .. }
+        | Operation::AddColumn { .. }
+        | Operation::AlterColumnType { .. }
+        | Operation::SetNotNull { .. }
+        | Operation::DropNotNull { .. }
+        | Operation::SetDefault { .. }
+        | Operation::DropDefault { .. }
+        | Operation::CreateIndex { .. }
+        | Operation::DropIndex { .. }
+        | Operation::AddForeignKey { .. }
+        | Operation::AddCheck { .. }
+        | Operation::AddUnique { .. }
+        | Operation::AddPrimaryKey { .. }
+        | Operation::ValidateConstraint { .. }
+        | Operation::DropConstraint { .. }
+        | Operation::CreateView { .. }
+        | Operation::DropView { .. }
+        | Operation::Raw { .. } => None,
     }
 }
 

@@ -236,3 +236,81 @@ fn the_cycle_finder_finds_cycles() {
     assert_eq!(cycles(&graph), expected);
     assert_eq!(top_level_names("x::Y, z::{a, b}, w};"), ["x", "z", "w"]);
 }
+
+/// Arms that match `Operation` variants next to a catch-all arm (`_`,
+/// a binding), and `let Operation::X … else` that catch the rest: each
+/// hides a new variant from the compiler. Test modules may.
+struct WildcardArms<'a> {
+    file: &'a Path,
+    found: Vec<String>,
+}
+
+fn names_operation(pat: &syn::Pat) -> bool {
+    let path = match pat {
+        syn::Pat::Struct(p) => &p.path,
+        syn::Pat::TupleStruct(p) => &p.path,
+        syn::Pat::Path(p) => &p.path,
+        syn::Pat::Or(or) => return or.cases.iter().any(names_operation),
+        _ => return false,
+    };
+    path.segments.len() >= 2 && path.segments[path.segments.len() - 2].ident == "Operation"
+}
+
+impl<'ast> syn::visit::Visit<'ast> for WildcardArms<'_> {
+    fn visit_expr_match(&mut self, m: &'ast syn::ExprMatch) {
+        if m.arms.iter().any(|a| names_operation(&a.pat)) {
+            for arm in &m.arms {
+                if matches!(arm.pat, syn::Pat::Wild(_) | syn::Pat::Ident(_)) {
+                    self.found.push(format!(
+                        "{}: a catch-all arm in a match over Operation",
+                        self.file.display()
+                    ));
+                }
+            }
+        }
+        syn::visit::visit_expr_match(self, m);
+    }
+
+    fn visit_item_mod(&mut self, m: &'ast syn::ItemMod) {
+        let is_test = m.attrs.iter().any(|a| {
+            a.path().is_ident("cfg") && a.parse_args::<syn::Ident>().is_ok_and(|i| i == "test")
+        });
+        if !is_test {
+            syn::visit::visit_item_mod(self, m);
+        }
+    }
+
+    fn visit_local(&mut self, local: &'ast syn::Local) {
+        if local.init.as_ref().is_some_and(|i| i.diverge.is_some()) && names_operation(&local.pat) {
+            self.found
+                .push(format!("{}: `let Operation::… else`", self.file.display()));
+        }
+        syn::visit::visit_local(self, local);
+    }
+}
+
+#[test]
+fn no_match_over_operation_has_a_catch_all_arm() {
+    let mut found = Vec::new();
+    for path in zerodown_files() {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let file = syn::parse_file(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let mut visitor = WildcardArms {
+            file: &path,
+            found: Vec::new(),
+        };
+        syn::visit::Visit::visit_file(&mut visitor, &file);
+        found.extend(visitor.found);
+    }
+    assert!(found.is_empty(), "{}", found.join("\n"));
+    // The check sees one.
+    let planted: syn::File =
+        syn::parse_str("fn f(op: &Operation) { match op { Operation::Raw { .. } => {} _ => {} } }")
+            .unwrap();
+    let mut visitor = WildcardArms {
+        file: Path::new("planted.rs"),
+        found: Vec::new(),
+    };
+    syn::visit::Visit::visit_file(&mut visitor, &planted);
+    assert_eq!(visitor.found.len(), 1);
+}

@@ -97,7 +97,8 @@ pub struct Analysis {
 /// Classify an operation for an engine and decompose it into actions. The
 /// schema is the model *before* the operation; the operation has already
 /// been checked against it (unknown tables and columns are the schema
-/// model's errors, not a refusal).
+/// model's errors, not a refusal). The one match over `Operation` that
+/// picks the rule: each arm calls its operation's function.
 pub fn analyze(
     engine: EngineKind,
     op: &Operation,
@@ -105,30 +106,108 @@ pub fn analyze(
     ctx: &Context<'_>,
 ) -> Result<Analysis, Refusal> {
     use super::{column, constraint, index, raw, table, view};
+    let kind = op.kind_name();
+    let env = |table: &str| column::Env::new(engine, kind, schema, ctx, table);
+    let rules = constraint::Rules {
+        engine,
+        kind,
+        schema,
+    };
     match op {
-        Operation::CreateTable { .. }
-        | Operation::DropTable { .. }
-        | Operation::RenameTable { .. } => table::analyze(engine, op, schema, ctx),
-        Operation::AddColumn { .. }
-        | Operation::DropColumn { .. }
-        | Operation::RenameColumn { .. }
-        | Operation::AlterColumnType { .. }
-        | Operation::SetNotNull { .. }
-        | Operation::DropNotNull { .. }
-        | Operation::SetDefault { .. }
-        | Operation::DropDefault { .. } => column::analyze(engine, op, schema, ctx),
-        Operation::CreateIndex { .. } | Operation::DropIndex { .. } => {
-            index::analyze(engine, op, schema, ctx)
+        Operation::CreateTable {
+            table,
+            columns,
+            constraints,
+            references,
+            sql,
+            primary_key: _,
+            if_not_exists: _,
+        } => Ok(table::create_table(
+            engine,
+            table,
+            columns,
+            constraints,
+            references,
+            sql,
+        )),
+        Operation::DropTable { table } => table::drop_table(engine, table, schema, ctx),
+        Operation::RenameTable { from, to } => table::rename_table(engine, from, to),
+        Operation::AddColumn { table, column } => column::add_column(&env(table)?, column),
+        Operation::DropColumn { table, column } => column::drop_column(&env(table)?, column),
+        Operation::RenameColumn { table, from, to } => {
+            column::rename_column(&env(table)?, from, to)
         }
-        Operation::AddForeignKey { .. }
-        | Operation::AddCheck { .. }
-        | Operation::AddUnique { .. }
-        | Operation::AddPrimaryKey { .. }
-        | Operation::ValidateConstraint { .. }
-        | Operation::DropConstraint { .. } => constraint::analyze(engine, op, schema, ctx),
-        Operation::CreateView { .. } | Operation::DropView { .. } => {
-            view::analyze(engine, op, schema, ctx)
+        Operation::AlterColumnType {
+            table,
+            column,
+            new_type,
+            using,
+            written_as,
+        } => {
+            column::alter_column_type(&env(table)?, column, new_type, using.as_deref(), written_as)
         }
-        Operation::Raw { .. } => raw::analyze(engine, op, schema, ctx),
+        Operation::SetNotNull { table, column } => column::set_not_null(&env(table)?, column),
+        Operation::DropNotNull { table, column } => column::drop_not_null(&env(table)?, column),
+        Operation::SetDefault {
+            table,
+            column,
+            default,
+        } => column::set_default(&env(table)?, column, default),
+        Operation::DropDefault { table, column } => column::drop_default(&env(table)?, column),
+        Operation::CreateIndex {
+            name,
+            table,
+            keys,
+            columns,
+            unique,
+            concurrently,
+            method,
+            predicate,
+        } => {
+            let new = index::NewIndex {
+                name,
+                table,
+                keys,
+                columns,
+                unique: *unique,
+                method: method.as_deref(),
+                predicate: predicate.as_deref(),
+            };
+            index::create_index(engine, &new, *concurrently)
+        }
+        Operation::DropIndex { name, table } => {
+            index::drop_index(engine, name, table.as_deref(), schema)
+        }
+        Operation::AddForeignKey {
+            table,
+            name,
+            fk,
+            not_valid,
+        } => rules.add_foreign_key(table, name, fk, *not_valid),
+        Operation::AddCheck {
+            table,
+            name,
+            expr,
+            not_valid,
+        } => rules.add_check(table, name, expr, *not_valid),
+        Operation::AddUnique {
+            table,
+            name,
+            columns,
+        } => rules.add_unique(table, name, columns),
+        Operation::AddPrimaryKey {
+            table,
+            name,
+            columns,
+        } => rules.add_primary_key(table, name.as_deref(), columns),
+        Operation::ValidateConstraint { table, name } => rules.validate_constraint(table, name),
+        Operation::DropConstraint { table, name } => rules.drop_constraint(table, name),
+        Operation::CreateView {
+            name,
+            or_replace,
+            sql,
+        } => view::create_view(engine, name, *or_replace, sql, schema),
+        Operation::DropView { name } => Ok(view::drop_view(engine, name)),
+        Operation::Raw { id, sql, phase } => raw::raw(engine, id, sql, phase),
     }
 }

@@ -18,60 +18,11 @@ use crate::dialect::{mysql, postgres, sqlite};
 use crate::ops::sync::{self, SyncTrigger};
 use crate::ops::{
     generated_name, twin_column, Action, BackfillStep, CheckKind, CheckStep, ColumnSpec,
-    DefaultExpr, Effect, ObjectRef, Operation, RebuildEdit, SqlStep, Step, Symbol,
+    DefaultExpr, Effect, ObjectRef, RebuildEdit, SqlStep, Step, Symbol,
 };
 use crate::ops::{Analysis, ChangeClass, Classification, Context, Refusal};
 use crate::plan::Phase;
 use crate::schema::{Column, ConstraintKind, Index, Schema, Table, UntilDropped};
-
-/// Classify a column change for `engine` and decompose it into actions.
-pub fn analyze(
-    engine: EngineKind,
-    op: &Operation,
-    schema: &Schema,
-    ctx: &Context<'_>,
-) -> Result<Analysis, Refusal> {
-    let kind = op.kind_name();
-    let env = |table: &str| Env::new(engine, kind, schema, ctx, table);
-    match op {
-        Operation::AddColumn { table, column } => add_column(&env(table)?, column),
-        Operation::DropColumn { table, column } => drop_column(&env(table)?, column),
-        Operation::RenameColumn { table, from, to } => rename_column(&env(table)?, from, to),
-        Operation::AlterColumnType {
-            table,
-            column,
-            new_type,
-            using,
-            written_as,
-        } => alter_column_type(&env(table)?, column, new_type, using.as_deref(), written_as),
-        Operation::SetNotNull { table, column } => set_not_null(&env(table)?, column),
-        Operation::DropNotNull { table, column } => drop_not_null(&env(table)?, column),
-        Operation::SetDefault {
-            table,
-            column,
-            default,
-        } => set_default(&env(table)?, column, default),
-        Operation::DropDefault { table, column } => drop_default(&env(table)?, column),
-        Operation::CreateTable { .. }
-        | Operation::DropTable { .. }
-        | Operation::RenameTable { .. }
-        | Operation::CreateIndex { .. }
-        | Operation::DropIndex { .. }
-        | Operation::AddForeignKey { .. }
-        | Operation::AddCheck { .. }
-        | Operation::AddUnique { .. }
-        | Operation::AddPrimaryKey { .. }
-        | Operation::ValidateConstraint { .. }
-        | Operation::DropConstraint { .. }
-        | Operation::CreateView { .. }
-        | Operation::DropView { .. }
-        | Operation::Raw { .. } => Err(Refusal {
-            rule: format!("{}/{kind}/not-a-column-change", rule_prefix(engine)),
-            reason: format!("`{kind}` is not a column change"),
-            help: "analyze it with crate::ops::analyze".to_string(),
-        }),
-    }
-}
 
 fn rule_prefix(engine: EngineKind) -> &'static str {
     match engine {
@@ -83,7 +34,7 @@ fn rule_prefix(engine: EngineKind) -> &'static str {
 
 /// What every rule here needs: the engine, the operation's kind (for rule
 /// IDs), the model and the table the change is about.
-struct Env<'a> {
+pub(super) struct Env<'a> {
     engine: EngineKind,
     kind: &'static str,
     schema: &'a Schema,
@@ -92,7 +43,7 @@ struct Env<'a> {
 }
 
 impl<'a> Env<'a> {
-    fn new(
+    pub(super) fn new(
         engine: EngineKind,
         kind: &'static str,
         schema: &'a Schema,
@@ -526,7 +477,7 @@ fn check_column_options(env: &Env<'_>, spec: &ColumnSpec) -> Result<(), Refusal>
     Ok(())
 }
 
-fn add_column(env: &Env<'_>, spec: &ColumnSpec) -> Result<Analysis, Refusal> {
+pub(super) fn add_column(env: &Env<'_>, spec: &ColumnSpec) -> Result<Analysis, Refusal> {
     check_column_options(env, spec)?;
     let (t, c) = (env.name(), spec.name.as_str());
     let default_sql = spec.default.as_ref().map(|d| d.sql.as_str());
@@ -1129,7 +1080,7 @@ fn mysql_drop_indexes_clauses(env: &Env<'_>, names: &[&str]) -> Vec<String> {
         .collect()
 }
 
-fn drop_column(env: &Env<'_>, column: &str) -> Result<Analysis, Refusal> {
+pub(super) fn drop_column(env: &Env<'_>, column: &str) -> Result<Analysis, Refusal> {
     let t = env.name();
     env.column(column)?;
     let deps = dependents(env, column);
@@ -1352,7 +1303,7 @@ fn sqlite_move_refusals(env: &Env<'_>, column: &Column, deps: &Dependents) -> Re
     Ok(())
 }
 
-fn rename_column(env: &Env<'_>, from: &str, to: &str) -> Result<Analysis, Refusal> {
+pub(super) fn rename_column(env: &Env<'_>, from: &str, to: &str) -> Result<Analysis, Refusal> {
     let t = env.name();
     let col = env.column(from)?;
     let deps = dependents(env, from);
@@ -1614,7 +1565,7 @@ fn rename_column(env: &Env<'_>, from: &str, to: &str) -> Result<Analysis, Refusa
     })
 }
 
-fn alter_column_type(
+pub(super) fn alter_column_type(
     env: &Env<'_>,
     column: &str,
     new_type: &str,
@@ -1955,7 +1906,7 @@ fn alter_column_type(
     })
 }
 
-fn set_not_null(env: &Env<'_>, column: &str) -> Result<Analysis, Refusal> {
+pub(super) fn set_not_null(env: &Env<'_>, column: &str) -> Result<Analysis, Refusal> {
     let col = env.column(column)?;
     let (variant, lock, reason) = match env.engine {
         EngineKind::Postgres => (
@@ -2065,7 +2016,7 @@ fn writable_until_dropped(env: &Env<'_>, col: &Column) -> Option<Action> {
     Some(action(key, Phase::Expand, Symbol::Change, summary, step).needs(env.column_ref(column)))
 }
 
-fn drop_not_null(env: &Env<'_>, column: &str) -> Result<Analysis, Refusal> {
+pub(super) fn drop_not_null(env: &Env<'_>, column: &str) -> Result<Analysis, Refusal> {
     let t = env.name();
     let col = env.column(column)?;
     if dependents(env, column).primary_key {
@@ -2097,7 +2048,11 @@ fn drop_not_null(env: &Env<'_>, column: &str) -> Result<Analysis, Refusal> {
     })
 }
 
-fn set_default(env: &Env<'_>, column: &str, default: &DefaultExpr) -> Result<Analysis, Refusal> {
+pub(super) fn set_default(
+    env: &Env<'_>,
+    column: &str,
+    default: &DefaultExpr,
+) -> Result<Analysis, Refusal> {
     let t = env.name();
     env.column(column)?;
     let (variant, lock) = match env.engine {
@@ -2139,7 +2094,7 @@ fn set_default(env: &Env<'_>, column: &str, default: &DefaultExpr) -> Result<Ana
     })
 }
 
-fn drop_default(env: &Env<'_>, column: &str) -> Result<Analysis, Refusal> {
+pub(super) fn drop_default(env: &Env<'_>, column: &str) -> Result<Analysis, Refusal> {
     let t = env.name();
     env.column(column)?;
     let clause = format!("ALTER COLUMN {} DROP DEFAULT", env.q(column));
@@ -2200,6 +2155,7 @@ fn drop_default(env: &Env<'_>, column: &str) -> Result<Analysis, Refusal> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ops::{analyze, Context, Operation};
     use crate::schema::Constraint;
 
     fn col(name: &str, data_type: &str, nullable: bool, default: Option<&str>) -> Column {

@@ -20,10 +20,10 @@
 use crate::dialect::sqlite;
 use crate::dialect::EngineKind;
 use crate::ops::{
-    generated_name, Action, CheckKind, CheckStep, Effect, ForeignKeySpec, ObjectRef, Operation,
-    RebuildEdit, SqlStep, Step, Symbol,
+    generated_name, Action, CheckKind, CheckStep, Effect, ForeignKeySpec, ObjectRef, RebuildEdit,
+    SqlStep, Step, Symbol,
 };
-use crate::ops::{Analysis, ChangeClass, Classification, Context, Refusal};
+use crate::ops::{Analysis, ChangeClass, Classification, Refusal};
 use crate::plan::Phase;
 use crate::schema::{ConstraintKind, Schema, Table};
 
@@ -36,56 +36,12 @@ const PG_NAME_LIMIT: usize = 63;
 /// The name MySQL gives every primary key, whatever the statement calls it.
 const MYSQL_PRIMARY: &str = "PRIMARY";
 
-/// Classify a constraint operation and decompose it into actions.
-pub fn analyze(
-    engine: EngineKind,
-    op: &Operation,
-    schema: &Schema,
-    _ctx: &Context<'_>,
-) -> Result<Analysis, Refusal> {
-    let rules = Rules {
-        engine,
-        kind: op.kind_name(),
-        schema,
-    };
-    match op {
-        Operation::AddForeignKey {
-            table,
-            name,
-            fk,
-            not_valid,
-        } => rules.add_foreign_key(table, name, fk, *not_valid),
-        Operation::AddCheck {
-            table,
-            name,
-            expr,
-            not_valid,
-        } => rules.add_check(table, name, expr, *not_valid),
-        Operation::AddUnique {
-            table,
-            name,
-            columns,
-        } => rules.add_unique(table, name, columns),
-        Operation::AddPrimaryKey {
-            table,
-            name,
-            columns,
-        } => rules.add_primary_key(table, name.as_deref(), columns),
-        Operation::ValidateConstraint { table, name } => rules.validate_constraint(table, name),
-        Operation::DropConstraint { table, name } => rules.drop_constraint(table, name),
-        _ => unreachable!(
-            "ops::analyze sends only constraint operations here, not {}",
-            op.kind_name()
-        ),
-    }
-}
-
 /// The rules for one operation on one engine.
-struct Rules<'a> {
-    engine: EngineKind,
+pub(super) struct Rules<'a> {
+    pub(super) engine: EngineKind,
     /// `Operation::kind_name()`, the middle part of every rule ID.
-    kind: &'static str,
-    schema: &'a Schema,
+    pub(super) kind: &'static str,
+    pub(super) schema: &'a Schema,
 }
 
 /// A constraint as the violations checks and summaries see it.
@@ -200,7 +156,7 @@ impl<'a> Rules<'a> {
 
     // ---- FOREIGN KEY -------------------------------------------------
 
-    fn add_foreign_key(
+    pub(super) fn add_foreign_key(
         &self,
         table_name: &str,
         name: &str,
@@ -448,7 +404,7 @@ impl<'a> Rules<'a> {
 
     // ---- CHECK -------------------------------------------------------
 
-    fn add_check(
+    pub(super) fn add_check(
         &self,
         table_name: &str,
         name: &str,
@@ -586,7 +542,7 @@ impl<'a> Rules<'a> {
 
     // ---- UNIQUE / PRIMARY KEY ----------------------------------------
 
-    fn add_unique(
+    pub(super) fn add_unique(
         &self,
         table_name: &str,
         name: &str,
@@ -648,7 +604,7 @@ impl<'a> Rules<'a> {
         self.pg_index_then_attach(table, name, columns, "UNIQUE", &description)
     }
 
-    fn add_primary_key(
+    pub(super) fn add_primary_key(
         &self,
         table_name: &str,
         name: Option<&str>,
@@ -874,7 +830,11 @@ impl<'a> Rules<'a> {
 
     // ---- VALIDATE / DROP ---------------------------------------------
 
-    fn validate_constraint(&self, table_name: &str, name: &str) -> Result<Analysis, Refusal> {
+    pub(super) fn validate_constraint(
+        &self,
+        table_name: &str,
+        name: &str,
+    ) -> Result<Analysis, Refusal> {
         if self.engine != EngineKind::Postgres {
             return Err(self.refuse(
                 "unsupported",
@@ -963,7 +923,11 @@ impl<'a> Rules<'a> {
         })
     }
 
-    fn drop_constraint(&self, table_name: &str, name: &str) -> Result<Analysis, Refusal> {
+    pub(super) fn drop_constraint(
+        &self,
+        table_name: &str,
+        name: &str,
+    ) -> Result<Analysis, Refusal> {
         let (variant, statement, lock) = match self.engine {
             EngineKind::Sqlite => return self.sqlite_drop_constraint(table_name, name),
             EngineKind::Postgres => (
@@ -1354,6 +1318,7 @@ fn action(key: &str, phase: Phase, symbol: Symbol, summary: String, step: Step) 
 
 #[cfg(test)]
 mod tests {
+    use crate::ops::{analyze, Context, Operation};
     use std::collections::BTreeMap;
 
     use super::*;

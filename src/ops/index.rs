@@ -7,51 +7,13 @@
 //! to clean it.
 
 use crate::dialect::EngineKind;
-use crate::ops::{
-    Action, CheckKind, CheckStep, Effect, ObjectRef, Operation, SqlStep, Step, Symbol,
-};
-use crate::ops::{Analysis, ChangeClass, Classification, Context, Refusal};
+use crate::ops::{Action, CheckKind, CheckStep, Effect, ObjectRef, SqlStep, Step, Symbol};
+use crate::ops::{Analysis, ChangeClass, Classification, Refusal};
 use crate::plan::Phase;
 use crate::schema::{ConstraintKind, Schema};
 
 /// How many duplicate keys the failed check shows.
 const DUPLICATE_SAMPLE: u32 = 10;
-
-pub fn analyze(
-    engine: EngineKind,
-    op: &Operation,
-    schema: &Schema,
-    _ctx: &Context<'_>,
-) -> Result<Analysis, Refusal> {
-    match op {
-        Operation::CreateIndex {
-            name,
-            table,
-            keys,
-            columns,
-            unique,
-            concurrently,
-            method,
-            predicate,
-        } => {
-            let index = NewIndex {
-                name,
-                table,
-                keys,
-                columns,
-                unique: *unique,
-                method: method.as_deref(),
-                predicate: predicate.as_deref(),
-            };
-            create_index(engine, &index, *concurrently)
-        }
-        Operation::DropIndex { name, table } => drop_index(engine, name, table.as_deref(), schema),
-        other => unreachable!(
-            "index::analyze dispatched a {} operation",
-            other.kind_name()
-        ),
-    }
-}
 
 fn rule(engine: EngineKind, kind: &str, variant: &str) -> String {
     let prefix = match engine {
@@ -63,14 +25,14 @@ fn rule(engine: EngineKind, kind: &str, variant: &str) -> String {
 }
 
 /// The index a `CREATE INDEX` asks for.
-struct NewIndex<'a> {
-    name: &'a str,
-    table: &'a str,
-    keys: &'a [String],
-    columns: &'a [String],
-    unique: bool,
-    method: Option<&'a str>,
-    predicate: Option<&'a str>,
+pub(super) struct NewIndex<'a> {
+    pub(super) name: &'a str,
+    pub(super) table: &'a str,
+    pub(super) keys: &'a [String],
+    pub(super) columns: &'a [String],
+    pub(super) unique: bool,
+    pub(super) method: Option<&'a str>,
+    pub(super) predicate: Option<&'a str>,
 }
 
 impl NewIndex<'_> {
@@ -249,7 +211,7 @@ fn parenthesized(expr: &str) -> String {
     }
 }
 
-fn create_index(
+pub(super) fn create_index(
     engine: EngineKind,
     index: &NewIndex<'_>,
     concurrently: bool,
@@ -373,7 +335,7 @@ fn create_index(
     })
 }
 
-fn drop_index(
+pub(super) fn drop_index(
     engine: EngineKind,
     name: &str,
     table: Option<&str>,
@@ -493,6 +455,7 @@ fn drop_index(
 
 #[cfg(test)]
 mod tests {
+    use crate::ops::{analyze, Context, Operation};
     use std::collections::BTreeMap;
 
     use super::*;

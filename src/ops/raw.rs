@@ -2,20 +2,16 @@
 //! written in the phase the user chose.
 
 use crate::dialect::EngineKind;
-use crate::ops::{Action, Effect, Operation, SqlStep, Step, Symbol};
-use crate::ops::{Analysis, ChangeClass, Classification, Context, Refusal};
+use crate::ops::{Action, Effect, SqlStep, Step, Symbol};
+use crate::ops::{Analysis, ChangeClass, Classification, Refusal};
 use crate::plan::Phase;
-use crate::schema::Schema;
 
-pub fn analyze(
+pub(super) fn raw(
     engine: EngineKind,
-    op: &Operation,
-    _schema: &Schema,
-    _ctx: &Context<'_>,
+    id: &str,
+    sql: &str,
+    phase: &Phase,
 ) -> Result<Analysis, Refusal> {
-    let Operation::Raw { id, sql, phase } = op else {
-        unreachable!("raw::analyze dispatched a {} operation", op.kind_name())
-    };
     let (class, symbol) = match phase {
         Phase::Expand => (ChangeClass::Additive, Symbol::Add),
         Phase::Migrate => (ChangeClass::Transforming, Symbol::Change),
@@ -32,7 +28,7 @@ pub fn analyze(
         symbol,
         summary: format!("run raw SQL {id} as written"),
         step: Step::Sql(SqlStep {
-            statements: vec![sql.clone()],
+            statements: vec![sql.to_string()],
             transactional,
             lock: lock.to_string(),
             effect: Effect::RecordedOnly,
@@ -60,6 +56,8 @@ pub fn analyze(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ops::{analyze, Context, Operation};
+    use crate::schema::Schema;
 
     fn ctx() -> Context<'static> {
         Context {

@@ -7,9 +7,7 @@
 //! until contract swaps them; SQLite has no updatable views and refuses.
 
 use crate::dialect::EngineKind;
-use crate::ops::{
-    generated_name, Action, ColumnSpec, Effect, ObjectRef, Operation, SqlStep, Step, Symbol,
-};
+use crate::ops::{generated_name, Action, ColumnSpec, Effect, ObjectRef, SqlStep, Step, Symbol};
 use crate::ops::{Analysis, ChangeClass, Classification, Context, Refusal};
 use crate::plan::Phase;
 use crate::schema::{Constraint, Schema};
@@ -19,37 +17,6 @@ const TRASH_SCHEMA: &str = "zerodown_trash";
 
 /// Identifier limit of PostgreSQL (63 bytes) and MySQL (64): the stricter.
 const NAME_LIMIT: usize = 63;
-
-pub fn analyze(
-    engine: EngineKind,
-    op: &Operation,
-    schema: &Schema,
-    ctx: &Context<'_>,
-) -> Result<Analysis, Refusal> {
-    match op {
-        Operation::CreateTable {
-            table,
-            columns,
-            constraints,
-            references,
-            sql,
-            ..
-        } => Ok(create_table(
-            engine,
-            table,
-            columns,
-            constraints,
-            references,
-            sql,
-        )),
-        Operation::DropTable { table } => drop_table(engine, table, schema, ctx),
-        Operation::RenameTable { from, to } => rename_table(engine, from, to),
-        other => unreachable!(
-            "table::analyze dispatched a {} operation",
-            other.kind_name()
-        ),
-    }
-}
 
 fn rule(engine: EngineKind, kind: &str, variant: &str) -> String {
     let prefix = match engine {
@@ -66,7 +33,7 @@ fn ddl_transactional(engine: EngineKind) -> bool {
     engine != EngineKind::Mysql
 }
 
-fn create_table(
+pub(super) fn create_table(
     engine: EngineKind,
     table: &str,
     columns: &[ColumnSpec],
@@ -147,7 +114,7 @@ fn trash_name(table: &str, version: u32) -> String {
     }
 }
 
-fn drop_table(
+pub(super) fn drop_table(
     engine: EngineKind,
     table: &str,
     schema: &Schema,
@@ -288,7 +255,7 @@ fn drop_table(
     })
 }
 
-fn rename_table(engine: EngineKind, from: &str, to: &str) -> Result<Analysis, Refusal> {
+pub(super) fn rename_table(engine: EngineKind, from: &str, to: &str) -> Result<Analysis, Refusal> {
     let q = |name: &str| engine.quote_ident(name);
     let breaks = format!(
         "renaming {from} to {to} in place breaks every running release that still uses {from}"
@@ -447,6 +414,7 @@ fn rename_table(engine: EngineKind, from: &str, to: &str) -> Result<Analysis, Re
 
 #[cfg(test)]
 mod tests {
+    use crate::ops::{analyze, Context, Operation};
     use std::collections::BTreeMap;
 
     use super::*;

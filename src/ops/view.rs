@@ -8,27 +8,10 @@
 use std::collections::BTreeSet;
 
 use crate::dialect::EngineKind;
-use crate::ops::{Action, Effect, ObjectRef, Operation, SqlStep, Step, Symbol};
-use crate::ops::{Analysis, ChangeClass, Classification, Context, Refusal};
+use crate::ops::{Action, Effect, ObjectRef, SqlStep, Step, Symbol};
+use crate::ops::{Analysis, ChangeClass, Classification, Refusal};
 use crate::plan::Phase;
 use crate::schema::Schema;
-
-pub fn analyze(
-    engine: EngineKind,
-    op: &Operation,
-    schema: &Schema,
-    _ctx: &Context<'_>,
-) -> Result<Analysis, Refusal> {
-    match op {
-        Operation::CreateView {
-            name,
-            or_replace,
-            sql,
-        } => create_view(engine, name, *or_replace, sql, schema),
-        Operation::DropView { name } => Ok(drop_view(engine, name)),
-        other => unreachable!("view::analyze dispatched a {} operation", other.kind_name()),
-    }
-}
 
 fn rule(engine: EngineKind, kind: &str, variant: &str) -> String {
     let prefix = match engine {
@@ -82,7 +65,7 @@ fn mentioned_names(sql: &str) -> BTreeSet<String> {
     names
 }
 
-fn create_view(
+pub(super) fn create_view(
     engine: EngineKind,
     name: &str,
     or_replace: bool,
@@ -181,7 +164,7 @@ fn create_view(
     })
 }
 
-fn drop_view(engine: EngineKind, name: &str) -> Analysis {
+pub(super) fn drop_view(engine: EngineKind, name: &str) -> Analysis {
     let lock = match engine {
         EngineKind::Postgres => {
             "ACCESS EXCLUSIVE on the view (brief; the tables it reads stay available)"
@@ -225,6 +208,7 @@ fn drop_view(engine: EngineKind, name: &str) -> Analysis {
 
 #[cfg(test)]
 mod tests {
+    use crate::ops::{analyze, Context, Operation};
     use std::collections::BTreeMap;
 
     use super::*;
