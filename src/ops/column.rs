@@ -3186,14 +3186,7 @@ mod tests {
                     &["contract/drop-default"],
                 ),
             ),
-            // Not a column change, unknown names.
-            (
-                Postgres,
-                Operation::DropTable {
-                    table: "users".into(),
-                },
-                Refused("pg/drop-table/not-a-column-change"),
-            ),
+            // Unknown names.
             (
                 Postgres,
                 on("nope", drop_col("x")),
