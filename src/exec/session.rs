@@ -49,7 +49,7 @@ pub enum SessionError {
     #[error(transparent)]
     Exec(#[from] ExecError),
     /// Another session still held the run lock when `--lock-wait` ran out.
-    #[error("{held}: still held after waiting {} (--lock-wait): a second run is refused, not queued; try again once that run has ended", millis(*.waited))]
+    #[error("{held}: still held after waiting {} (--lock-wait): a second run is refused, not queued; try again once that run has ended", wait_text(*.waited))]
     LockStillHeld { held: EngineError, waited: Duration },
     /// The command cannot run as asked; the message says what to do.
     #[error("{0}")]
@@ -144,7 +144,7 @@ fn default_until(plan: &CheckedPlan, notes: &mut Vec<String>) -> Until {
 
 /// A wait as the messages show it: whole milliseconds under a second,
 /// else seconds to a tenth.
-fn millis(d: Duration) -> String {
+fn wait_text(d: Duration) -> String {
     if d < Duration::from_secs(1) {
         format!("{} ms", d.as_millis())
     } else {
