@@ -325,12 +325,13 @@ fn a_second_concurrent_apply_is_refused_at_once_and_the_first_completes() {
                 .is_some()
         },
     );
+    // `--lock-wait 0s`: at once (waiting for a session going away: tests/run_lock.rs).
     let started = Instant::now();
     let second = apply(
         SLOW,
         &db,
         &second_state,
-        &["--until", "contract"],
+        &["--until", "contract", "--lock-wait", "0s"],
         &scratch,
         &[],
     );

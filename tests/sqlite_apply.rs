@@ -437,12 +437,13 @@ fn a_second_concurrent_apply_is_refused_at_once_and_the_first_completes() {
         Duration::from_secs(20),
         || std::fs::read_to_string(&lock_file).is_ok_and(|s| s.starts_with("pid ")),
     );
+    // `--lock-wait 0s`: at once (waiting for a session going away: tests/run_lock.rs).
     let started = Instant::now();
     let second = apply(
         SLOW,
         &db,
         &second_state,
-        &["--until", "contract"],
+        &["--until", "contract", "--lock-wait", "0s"],
         &scratch,
         &[],
     );

@@ -62,7 +62,8 @@ pub enum Command {
 
     /// Run the pending plans of a plan directory against the database.
     ///
-    /// Takes the database's run lock (a second run is refused at once),
+    /// Takes the database's run lock (a second run is refused, after waiting
+    /// `--lock-wait` for a killed run's session to go away),
     /// introspects the schema, plans against it, then runs the tasks in graph
     /// order: every DDL with a short lock timeout retried with backoff,
     /// backfills in key-ordered batches with progress. Every transition is
@@ -109,6 +110,12 @@ pub struct PurgeArgs {
     /// List what would be dropped, drop nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// How long to wait for the run lock while another session holds it,
+    /// e.g. `5s`: the session of a run killed a moment ago keeps the lock
+    /// until the server notices it is gone (tens of milliseconds). A lock
+    /// still held then is refused, naming its holder; `0s` refuses at once.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    pub lock_wait: std::time::Duration,
     /// Longest wait for a lock per attempt.
     #[arg(long, value_name = "DURATION", default_value = "200ms", value_parser = parse_duration)]
     pub lock_timeout: std::time::Duration,
@@ -137,6 +144,13 @@ pub struct RunArgs {
     /// The state file of the run.
     #[arg(long, value_name = "FILE", default_value = DEFAULT_STATE_PATH)]
     pub state: PathBuf,
+
+    /// How long to wait for the run lock while another session holds it,
+    /// e.g. `5s`: the session of a run killed a moment ago keeps the lock
+    /// until the server notices it is gone (tens of milliseconds). A lock
+    /// still held then is refused, naming its holder; `0s` refuses at once.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    pub lock_wait: std::time::Duration,
 
     /// Longest wait for a lock per DDL attempt, e.g. `200ms`.
     #[arg(long, value_name = "DURATION", default_value = "200ms", value_parser = parse_duration)]
@@ -421,6 +435,7 @@ use with_engine_value;
 
 fn lock_policy(run: &RunArgs) -> LockPolicy {
     LockPolicy {
+        run_lock_wait: run.lock_wait,
         lock_timeout: run.lock_timeout,
         concurrent_lock_timeout: run.concurrent_lock_timeout,
         max_attempts: run.lock_retries.max(1),
@@ -550,8 +565,9 @@ async fn resume(args: ResumeArgs) -> ExitCode {
 
 async fn abort(args: AbortArgs) -> ExitCode {
     let policy = lock_policy(&args.run);
+    let mut console = progress::Console::new();
     with_engine!(&args.db.database, |engine| {
-        match session::abort(engine, &args.run.state, &policy).await {
+        match session::abort(engine, &args.run.state, &policy, &mut console).await {
             Ok(report) => {
                 for s in &report.steps {
                     println!("  - {s}");
@@ -576,11 +592,13 @@ async fn abort(args: AbortArgs) -> ExitCode {
 
 async fn purge(args: PurgeArgs) -> ExitCode {
     let policy = LockPolicy {
+        run_lock_wait: args.lock_wait,
         lock_timeout: args.lock_timeout,
         ..LockPolicy::default()
     };
+    let mut console = progress::Console::new();
     with_engine!(&args.db.database, |engine| {
-        match session::purge(engine, args.older_than, args.dry_run, &policy).await {
+        match session::purge(engine, args.older_than, args.dry_run, &policy, &mut console).await {
             Ok(tables) => {
                 if tables.is_empty() {
                     println!("The trash is empty.");

@@ -54,6 +54,14 @@ fn secs(d: Duration) -> String {
 impl Observer for Console {
     fn event(&mut self, event: Event) {
         match event {
+            Event::RunLockWait { holder, wait } => self.line(format!(
+                "  run lock held by {}: waiting up to {} for it to be released (a killed run's session keeps it until the server notices)",
+                holder.as_deref().unwrap_or("another session"),
+                secs(wait)
+            )),
+            Event::RunLockTaken { waited } => {
+                self.line(format!("  run lock taken after {}", secs(waited)))
+            }
             Event::TaskStarted { id, summary } => self.line(format!("  … {id}: {summary}")),
             Event::TaskAlreadyDone { id } => self.line(format!("  ✓ {id} (already applied)")),
             Event::TaskDone {

@@ -83,9 +83,14 @@ pub struct BatchOutcome {
     pub upper: Option<Vec<KeyValue>>,
 }
 
-/// How DDL waits for locks: never long, retried with backoff.
+/// How a run waits for locks: DDL never long, retried with backoff; the
+/// run lock a bounded while, for the session of a run that is going away.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct LockPolicy {
+    /// Longest wait for the run lock when another session holds it
+    /// (`--lock-wait`): the session of a killed run keeps it until its
+    /// server notices the dead connection, tens of milliseconds later.
+    pub run_lock_wait: Duration,
     /// Longest wait for a lock per attempt (`lock_timeout`,
     /// `lock_wait_timeout`).
     pub lock_timeout: Duration,
@@ -104,6 +109,7 @@ pub struct LockPolicy {
 impl Default for LockPolicy {
     fn default() -> Self {
         LockPolicy {
+            run_lock_wait: Duration::from_secs(5),
             lock_timeout: Duration::from_millis(200),
             concurrent_lock_timeout: Duration::from_secs(300),
             max_attempts: 30,
@@ -205,8 +211,10 @@ pub trait Engine {
     /// The database's identity, recorded in the state file.
     async fn identity(&mut self) -> Result<DatabaseIdentity, EngineError>;
 
-    /// Take the run lock at once, or fail with `LockHeld`: a second run is
-    /// refused, never queued.
+    /// Take the run lock at once, or fail with `LockHeld` naming the holder
+    /// as far as the server tells. One attempt: `exec::session` tries again
+    /// until `LockPolicy::run_lock_wait` runs out, then refuses (a second
+    /// run is never queued behind a live one).
     async fn try_lock(&mut self) -> Result<RunLock, EngineError>;
 
     /// Release the run lock.

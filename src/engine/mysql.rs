@@ -1808,6 +1808,7 @@ mod tests {
             max_attempts,
             backoff: Duration::from_millis(50),
             max_backoff: Duration::from_millis(200),
+            ..LockPolicy::default()
         }
     }
 

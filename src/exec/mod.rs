@@ -54,6 +54,17 @@ impl StopFlag {
 /// What the executor reports as it goes.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Event {
+    /// Another session holds the run lock: waiting up to `wait` for it to
+    /// be released (the session of a killed run keeps it until its server
+    /// notices), told once when the wait starts.
+    RunLockWait {
+        holder: Option<String>,
+        wait: Duration,
+    },
+    /// The run lock was released and taken after waiting this long.
+    RunLockTaken {
+        waited: Duration,
+    },
     TaskStarted {
         id: String,
         summary: String,

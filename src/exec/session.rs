@@ -5,6 +5,7 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use crate::diagnostic::Diagnostics;
 use crate::engine::{
@@ -12,8 +13,8 @@ use crate::engine::{
 };
 use crate::exec::fleet::{NodeState, NodeStatus};
 use crate::exec::{
-    self, ExecError, Observer, Outcome, PlanRef, RunOptions, RunStatus, StateError, StateFile,
-    StopFlag, Until, VersionStatus,
+    self, Event, ExecError, Observer, Outcome, PlanRef, RunOptions, RunStatus, StateError,
+    StateFile, StopFlag, Until, VersionStatus,
 };
 use crate::graph::{Stage, TaskKind};
 use crate::ops::Step;
@@ -47,6 +48,9 @@ pub enum SessionError {
     State(#[from] StateError),
     #[error(transparent)]
     Exec(#[from] ExecError),
+    /// Another session still held the run lock when `--lock-wait` ran out.
+    #[error("{held}: still held after waiting {} (--lock-wait): a second run is refused, not queued; try again once that run has ended", wait_text(*.waited))]
+    LockStillHeld { held: EngineError, waited: Duration },
     /// The command cannot run as asked; the message says what to do.
     #[error("{0}")]
     Refused(String),
@@ -138,11 +142,66 @@ fn default_until(plan: &CheckedPlan, notes: &mut Vec<String>) -> Until {
     }
 }
 
+/// A wait as the messages show it: whole milliseconds under a second,
+/// else seconds to a tenth.
+fn wait_text(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        format!("{} ms", d.as_millis())
+    } else {
+        format!("{:.1} s", d.as_secs_f64())
+    }
+}
+
+/// How long a held run lock waits before the next attempt.
+const LOCK_RETRY: Duration = Duration::from_millis(50);
+
+/// Take the run lock, trying again for up to `wait` while another session
+/// holds it: the session of a run killed a moment ago keeps it until its
+/// server notices the dead connection. A wait is told once when it starts
+/// and once when it ends; a lock still held at the deadline is refused
+/// with its holder, as the last attempt saw it.
+async fn take_lock<E: Engine, O: Observer>(
+    engine: &mut E,
+    wait: Duration,
+    observer: &mut O,
+) -> Result<RunLock, SessionError> {
+    let started = Instant::now();
+    let mut waiting = false;
+    loop {
+        let holder = match engine.try_lock().await {
+            Ok(lock) => {
+                if waiting {
+                    observer.event(Event::RunLockTaken {
+                        waited: started.elapsed(),
+                    });
+                }
+                return Ok(lock);
+            }
+            Err(EngineError::LockHeld { holder }) => holder,
+            Err(other) => return Err(other.into()),
+        };
+        let left = wait.saturating_sub(started.elapsed());
+        if left.is_zero() {
+            let held = EngineError::LockHeld { holder };
+            return Err(SessionError::LockStillHeld {
+                held,
+                waited: started.elapsed(),
+            });
+        }
+        if !waiting {
+            waiting = true;
+            observer.event(Event::RunLockWait { holder, wait });
+        }
+        tokio::time::sleep(LOCK_RETRY.min(left)).await;
+    }
+}
+
+/// Run `f` under a run lock taken by `take_lock`, and release it.
 async fn with_lock<E: Engine, T>(
     engine: &mut E,
+    lock: RunLock,
     f: impl AsyncFnOnce(&mut E, &RunLock) -> Result<T, SessionError>,
 ) -> Result<T, SessionError> {
-    let lock = engine.try_lock().await?;
     let result = f(engine, &lock).await;
     let unlocked = engine.unlock(lock).await;
     let value = result?;
@@ -200,7 +259,8 @@ pub async fn apply<E: Engine, O: Observer>(
         .as_ref()
         .filter(|p| p.status == RunStatus::Aborted && p.database == identity)
         .cloned();
-    with_lock(engine, async |engine, lock| {
+    let lock = take_lock(engine, req.lock.run_lock_wait, observer).await?;
+    with_lock(engine, lock, async |engine, lock| {
         // A run stopped at `--until` continues with the same plans.
         if let Some(prev) = previous.filter(|p| p.status == RunStatus::Stopped && p.database == identity) {
             check_same_run(&prev, dir, req)?;
@@ -496,7 +556,8 @@ pub async fn resume<E: Engine, O: Observer>(
     }
     let identity = engine.identity().await?;
     check_identity(&state, &identity, &req.state_path)?;
-    with_lock(engine, async |engine, lock| {
+    let lock = take_lock(engine, req.lock.run_lock_wait, observer).await?;
+    with_lock(engine, lock, async |engine, lock| {
         continue_run(engine, lock, state, req, observer, stop).await
     })
     .await
@@ -514,10 +575,11 @@ pub struct AbortReport {
 
 /// `zerodown abort`: undo what expand (and migrate) created, while contract
 /// has not started.
-pub async fn abort<E: Engine>(
+pub async fn abort<E: Engine, O: Observer>(
     engine: &mut E,
     state_path: &Path,
     lock_policy: &LockPolicy,
+    observer: &mut O,
 ) -> Result<AbortReport, SessionError> {
     let Some(mut state) = StateFile::load(state_path)? else {
         return Err(refused(format!(
@@ -574,7 +636,8 @@ pub async fn abort<E: Engine>(
             )));
         }
     }
-    with_lock(engine, async |engine, lock| {
+    let lock = take_lock(engine, lock_policy.run_lock_wait, observer).await?;
+    with_lock(engine, lock, async |engine, lock| {
         let created_tables: Vec<String> = checked
             .graph
             .tasks()
@@ -930,11 +993,12 @@ pub struct TrashedTable {
 
 /// `zerodown purge`: drop soft-dropped tables whose drop is older than
 /// `older_than`. Tables whose drop time is unknown are kept and listed.
-pub async fn purge<E: Engine>(
+pub async fn purge<E: Engine, O: Observer>(
     engine: &mut E,
     older_than: std::time::Duration,
     dry_run: bool,
     lock_policy: &LockPolicy,
+    observer: &mut O,
 ) -> Result<Vec<TrashedTable>, SessionError> {
     use crate::ops::trash;
     let kind = engine.kind();
@@ -969,7 +1033,8 @@ pub async fn purge<E: Engine>(
         });
     }
     if out.iter().any(|t| t.purged) {
-        with_lock(engine, async |engine, lock| {
+        let lock = take_lock(engine, lock_policy.run_lock_wait, observer).await?;
+        with_lock(engine, lock, async |engine, lock| {
             for t in out.iter().filter(|t| t.purged) {
                 engine
                     .execute(lock, &trash::purge_step(kind, &t.name), lock_policy)
@@ -980,4 +1045,85 @@ pub async fn purge<E: Engine>(
         .await?;
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{sqlite, DatabaseUrl};
+
+    /// Records the events it receives.
+    #[derive(Default)]
+    struct Recorder(Vec<Event>);
+
+    impl Observer for Recorder {
+        fn event(&mut self, event: Event) {
+            self.0.push(event);
+        }
+    }
+
+    /// Two connections to a fresh SQLite file (its run lock is a `flock`:
+    /// no server needed to hold it from another session).
+    async fn two_sessions(name: &str) -> (sqlite::Sqlite, sqlite::Sqlite, PathBuf) {
+        let dir =
+            std::env::temp_dir().join(format!("zerodown-session-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = DatabaseUrl::parse(&format!("sqlite://{}/test.db", dir.display())).unwrap();
+        let first = sqlite::connect(&url).await.unwrap();
+        let second = sqlite::connect(&url).await.unwrap();
+        (first, second, dir)
+    }
+
+    #[tokio::test]
+    async fn a_lock_released_within_the_wait_is_taken_and_the_wait_told() {
+        let (mut first, mut second, dir) = two_sessions("released").await;
+        let held = first.try_lock().await.unwrap();
+        let mut told = Recorder::default();
+        let release = async {
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            first.unlock(held).await.unwrap();
+        };
+        let wait = Duration::from_secs(5);
+        let (taken, ()) = tokio::join!(take_lock(&mut second, wait, &mut told), release);
+        second.unlock(taken.unwrap()).await.unwrap();
+        match told.0.as_slice() {
+            [Event::RunLockWait {
+                holder: Some(holder),
+                wait: w,
+            }, Event::RunLockTaken { waited }] => {
+                assert!(holder.starts_with("pid "), "{holder}");
+                assert_eq!(*w, wait);
+                assert!(
+                    *waited >= Duration::from_millis(150) && *waited < Duration::from_secs(2),
+                    "{waited:?}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_lock_still_held_at_the_deadline_is_refused_with_its_holder() {
+        let (mut first, mut second, dir) = two_sessions("held").await;
+        let held = first.try_lock().await.unwrap();
+        for wait in [Duration::ZERO, Duration::from_millis(200)] {
+            let mut told = Recorder::default();
+            let started = Instant::now();
+            let refused = take_lock(&mut second, wait, &mut told).await;
+            let took = started.elapsed();
+            match refused {
+                Err(SessionError::LockStillHeld {
+                    held: EngineError::LockHeld { holder: Some(_) },
+                    waited,
+                }) => assert!(waited >= wait && took >= wait, "{waited:?}"),
+                other => panic!("{:?}", other.map(|_| ())),
+            }
+            // Told once however many attempts; nothing at all without a wait.
+            assert_eq!(told.0.len(), usize::from(!wait.is_zero()), "{:?}", told.0);
+        }
+        first.unlock(held).await.unwrap();
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 }
