@@ -388,242 +388,217 @@ impl<E: Engine, O: Observer> Runner<'_, E, O> {
 
     async fn run_task(&mut self, task: &Task) -> Result<(), ExecError> {
         let started = Instant::now();
-        match &task.kind {
+        let outcome = match &task.kind {
             TaskKind::Milestone(crate::graph::Milestone::Enter { point }) => {
                 self.mark(task, TaskStatus::Done, None, None).await?;
                 self.observer.event(Event::PointReached {
                     point: point.to_string(),
                 });
-                Ok(())
+                return Ok(());
             }
             TaskKind::Milestone(crate::graph::Milestone::Barrier) => {
-                self.mark(task, TaskStatus::Done, None, None).await
+                return self.mark(task, TaskStatus::Done, None, None).await;
             }
-            TaskKind::Hook(hook) => {
-                self.observer.event(Event::TaskStarted {
-                    id: task.id.0.clone(),
-                    summary: task.summary.clone(),
-                });
-                self.mark(task, TaskStatus::Running, None, None).await?;
-                failpoint(&format!("before:{}", task.id));
-                fleet::run_hook(&self.opts.steps, task.version, hook)
-                    .await
-                    .map_err(|e| ExecError::Fleet {
-                        task: task.id.0.clone(),
-                        message: format!(
-                            "{e}. Fix the cause (see the fleet log {}), then `zerodown resume` runs the hook again",
-                            self.opts.steps.log_path.display()
-                        ),
-                    })?;
-                failpoint(&format!("after:{}", task.id));
-                self.mark(task, TaskStatus::Done, None, None).await?;
-                self.observer.event(Event::TaskDone {
-                    id: task.id.0.clone(),
-                    elapsed: started.elapsed(),
-                    attempts: 1,
-                });
-                Ok(())
-            }
+            TaskKind::Hook(hook) => self.hook_task(task, hook).await?,
             TaskKind::Rollout(r) => {
-                self.observer.event(Event::TaskStarted {
-                    id: task.id.0.clone(),
-                    summary: task.summary.clone(),
-                });
-                self.mark(task, TaskStatus::Running, None, None).await?;
+                self.begin(task, false).await?;
                 self.roll(task, r).await?;
-                failpoint(&format!("after:{}", task.id));
-                self.mark(task, TaskStatus::Done, None, None).await?;
-                self.observer.event(Event::TaskDone {
-                    id: task.id.0.clone(),
-                    elapsed: started.elapsed(),
-                    attempts: 1,
-                });
-                Ok(())
+                TaskOutcome::Done { attempts: 1 }
             }
             TaskKind::Action { step } => match step {
-                Step::Sql(sql) => {
-                    let check = !matches!(sql.effect, Effect::RecordedOnly | Effect::Rerunnable);
-                    if check
-                        && self
-                            .engine
-                            .effect_present(&sql.effect)
-                            .await
-                            .map_err(Self::engine_err(task))?
-                    {
-                        self.observer.event(Event::TaskAlreadyDone {
-                            id: task.id.0.clone(),
-                        });
-                        return self
-                            .mark(task, TaskStatus::Done, None, Some("already applied".into()))
-                            .await;
-                    }
-                    if sql.effect == Effect::RecordedOnly
-                        && self.state.task_status(&task.id.0) == TaskStatus::Running
-                    {
-                        return Err(ExecError::Uncertain {
-                            task: task.id.0.clone(),
-                            message: format!(
-                                "this raw SQL task was running when the previous run stopped, and zerodown cannot \
-                                 tell from the catalog whether it took effect: check the database, then set the \
-                                 task's \"status\" in {} to \"done\" if it did, or to \"pending\" to have \
-                                 `zerodown resume` run it",
-                                self.state_path.display()
-                            ),
-                        });
-                    }
-                    self.observer.event(Event::TaskStarted {
-                        id: task.id.0.clone(),
-                        summary: task.summary.clone(),
-                    });
-                    self.mark(task, TaskStatus::Running, None, None).await?;
-                    failpoint(&format!("before:{}", task.id));
-                    let attempts = self
-                        .engine
-                        .execute(self.lock, sql, &self.opts.lock)
-                        .await
-                        .map_err(Self::engine_err(task))?;
-                    failpoint(&format!("after:{}", task.id));
-                    if check
-                        && !self
-                            .engine
-                            .effect_present(&sql.effect)
-                            .await
-                            .map_err(Self::engine_err(task))?
-                    {
-                        return Err(ExecError::Check {
-                            task: task.id.0.clone(),
-                            message: format!("the statements ran but the catalog does not show their effect ({:?})", sql.effect),
-                        });
-                    }
-                    self.mark(task, TaskStatus::Done, None, None).await?;
-                    self.observer.event(Event::TaskDone {
-                        id: task.id.0.clone(),
-                        elapsed: started.elapsed(),
-                        attempts,
-                    });
-                    Ok(())
-                }
-                Step::Rebuild(r) => {
-                    // Every edit's effect in the catalog: taken effect (a
-                    // rebuild is one transaction, so all or none of them).
-                    if r.checkable() && self.effects_present(task, &r.effects()).await? {
-                        self.observer.event(Event::TaskAlreadyDone {
-                            id: task.id.0.clone(),
-                        });
-                        return self
-                            .mark(task, TaskStatus::Done, None, Some("already applied".into()))
-                            .await;
-                    }
-                    self.observer.event(Event::TaskStarted {
-                        id: task.id.0.clone(),
-                        summary: task.summary.clone(),
-                    });
-                    self.mark(task, TaskStatus::Running, None, None).await?;
-                    failpoint(&format!("before:{}", task.id));
-                    let attempts = self
-                        .engine
-                        .rebuild(self.lock, r, &self.opts.lock)
-                        .await
-                        .map_err(Self::engine_err(task))?;
-                    failpoint(&format!("after:{}", task.id));
-                    if r.checkable() && !self.effects_present(task, &r.effects()).await? {
-                        return Err(ExecError::Check {
-                            task: task.id.0.clone(),
-                            message: format!(
-                                "the rebuild of {} ran but the catalog does not show its effect ({:?})",
-                                r.table,
-                                r.effects()
-                            ),
-                        });
-                    }
-                    self.mark(task, TaskStatus::Done, None, None).await?;
-                    self.observer.event(Event::TaskDone {
-                        id: task.id.0.clone(),
-                        elapsed: started.elapsed(),
-                        attempts,
-                    });
-                    Ok(())
-                }
+                Step::Sql(sql) => self.sql_task(task, sql).await?,
+                Step::Rebuild(r) => self.rebuild_task(task, r).await?,
                 Step::Backfill(b) => {
-                    self.observer.event(Event::TaskStarted {
-                        id: task.id.0.clone(),
-                        summary: task.summary.clone(),
-                    });
-                    self.mark(task, TaskStatus::Running, None, None).await?;
-                    failpoint(&format!("before:{}", task.id));
-                    let batches = self.backfill(task, b, false).await?;
-                    if batches.is_none() {
-                        return Ok(()); // interrupted: stays running, resumable
+                    self.begin(task, true).await?;
+                    match self.backfill(task, b, false).await? {
+                        Some(_) => TaskOutcome::Done { attempts: 1 },
+                        None => TaskOutcome::Interrupted,
                     }
-                    failpoint(&format!("after:{}", task.id));
-                    self.mark(task, TaskStatus::Done, None, None).await?;
-                    self.observer.event(Event::TaskDone {
-                        id: task.id.0.clone(),
-                        elapsed: started.elapsed(),
-                        attempts: 1,
-                    });
-                    Ok(())
                 }
-                Step::Check(c) => {
-                    self.observer.event(Event::TaskStarted {
-                        id: task.id.0.clone(),
-                        summary: task.summary.clone(),
-                    });
-                    self.mark(task, TaskStatus::Running, None, None).await?;
-                    failpoint(&format!("before:{}", task.id));
-                    // A gate guarding a backfill first catches up the rows
-                    // that old releases wrote after the backfill passed.
-                    if c.kind == CheckKind::Gate {
-                        if let Some(backfill) = self.sibling_backfill(task) {
-                            if self.backfill(task, &backfill, true).await?.is_none() {
-                                return Ok(());
-                            }
-                        }
-                    }
-                    let n = self
-                        .engine
-                        .count(&c.count_sql)
-                        .await
-                        .map_err(Self::engine_err(task))?;
-                    if n != 0 {
-                        let sample = match &c.sample_sql {
-                            Some(sql) => self
-                                .engine
-                                .sample(sql)
-                                .await
-                                .map(|rows| {
-                                    rows.into_iter()
-                                        .map(|r| format!("({})", r.join(", ")))
-                                        .collect::<Vec<_>>()
-                                        .join(", ")
-                                })
-                                .unwrap_or_default(),
-                            None => String::new(),
-                        };
-                        let what = match c.kind {
-                            CheckKind::Gate => "gate",
-                            CheckKind::Violations => "check",
-                        };
-                        return Err(ExecError::Check {
-                            task: task.id.0.clone(),
-                            message: format!(
-                                "{what} failed: {n} row(s) break \"{}\"{}; fix the data (or re-run the backfill), then `zerodown resume`",
-                                c.guards,
-                                if sample.is_empty() { String::new() } else { format!(" (first keys: {sample})") }
-                            ),
-                        });
-                    }
-                    failpoint(&format!("after:{}", task.id));
-                    self.mark(task, TaskStatus::Done, None, None).await?;
-                    self.observer.event(Event::TaskDone {
-                        id: task.id.0.clone(),
-                        elapsed: started.elapsed(),
-                        attempts: 1,
-                    });
-                    Ok(())
-                }
+                Step::Check(c) => self.check_task(task, c).await?,
             },
+        };
+        match outcome {
+            TaskOutcome::Done { attempts } => {
+                failpoint(&format!("after:{}", task.id));
+                self.mark(task, TaskStatus::Done, None, None).await?;
+                self.observer.event(Event::TaskDone {
+                    id: task.id.0.clone(),
+                    elapsed: started.elapsed(),
+                    attempts,
+                });
+                Ok(())
+            }
+            TaskOutcome::AlreadyDone => {
+                self.observer.event(Event::TaskAlreadyDone {
+                    id: task.id.0.clone(),
+                });
+                self.mark(task, TaskStatus::Done, None, Some("already applied".into()))
+                    .await
+            }
+            // Stays running, resumable.
+            TaskOutcome::Interrupted => Ok(()),
         }
+    }
+
+    /// A task starts: told, recorded as running, then (for tasks that have
+    /// one) its `before:` failpoint.
+    async fn begin(&mut self, task: &Task, failpoint_before: bool) -> Result<(), ExecError> {
+        self.observer.event(Event::TaskStarted {
+            id: task.id.0.clone(),
+            summary: task.summary.clone(),
+        });
+        self.mark(task, TaskStatus::Running, None, None).await?;
+        if failpoint_before {
+            failpoint(&format!("before:{}", task.id));
+        }
+        Ok(())
+    }
+
+    async fn hook_task(
+        &mut self,
+        task: &Task,
+        hook: &crate::graph::Hook,
+    ) -> Result<TaskOutcome, ExecError> {
+        self.begin(task, true).await?;
+        fleet::run_hook(&self.opts.steps, task.version, hook)
+            .await
+            .map_err(|e| ExecError::Fleet {
+                task: task.id.0.clone(),
+                message: format!(
+                    "{e}. Fix the cause (see the fleet log {}), then `zerodown resume` runs the hook again",
+                    self.opts.steps.log_path.display()
+                ),
+            })?;
+        Ok(TaskOutcome::Done { attempts: 1 })
+    }
+
+    async fn sql_task(
+        &mut self,
+        task: &Task,
+        sql: &crate::ops::SqlStep,
+    ) -> Result<TaskOutcome, ExecError> {
+        let check = !matches!(sql.effect, Effect::RecordedOnly | Effect::Rerunnable);
+        if check && self.effect_present(task, &sql.effect).await? {
+            return Ok(TaskOutcome::AlreadyDone);
+        }
+        if sql.effect == Effect::RecordedOnly
+            && self.state.task_status(&task.id.0) == TaskStatus::Running
+        {
+            return Err(ExecError::Uncertain {
+                task: task.id.0.clone(),
+                message: format!(
+                    "this raw SQL task was running when the previous run stopped, and zerodown cannot \
+                     tell from the catalog whether it took effect: check the database, then set the \
+                     task's \"status\" in {} to \"done\" if it did, or to \"pending\" to have \
+                     `zerodown resume` run it",
+                    self.state_path.display()
+                ),
+            });
+        }
+        self.begin(task, true).await?;
+        let attempts = self
+            .engine
+            .execute(self.lock, sql, &self.opts.lock)
+            .await
+            .map_err(Self::engine_err(task))?;
+        if check && !self.effect_present(task, &sql.effect).await? {
+            return Err(ExecError::Check {
+                task: task.id.0.clone(),
+                message: format!(
+                    "the statements ran but the catalog does not show their effect ({:?})",
+                    sql.effect
+                ),
+            });
+        }
+        Ok(TaskOutcome::Done { attempts })
+    }
+
+    async fn effect_present(&mut self, task: &Task, effect: &Effect) -> Result<bool, ExecError> {
+        self.engine
+            .effect_present(effect)
+            .await
+            .map_err(Self::engine_err(task))
+    }
+
+    async fn rebuild_task(
+        &mut self,
+        task: &Task,
+        r: &crate::ops::RebuildStep,
+    ) -> Result<TaskOutcome, ExecError> {
+        // Every edit's effect in the catalog: taken effect (a rebuild is
+        // one transaction, so all or none of them).
+        if r.checkable() && self.effects_present(task, &r.effects()).await? {
+            return Ok(TaskOutcome::AlreadyDone);
+        }
+        self.begin(task, true).await?;
+        let attempts = self
+            .engine
+            .rebuild(self.lock, r, &self.opts.lock)
+            .await
+            .map_err(Self::engine_err(task))?;
+        if r.checkable() && !self.effects_present(task, &r.effects()).await? {
+            return Err(ExecError::Check {
+                task: task.id.0.clone(),
+                message: format!(
+                    "the rebuild of {} ran but the catalog does not show its effect ({:?})",
+                    r.table,
+                    r.effects()
+                ),
+            });
+        }
+        Ok(TaskOutcome::Done { attempts })
+    }
+
+    async fn check_task(
+        &mut self,
+        task: &Task,
+        c: &crate::ops::CheckStep,
+    ) -> Result<TaskOutcome, ExecError> {
+        self.begin(task, true).await?;
+        // A gate guarding a backfill first catches up the rows that old
+        // releases wrote after the backfill passed.
+        if c.kind == CheckKind::Gate {
+            if let Some(backfill) = self.sibling_backfill(task) {
+                if self.backfill(task, &backfill, true).await?.is_none() {
+                    return Ok(TaskOutcome::Interrupted);
+                }
+            }
+        }
+        let n = self
+            .engine
+            .count(&c.count_sql)
+            .await
+            .map_err(Self::engine_err(task))?;
+        if n == 0 {
+            return Ok(TaskOutcome::Done { attempts: 1 });
+        }
+        let sample = match &c.sample_sql {
+            Some(sql) => self
+                .engine
+                .sample(sql)
+                .await
+                .map(|rows| {
+                    rows.into_iter()
+                        .map(|r| format!("({})", r.join(", ")))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                })
+                .unwrap_or_default(),
+            None => String::new(),
+        };
+        let what = match c.kind {
+            CheckKind::Gate => "gate",
+            CheckKind::Violations => "check",
+        };
+        Err(ExecError::Check {
+            task: task.id.0.clone(),
+            message: format!(
+                "{what} failed: {n} row(s) break \"{}\"{}; fix the data (or re-run the backfill), then `zerodown resume`",
+                c.guards,
+                if sample.is_empty() { String::new() } else { format!(" (first keys: {sample})") }
+            ),
+        })
     }
 
     /// Roll a batch of nodes at once (the batch is at most
@@ -1204,4 +1179,14 @@ pub fn version_status(history: &[HistoryRecord]) -> Vec<VersionStatus> {
         }
     }
     by_version.into_values().collect()
+}
+/// How a task's own work ended, before the lifecycle records it.
+enum TaskOutcome {
+    /// Done now, in this many attempts.
+    Done { attempts: u32 },
+    /// The catalog shows it was done before: nothing ran.
+    AlreadyDone,
+    /// Stopped by a signal mid-way (a backfill): it stays running, and
+    /// `resume` goes on from its checkpoint.
+    Interrupted,
 }
