@@ -16,14 +16,18 @@ use serde::Serialize;
 use sqlparser::ast::{AssignmentTarget, Statement};
 use sqlparser::parser::Parser;
 
+mod version;
+
+use version::Planning;
+
 use crate::compat::writes::{self, Leaving, PointSchema, Relaxed, Writes};
 use crate::compat::{self, Proof};
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::dialect::EngineKind;
-use crate::graph::{self, GraphError, Origin, SourcedAction, TaskGraph, TaskId, VersionWork};
-use crate::ops::{Action, BackfillStep, CheckKind, CheckStep, ObjectRef, Operation, Step, Symbol};
-use crate::ops::{Classification, Context};
-use crate::parse::{lower, normalize_ident};
+use crate::graph::{self, GraphError, SourcedAction, TaskGraph, TaskId, VersionWork};
+use crate::ops::Classification;
+use crate::ops::{Operation, Step};
+use crate::parse::normalize_ident;
 use crate::plan::{
     Backfill, ChangeEntry, FleetGroup, Hooks, Phase, Plan, PlanSet, SchemaPoint, Span,
 };
@@ -465,13 +469,8 @@ pub fn check(set: &PlanSet, opts: &PlanOptions) -> Result<CheckedPlan, Diagnosti
         Some(p) => p.engine,
         None => return Err(Diagnostic::new(&set.dir, "no plans in this directory").into()),
     };
-    let Baseline { mut schema, source } = baseline(set, engine, opts)?;
+    let Baseline { schema, source } = baseline(set, engine, opts)?;
     let base = SchemaPoint::complete(schema.version);
-    let mut points = vec![PointSchema {
-        point: base,
-        schema: schema.clone(),
-        relaxed: Vec::new(),
-    }];
     let pending: Vec<&Plan> = set
         .plans
         .iter()
@@ -501,408 +500,38 @@ pub fn check(set: &PlanSet, opts: &PlanOptions) -> Result<CheckedPlan, Diagnosti
     };
     let all_versions: BTreeSet<u32> = set.plans.iter().map(|p| p.version).collect();
 
-    let mut parts: BTreeMap<u32, VersionParts> = pending
+    let parts: BTreeMap<u32, VersionParts> = pending
         .iter()
         .map(|p| (p.version, VersionParts::new(p.version)))
         .collect();
-    let mut versions: Vec<PlannedVersion> = Vec::new();
-    let mut notes: Vec<Note> = Vec::new();
-
-    for plan in &pending {
-        if plan.engine != engine {
-            continue; // reported by the loader
-        }
-        let v = plan.version;
-        let before = schema.clone();
-        let mut relaxed: Vec<Relaxed> = Vec::new();
-        let mut leaving_columns: Vec<Leaving> = Vec::new();
-        let mut swapped_at_contract: Vec<(String, String)> = Vec::new();
-        let mut planned = PlannedVersion {
-            version: v,
-            path: plan.path.clone(),
-            hash: plan.hash.clone(),
-            description: plan.description.clone(),
-            changes: Vec::new(),
-            backfills: Vec::new(),
-            fleet: plan.fleet.clone(),
-            hooks: plan.hooks.clone(),
-            fleet_summary: plan
-                .fleet
-                .iter()
-                .map(|g| FleetSummary {
-                    group: g.name.clone(),
-                    nodes: g.nodes.clone(),
-                    from_release: g.from_release.clone(),
-                    to_release: g.to_release.clone(),
-                    batch_size: g.max_unavailable.batch_size(g.nodes.len()),
-                    after: g.after.clone(),
-                })
-                .collect(),
-        };
-
-        // Backfills first: their expressions feed the decompositions.
-        let mut parsed_backfills = Vec::new();
-        let mut backfill_exprs = Vec::new();
-        for b in &plan.backfills {
-            match parse_backfill(b, engine) {
-                Ok(pb) => {
-                    if let Some((col, expr)) = &pb.single {
-                        backfill_exprs.push((b.table.clone(), col.clone(), expr.clone()));
-                    }
-                    parsed_backfills.push(Some(pb));
-                }
-                Err(msg) => {
-                    errors.push(
-                        plan.diag(b.span, format!("backfill #{}: {msg}", b.index))
-                            .help("`set` is an assignment list such as `note = ''`, `where` a condition such as `note IS NULL`"),
-                    );
-                    parsed_backfills.push(None);
-                }
-            }
-        }
-        let ctx = Context {
-            version: v,
-            soft_drop: plan.soft_drop,
-            backfill_exprs: &backfill_exprs,
-            batch_size: crate::plan::DEFAULT_BATCH_SIZE,
-            fill: None,
-        };
-
-        for change in &plan.changes {
-            let (op, sql, contract_in, soft_drop, fill) = match &change.entry {
-                ChangeEntry::Raw { id, sql, phase } => (
-                    Operation::Raw {
-                        id: raw_id(id, sql),
-                        sql: sql.clone(),
-                        phase: *phase,
-                    },
-                    sql.clone(),
-                    None,
-                    None,
-                    None,
-                ),
-                ChangeEntry::Sql {
-                    sql,
-                    contract_in,
-                    soft_drop,
-                    fill,
-                } => {
-                    let stmts = match Parser::parse_sql(&*engine.sql_dialect(), sql) {
-                        Ok(s) => s,
-                        Err(e) => {
-                            errors.push(change_diag(
-                                plan,
-                                change.index,
-                                change.span,
-                                format!("cannot parse the statement as {engine} SQL: {e}"),
-                                "fix the statement; if it is valid for your server but the parser cannot read it, \
-                                 use the escape hatch: `- raw: \"...\"` with `phase: expand|migrate|contract`",
-                            ));
-                            continue;
-                        }
-                    };
-                    let stmt = match stmts.as_slice() {
-                        [s] => s,
-                        [] => {
-                            errors.push(change_diag(
-                                plan,
-                                change.index,
-                                change.span,
-                                "the change is empty",
-                                "write one SQL statement",
-                            ));
-                            continue;
-                        }
-                        many => {
-                            errors.push(change_diag(
-                                plan,
-                                change.index,
-                                change.span,
-                                format!("the change holds {} statements", many.len()),
-                                "write one statement per change, so each is classified and phased on its own",
-                            ));
-                            continue;
-                        }
-                    };
-                    let fill = match fill
-                        .as_deref()
-                        .map(|f| parse_fill(f, drops_column(stmt), engine))
-                    {
-                        None => None,
-                        Some(Ok(fill)) => Some(fill),
-                        Some(Err((message, help))) => {
-                            errors.push(change_diag(
-                                plan,
-                                change.index,
-                                change.span,
-                                message,
-                                help,
-                            ));
-                            continue;
-                        }
-                    };
-                    match lower(stmt, engine, &schema) {
-                        Ok(op) => (op, sql.clone(), *contract_in, *soft_drop, fill),
-                        Err(u) => {
-                            errors.push(change_diag(
-                                plan,
-                                change.index,
-                                change.span,
-                                u.message,
-                                u.help,
-                            ));
-                            continue;
-                        }
-                    }
-                }
-            };
-            if let Some(t) = contract_in {
-                if !all_versions.contains(&t) {
-                    errors.push(change_diag(
-                        plan,
-                        change.index,
-                        change.span,
-                        format!("contract_in: {t}, but there is no plan with version {t}"),
-                        "add that plan (its contract will run this change's contract actions), or remove `contract_in`",
-                    ));
-                }
-            }
-            let leaves = leaving(&op, &schema, fill.as_deref(), v);
-            let change_ctx = Context {
-                soft_drop: soft_drop.unwrap_or(plan.soft_drop),
-                fill,
-                ..ctx.clone()
-            };
-            let analysis = crate::ops::analyze(engine, &op, &schema, &change_ctx);
-            if let Err(e) = schema.apply(&op, contract_in) {
-                errors.push(change_diag(
-                    plan,
-                    change.index,
-                    change.span,
-                    e.message,
-                    e.help,
-                ));
-                continue;
-            }
-            if let Some((column, relaxation)) = leaves {
-                if let Some(r) = relaxation {
-                    if let Some(col) = schema.tables.column_mut(&r.table, &r.column) {
-                        col.relax(&r.how); // kept for a later contract: relaxed now
-                    }
-                    relaxed.push(r);
-                }
-                leaving_columns.push(column);
-            }
-            let analysis = match analysis {
-                Ok(a) => a,
-                Err(r) => {
-                    errors.push(change_diag(
-                        plan,
-                        change.index,
-                        change.span,
-                        format!("refused ({}): {}", r.rule, r.reason),
-                        r.help,
-                    ));
-                    continue;
-                }
-            };
-            if let Operation::AlterColumnType { table, column, .. } = &op {
-                if analysis.actions.iter().any(|a| a.phase == Phase::Contract) {
-                    swapped_at_contract.push((table.clone(), column.clone()));
-                }
-            }
-            let owner = format!("{}/{}", op.kind_name(), op.subject());
-            let origin = Origin::Change {
-                version: v,
-                index: change.index,
-            };
-            let mut task_ids = Vec::new();
-            for action in analysis.actions {
-                let target = match (action.phase, contract_in) {
-                    (Phase::Contract, Some(t)) => t,
-                    _ => v,
-                };
-                task_ids.push(TaskId(format!(
-                    "v{target}/{}/{}/{}",
-                    action.phase.name(),
-                    owner,
-                    action.key
-                )));
-                if let Some(p) = parts.get_mut(&target) {
-                    p.push(SourcedAction {
-                        action,
-                        origin: origin.clone(),
-                        owner: owner.clone(),
-                    });
-                }
-            }
-            planned.changes.push(PlannedChange {
-                index: change.index,
-                line: change.span.line,
-                sql,
-                operation: op,
-                classification: analysis.classification,
-                contract_in,
-                tasks: task_ids,
-            });
-        }
-
-        // The user's backfills, against the model after the changes.
-        for (b, pb) in plan.backfills.iter().zip(parsed_backfills) {
-            let Some(pb) = pb else { continue };
-            let Some(table) = schema.table(&b.table) else {
-                errors.push(
-                    plan.diag(b.span, format!("backfill #{}: no table `{}` in the schema at this point", b.index, b.table))
-                        .help("backfills run after the plan's expand changes: the table must exist by then"),
-                );
-                continue;
-            };
-            if table.primary_key.is_empty() {
-                errors.push(
-                    plan.diag(b.span, format!("backfill #{}: table `{}` has no primary key", b.index, b.table))
-                        .help("backfills walk the primary key in batches; add a primary key in an earlier plan"),
-                );
-                continue;
-            }
-            let missing: Vec<&String> = pb
-                .columns
-                .iter()
-                .filter(|c| table.column(c).is_none())
-                .collect();
-            if let Some(col) = missing.first() {
-                errors.push(
-                    plan.diag(
-                        b.span,
-                        format!(
-                            "backfill #{}: table `{}` has no column `{col}`",
-                            b.index, b.table
-                        ),
-                    )
-                    .help(format!(
-                        "columns of {}: {}",
-                        b.table,
-                        table.column_names().join(", ")
-                    )),
-                );
-                continue;
-            }
-            let owner = match &pb.single {
-                Some((col, _)) => format!("backfill/{}.{col}", b.table),
-                None => format!("backfill/{}.{}", b.table, pb.columns.join("+")),
-            };
-            let step = BackfillStep {
-                engine,
-                table: b.table.clone(),
-                key: table.primary_key.clone(),
-                set: pb.set.clone(),
-                pending: pb.pending.clone(),
-                batch_size: b.batch_size,
-                pause_ms: b.pause.as_millis() as u64,
-            };
-            let keys = engine.quote_list(&table.primary_key);
-            let gate = CheckStep {
-                kind: CheckKind::Gate,
-                count_sql: step.remaining_sql(),
-                sample_sql: Some(format!(
-                    "SELECT {keys} FROM {} WHERE {} ORDER BY {keys} LIMIT 5",
-                    engine.quote_ident(&b.table),
-                    pb.pending
-                )),
-                guards: format!("no row of {} left un-backfilled ({})", b.table, pb.pending),
-            };
-            let objects: Vec<ObjectRef> = pb
-                .columns
-                .iter()
-                .map(|c| ObjectRef::column(&b.table, c))
-                .collect();
-            let origin = Origin::Backfill {
-                version: v,
-                index: b.index,
-            };
-            let backfill = Action {
-                key: "backfill".into(),
-                phase: Phase::Migrate,
-                symbol: Symbol::Change,
-                summary: format!(
-                    "backfill {}: SET {} WHERE {} ({} rows per batch)",
-                    b.table, pb.set, pb.pending, b.batch_size
-                ),
-                step: Step::Backfill(step),
-                creates: Vec::new(),
-                needs: objects.clone(),
-                removes: Vec::new(),
-            };
-            let gate = Action {
-                key: "gate".into(),
-                phase: Phase::Contract,
-                symbol: Symbol::Change,
-                summary: format!("gate: no row of {} where {}", b.table, pb.pending),
-                step: Step::Check(gate),
-                creates: Vec::new(),
-                needs: objects,
-                removes: Vec::new(),
-            };
-            let ids = vec![
-                TaskId(format!("v{v}/migrate/{owner}/backfill")),
-                TaskId(format!("v{v}/contract/{owner}/gate")),
-            ];
-            let p = parts.get_mut(&v).expect("every pending version has parts");
-            p.migrate_user.push(SourcedAction {
-                action: backfill,
-                origin: origin.clone(),
-                owner: owner.clone(),
-            });
-            p.contract.push(SourcedAction {
-                action: gate,
-                origin,
-                owner,
-            });
-            planned.backfills.push(PlannedBackfill {
-                index: b.index,
-                table: b.table.clone(),
-                set: pb.set,
-                pending: pb.pending,
-                batch_size: b.batch_size,
-                tasks: ids,
-            });
-        }
-
-        schema.finish_contract(v);
-        schema.version = v;
-
-        if in_run(v) {
-            let during =
-                writes::during(&before, &schema, &leaving_columns, &swapped_at_contract, v);
-            for point in [SchemaPoint::expand(v), SchemaPoint::migrate(v)] {
-                points.push(PointSchema {
-                    point,
-                    schema: during.clone(),
-                    relaxed: relaxed.clone(),
-                });
-            }
-            relaxed.retain(|r| schema.column(&r.table, &r.column).is_some());
-            points.push(PointSchema {
-                point: SchemaPoint::complete(v),
-                schema: schema.clone(),
-                relaxed,
-            });
-            if plan.fleet.is_empty()
-                && planned
-                    .changes
-                    .iter()
-                    .any(|c| c.tasks.iter().any(|t| t.0.contains("/contract/")))
-            {
-                notes.push(Note {
-                    version: Some(v),
-                    message: format!(
-                        "plan {v} has no fleet: `apply` stops before contract unless `--until contract` is given; \
-                         first make sure no running release still uses what contract removes"
-                    ),
-                });
-            }
-            versions.push(planned);
-        }
+    let base_schema = schema.clone();
+    let mut planning = Planning {
+        engine,
+        schema,
+        all_versions,
+        in_run: &in_run,
+        errors,
+        parts,
+        versions: Vec::new(),
+        notes: Vec::new(),
+        points: vec![PointSchema {
+            point: base,
+            schema: base_schema,
+            relaxed: Vec::new(),
+        }],
+    };
+    for plan in pending.iter().filter(|p| p.engine == engine) {
+        planning.plan_version(plan); // another engine: reported by the loader
     }
+    let Planning {
+        schema,
+        errors,
+        parts,
+        versions,
+        mut notes,
+        points,
+        ..
+    } = planning;
 
     // Deferred contracts that land outside this run.
     for planned in &versions {
@@ -954,33 +583,7 @@ pub fn check(set: &PlanSet, opts: &PlanOptions) -> Result<CheckedPlan, Diagnosti
         None => None,
     };
 
-    let has_fleet = versions.iter().any(|v| !v.fleet.is_empty());
-    let proof = if has_fleet {
-        let Some(releases) = &set.releases else {
-            let v = versions
-                .iter()
-                .find(|v| !v.fleet.is_empty())
-                .expect("has_fleet");
-            let plan = pending
-                .iter()
-                .find(|p| p.version == v.version)
-                .expect("planned from pending");
-            return Err(plan
-                .diag(plan.fleet[0].span, "the plan rolls a fleet, but there is no releases.yaml beside it")
-                .help(format!(
-                    "create {} mapping each release to the schema points it supports, e.g. `\"1.4.0\": \"1 ..= 2.migrate\"`",
-                    set.dir.join(crate::plan::RELEASES_FILE).display()
-                ))
-                .into());
-        };
-        let proof = compat::prove(&graph, base, releases);
-        if !proof.holds() {
-            return Err(proof_diagnostics(&proof, &pending, releases));
-        }
-        Some(proof)
-    } else {
-        None
-    };
+    let proof = prove_fleet(set, &versions, &pending, &graph, base)?;
 
     Ok(CheckedPlan {
         dir: set.dir.clone(),
@@ -996,6 +599,41 @@ pub fn check(set: &PlanSet, opts: &PlanOptions) -> Result<CheckedPlan, Diagnosti
         done: BTreeSet::new(),
         tables: Vec::new(),
     })
+}
+
+/// The fleet proof, when the run rolls a fleet (which needs releases).
+fn prove_fleet(
+    set: &PlanSet,
+    versions: &[PlannedVersion],
+    pending: &[&Plan],
+    graph: &TaskGraph,
+    base: SchemaPoint,
+) -> Result<Option<Proof>, Diagnostics> {
+    if !versions.iter().any(|v| !v.fleet.is_empty()) {
+        return Ok(None);
+    }
+    let Some(releases) = &set.releases else {
+        let v = versions
+            .iter()
+            .find(|v| !v.fleet.is_empty())
+            .expect("has_fleet");
+        let plan = pending
+            .iter()
+            .find(|p| p.version == v.version)
+            .expect("planned from pending");
+        return Err(plan
+            .diag(plan.fleet[0].span, "the plan rolls a fleet, but there is no releases.yaml beside it")
+            .help(format!(
+                "create {} mapping each release to the schema points it supports, e.g. `\"1.4.0\": \"1 ..= 2.migrate\"`",
+                set.dir.join(crate::plan::RELEASES_FILE).display()
+            ))
+            .into());
+    };
+    let proof = compat::prove(graph, base, releases);
+    if !proof.holds() {
+        return Err(proof_diagnostics(&proof, pending, releases));
+    }
+    Ok(Some(proof))
 }
 
 fn graph_diagnostics(dir: &Path, errs: Vec<GraphError>) -> Diagnostics {
