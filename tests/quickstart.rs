@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Instant;
 
-use support::{text, Scratch};
+use support::{remove_cargo_test_env, text, Scratch};
 
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -124,22 +124,10 @@ fn target_dir() -> PathBuf {
 fn sh(line: &str, dir: &Path) -> Output {
     let mut cmd = Command::new("sh");
     cmd.arg("-c").arg(line).current_dir(dir);
+    remove_cargo_test_env(&mut cmd);
     for (key, _) in std::env::vars_os() {
         let key = key.to_string_lossy();
-        let set_by_cargo_test = key == "CARGO"
-            || key == "CARGO_PRIMARY_PACKAGE"
-            || key == "CARGO_TARGET_TMPDIR"
-            || key == "CARGO_RUSTC_CURRENT_DIR"
-            || key == "CARGO_MAKEFLAGS"
-            || [
-                "CARGO_MANIFEST_",
-                "CARGO_PKG_",
-                "CARGO_CRATE_",
-                "CARGO_BIN_",
-            ]
-            .iter()
-            .any(|p| key.starts_with(p));
-        if set_by_cargo_test || key.starts_with("ZERODOWN_") || key == "DATABASE_URL" {
+        if key.starts_with("ZERODOWN_") || key == "DATABASE_URL" {
             cmd.env_remove(key.as_ref());
         }
     }
