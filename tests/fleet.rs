@@ -1,5 +1,5 @@
 //! Fleet rollouts end to end: real PostgreSQL, real node processes (the
-//! `zerodown-testapp` binary, started and switched by the deploy scripts in
+//! `zerodown-testapp` example, started and switched by the deploy scripts in
 //! tests/fleet/), the `zerodown` binary in between.
 //!
 //! Every test renames `users.name` to `users.full_name` while its nodes roll
@@ -13,9 +13,57 @@ use std::collections::BTreeMap;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime};
 
-use support::{text, zerodown, PgDb, Scratch};
+use support::{remove_cargo_test_env, text, zerodown, PgDb, Scratch};
+
+/// The `zerodown-testapp` executable (examples/zerodown-testapp.rs), in
+/// the `examples/` folder beside this test's own profile directory
+/// (`target/<profile>/deps/fleet-…`). `cargo test` builds it with the
+/// tests, `cargo test --test fleet` does not: it is built here, once per
+/// test process, with the cargo and the profile that built this test (a
+/// no-op when it is up to date; `cargo test`'s variables left out, or the
+/// build would be found dirty).
+fn testapp_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let exe = std::env::current_exe().expect("the test executable");
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("the test runs from target/<profile>/deps");
+        let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
+            Some("debug") => "dev",
+            Some(name) => name,
+            None => panic!("no profile directory above {}", exe.display()),
+        };
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut cmd = std::process::Command::new(cargo);
+        remove_cargo_test_env(&mut cmd);
+        let out = cmd
+            .args([
+                "build",
+                "--example",
+                "zerodown-testapp",
+                "--profile",
+                profile,
+            ])
+            .arg("--target-dir")
+            .arg(profile_dir.parent().expect("target/<profile>"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .expect("run cargo to build the zerodown-testapp example");
+        assert!(
+            out.status.success(),
+            "cargo build --example zerodown-testapp: {}",
+            text(&out.stderr)
+        );
+        let bin = profile_dir.join("examples").join("zerodown-testapp");
+        assert!(bin.is_file(), "{} was not built", bin.display());
+        bin
+    })
+}
 
 /// The schema at version 1, with rows for the backfill to copy.
 const SCHEMA: &str = "
@@ -168,10 +216,7 @@ impl Fleet {
     fn env(&self) -> Vec<(&'static str, String)> {
         vec![
             ("ZERODOWN_TESTAPP_DIR", self.dir().display().to_string()),
-            (
-                "ZERODOWN_TESTAPP_BIN",
-                env!("CARGO_BIN_EXE_zerodown-testapp").to_string(),
-            ),
+            ("ZERODOWN_TESTAPP_BIN", testapp_bin().display().to_string()),
             ("ZERODOWN_TESTAPP_DATABASE", self.db.url.clone()),
         ]
     }

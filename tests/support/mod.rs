@@ -190,6 +190,34 @@ pub fn zerodown(args: &[&str], env: &[(&str, &str)]) -> Output {
     cmd.output().expect("run zerodown")
 }
 
+/// Leave out of `cmd`'s environment what `cargo test` sets for the test
+/// process (`CARGO`, `CARGO_MANIFEST_DIR`, `CARGO_PKG_*`, …), for a cargo
+/// run from a test: build scripts track some of these (ring's does
+/// `CARGO_MANIFEST_DIR`), and a cargo that inherited them would find their
+/// builds dirty and rebuild them, and everything above them, there and again
+/// in the next plain `cargo test`.
+pub fn remove_cargo_test_env(cmd: &mut Command) {
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        let set_by_cargo_test = key == "CARGO"
+            || key == "CARGO_PRIMARY_PACKAGE"
+            || key == "CARGO_TARGET_TMPDIR"
+            || key == "CARGO_RUSTC_CURRENT_DIR"
+            || key == "CARGO_MAKEFLAGS"
+            || [
+                "CARGO_MANIFEST_",
+                "CARGO_PKG_",
+                "CARGO_CRATE_",
+                "CARGO_BIN_",
+            ]
+            .iter()
+            .any(|p| key.starts_with(p));
+        if set_by_cargo_test {
+            cmd.env_remove(key.as_ref());
+        }
+    }
+}
+
 pub fn text(out: &[u8]) -> String {
     String::from_utf8_lossy(out).into_owned()
 }

@@ -18,6 +18,11 @@
 //!
 //! `zerodown-testapp health --dir DIR --node NODE` asks the running node
 //! and exits 0 when it answers 200.
+//!
+//! An example, not one of the package's binaries, so that `cargo install`
+//! leaves it out: `cargo test` builds it into `target/<profile>/examples/`
+//! (tests/fleet.rs builds it there itself when run alone), and
+//! `cargo run --example zerodown-testapp -- serve …` runs it by hand.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
