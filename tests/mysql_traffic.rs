@@ -145,8 +145,10 @@ fn ddl_behind_a_long_transaction_retries_short_waits_and_never_stalls_writers() 
         control_longest > Duration::from_secs(3),
         "the control should stall the writer until the holder commits, but its longest UPDATE took {control_longest:?}"
     );
+    // A few UPDATEs may pass before the ALTER reaches the queue on a busy
+    // machine; zerodown must let through at least 20 (below).
     assert!(
-        control_during_hold < 5,
+        control_during_hold < 20,
         "the control let {control_during_hold} UPDATEs through"
     );
 

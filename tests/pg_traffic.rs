@@ -119,10 +119,10 @@ fn ddl_behind_a_long_transaction_retries_short_waits_and_never_stalls_writers() 
 
     // The control: a plain ALTER TABLE, no lock_timeout. It queues behind
     // the holder, and every writer queues behind it until the holder ends.
-    let url = db.url.clone();
+    // Connected beforehand, so that the ALTER queues as soon as it starts.
+    let c = rt.block_on(pg_connect(&db.url));
     let (control_longest, control_during_hold, _, ()) =
         rt.block_on(writer_while_held(&db.url, hold, move || async move {
-            let c = pg_connect(&url).await;
             c.batch_execute("ALTER TABLE t ADD COLUMN control text")
                 .await
                 .unwrap();
@@ -131,8 +131,10 @@ fn ddl_behind_a_long_transaction_retries_short_waits_and_never_stalls_writers() 
         control_longest > Duration::from_secs(1),
         "the control should stall the writer until the holder commits, but its longest UPDATE took {control_longest:?}"
     );
+    // A few UPDATEs may pass before the ALTER reaches the queue on a busy
+    // machine; zerodown must let through at least 20 (below).
     assert!(
-        control_during_hold < 5,
+        control_during_hold < 20,
         "the control let {control_during_hold} UPDATEs through"
     );
 
