@@ -218,15 +218,33 @@ impl BackfillStep {
     /// `batch_size`-th row after the lower bound, or nothing for the last
     /// batch. With `after_lower`, binds the lower key as parameters 1..=k.
     pub fn upper_key_sql(&self, after_lower: bool) -> String {
+        self.upper_key_sql_reading(after_lower, |column, _| column.to_string())
+    }
+
+    /// [`BackfillStep::upper_key_sql`] with each key column read as
+    /// `read(quoted column, index)` in the select list (an engine that
+    /// reads a key type through its text form); the walk and its order stay
+    /// on the columns themselves.
+    pub fn upper_key_sql_reading(
+        &self,
+        after_lower: bool,
+        read: impl Fn(&str, usize) -> String,
+    ) -> String {
         let table = self.engine.quote_ident(&self.table);
         let lower = if after_lower {
             format!(" WHERE {} > {}", self.key_tuple(), self.params_tuple(1))
         } else {
             String::new()
         };
+        let select: Vec<String> = self
+            .key
+            .iter()
+            .enumerate()
+            .map(|(i, k)| read(&self.engine.quote_ident(k), i))
+            .collect();
         format!(
             "SELECT {} FROM {table}{lower} ORDER BY {} LIMIT 1 OFFSET {}",
-            self.engine.quote_list(&self.key),
+            select.join(", "),
             self.engine.quote_list(&self.key),
             self.batch_size.saturating_sub(1)
         )
