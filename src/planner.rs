@@ -16,7 +16,7 @@ use serde::Serialize;
 use sqlparser::ast::{AssignmentTarget, Statement};
 use sqlparser::parser::Parser;
 
-use crate::classify::{self, Classification, Context};
+use crate::classify::{self, Classification, Context, Refusal};
 use crate::compat::{self, Proof};
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::dialect::EngineKind;
@@ -537,7 +537,12 @@ pub fn check(set: &PlanSet, opts: &PlanOptions) -> Result<CheckedPlan, Diagnosti
                 soft_drop: soft_drop.unwrap_or(plan.soft_drop),
                 ..ctx.clone()
             };
-            let analysis = classify::analyze(engine, &op, &schema, &change_ctx);
+            let analysis = classify::analyze(engine, &op, &schema, &change_ctx).and_then(|a| {
+                match unwalkable_backfill(engine, &schema, &a.actions) {
+                    Some(refusal) => Err(refusal),
+                    None => Ok(a),
+                }
+            });
             if let Err(e) = schema.apply(&op, contract_in) {
                 errors.push(change_diag(
                     plan,
@@ -611,6 +616,19 @@ pub fn check(set: &PlanSet, opts: &PlanOptions) -> Result<CheckedPlan, Diagnosti
                 errors.push(
                     plan.diag(b.span, format!("backfill #{}: table `{}` has no primary key", b.index, b.table))
                         .help("backfills walk the primary key in batches; add a primary key in an earlier plan"),
+                );
+                continue;
+            }
+            if let Some(r) = classify::unwalkable_key(engine, table) {
+                errors.push(
+                    plan.diag(
+                        b.span,
+                        format!("backfill #{}: refused ({}): {}", b.index, r.rule, r.reason),
+                    )
+                    .help(format!(
+                        "write the backfill as a raw change instead (`- raw: \"UPDATE {} SET … WHERE …\"` with `phase: migrate`), which runs in one statement, not in batches, and holds its row locks until it commits; or first give {} a primary key of one of these types, in an earlier plan",
+                        b.table, b.table
+                    )),
                 );
                 continue;
             }
@@ -898,4 +916,16 @@ fn proof_diagnostics(
         )));
     }
     Diagnostics(out)
+}
+/// The refusal of the first backfill among `actions` whose table's key the
+/// engine cannot walk (see [`classify::unwalkable_key`]), against the model
+/// the change finds: every action whose step is a backfill, whichever
+/// decomposition made it.
+fn unwalkable_backfill(engine: EngineKind, schema: &Schema, actions: &[Action]) -> Option<Refusal> {
+    actions.iter().find_map(|a| match &a.step {
+        Step::Backfill(b) => schema
+            .table(&b.table)
+            .and_then(|t| classify::unwalkable_key(engine, t)),
+        _ => None,
+    })
 }
