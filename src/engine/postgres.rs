@@ -2059,6 +2059,16 @@ mod tests {
             key: &["amount"],
             rust_order: false,
         },
+        // The name PostgreSQL gives the select list's `to_json(…) #>> '{}'`:
+        // an ORDER BY on the bare name would sort by the text.
+        BackfillCase {
+            name: "numeric key named ?column?",
+            setup: r#"CREATE TABLE items ("?column?" numeric PRIMARY KEY, n int NOT NULL DEFAULT 0);
+                    INSERT INTO items SELECT g / 8.0 - 600 FROM generate_series(1, 10000) g"#,
+            table: "items",
+            key: &["?column?"],
+            rust_order: false,
+        },
         BackfillCase {
             name: "timestamptz key, session in another DateStyle and time zone",
             setup: "SET DateStyle = 'SQL, DMY'; SET TimeZone = 'Asia/Kolkata';

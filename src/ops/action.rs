@@ -236,16 +236,33 @@ impl BackfillStep {
         } else {
             String::new()
         };
-        let select: Vec<String> = self
+        let columns: Vec<String> = self
             .key
             .iter()
-            .enumerate()
-            .map(|(i, k)| read(&self.engine.quote_ident(k), i))
+            .map(|k| self.engine.quote_ident(k))
             .collect();
+        let select: Vec<String> = columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| read(c, i))
+            .collect();
+        // A bare name in ORDER BY means a select-list column of that name
+        // first: with an expression there (named after the column, as a
+        // `CAST` is, or named what the key column happens to be called),
+        // the rows would be sorted by the expression. A qualified name is
+        // always the table's column.
+        let order = if select == columns {
+            columns.join(", ")
+        } else {
+            columns
+                .iter()
+                .map(|c| format!("{table}.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         format!(
-            "SELECT {} FROM {table}{lower} ORDER BY {} LIMIT 1 OFFSET {}",
+            "SELECT {} FROM {table}{lower} ORDER BY {order} LIMIT 1 OFFSET {}",
             select.join(", "),
-            self.engine.quote_list(&self.key),
             self.batch_size.saturating_sub(1)
         )
     }
