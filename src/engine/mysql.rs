@@ -601,7 +601,7 @@ fn temporal_text(value: &Value) -> String {
         Value::Time(negative, days, h, i, s, us) => format!(
             "{}{:02}:{i:02}:{s:02}{}",
             if negative { "-" } else { "" },
-            u32::from(days) * 24 + u32::from(h),
+            days * 24 + u32::from(h),
             fraction(us)
         ),
         _ => value.as_sql(true),
