@@ -917,6 +917,7 @@ fn proof_diagnostics(
     }
     Diagnostics(out)
 }
+
 /// The refusal of the first backfill among `actions` whose table's key the
 /// engine cannot walk (see [`classify::unwalkable_key`]), against the model
 /// the change finds: every action whose step is a backfill, whichever
