@@ -186,3 +186,102 @@ fn a_primary_key_replaced_over_two_versions_ends_as_the_direct_ddl() {
     );
     assert_same("rows", &pg_rows(&by_hand), &pg_rows(&by_zerodown));
 }
+
+/// Tables keyed by types a backfill walks through their text form: uuid
+/// (12,000 rows), and (timestamptz, numeric) (6,000 rows, fractions of a
+/// second and of a unit, 'infinity' and 'NaN' among them). Each type change
+/// fills a twin column with a backfill that walks that key, in batches of
+/// 5,000.
+const KEYED: &str = "
+CREATE TABLE documents (id uuid PRIMARY KEY, title text NOT NULL, version integer NOT NULL);
+INSERT INTO documents SELECT md5(g::text)::uuid, 'doc ' || g, g % 17 FROM generate_series(1, 12000) g;
+CREATE TABLE quotes (at timestamptz, price numeric, qty integer NOT NULL, PRIMARY KEY (at, price));
+INSERT INTO quotes SELECT timestamptz '2024-03-31 00:59:59.5+00' + (g % 7) * interval '0.25 second', g / 8.0, g FROM generate_series(1, 5998) g;
+INSERT INTO quotes VALUES ('infinity', 'NaN', 1), ('-infinity', 0, 2);
+";
+const KEYED_CHANGES: &[&str] = &[
+    "ALTER TABLE documents ALTER COLUMN version TYPE bigint",
+    "ALTER TABLE quotes ALTER COLUMN qty TYPE bigint",
+];
+
+#[test]
+fn a_type_change_on_tables_keyed_by_uuid_and_timestamptz_numeric_ends_as_the_direct_ddl() {
+    oracle(
+        KEYED,
+        KEYED_CHANGES,
+        "ALTER TABLE documents ALTER COLUMN version TYPE bigint; ALTER TABLE quotes ALTER COLUMN qty TYPE bigint",
+        None,
+    );
+}
+
+#[test]
+fn a_run_killed_inside_a_uuid_keyed_backfill_resumes_from_its_checkpoint() {
+    use support::kill::{batches, each_point, kill_and_resume, outcome};
+
+    let seeded = || {
+        let db = PgDb::new();
+        db.exec(KEYED);
+        db
+    };
+    let scratch = Scratch::new();
+    let dir = plan_dir(&scratch, "postgres", 2, KEYED_CHANGES);
+    let db = seeded();
+    let state = scratch.path("state.json");
+    apply_until_contract(&dir, &db.url, &scratch).expect(0, "reference run");
+    let reference = outcome(&db, &scratch, &[]);
+    let reference_rows = pg_rows(&db);
+    let batches = batches(&state);
+    drop(db);
+    assert_eq!(batches.len(), 2, "{batches:?}");
+
+    // After each batch of each backfill commits, before its checkpoint is
+    // saved: the resume starts from the key the batch before saved.
+    let mut points = Vec::new();
+    for (id, &n) in &batches {
+        assert!(n >= 2, "{id}: {n} batches");
+        points.extend((1..=n).map(|k| format!("batch:{id}:{k}")));
+    }
+    each_point(&points, 2, |point| {
+        kill_and_resume(&dir, point, &seeded, &[], &reference)
+    });
+
+    // The checkpoint holds the key as text, and the resumed rows are the
+    // reference's.
+    let id = batches.keys().find(|id| id.contains("documents")).unwrap();
+    let db = seeded();
+    let scratch = Scratch::new();
+    let state = scratch.path("state.json");
+    let state_arg = state.display().to_string();
+    let failpoint = format!("batch:{id}:2");
+    let killed = run(
+        &[
+            "apply",
+            &dir,
+            "--database",
+            &db.url,
+            "--state",
+            &state_arg,
+            "--until",
+            "contract",
+        ],
+        &scratch,
+        &[("ZERODOWN_FAILPOINT", &failpoint)],
+    );
+    assert_eq!(killed.signal, Some(6), "{}", killed.stderr);
+    let checkpoint = support::run::state_json(&state)["backfills"][id].clone();
+    let key = checkpoint["last_key"][0]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        key.len() == 36 && key.chars().filter(|c| *c == '-').count() == 4,
+        "a uuid in the checkpoint: {checkpoint}"
+    );
+    run(
+        &["resume", "--database", &db.url, "--state", &state_arg],
+        &scratch,
+        &[],
+    )
+    .expect(0, "resume");
+    assert_same("rows after resume", &reference_rows, &pg_rows(&db));
+}

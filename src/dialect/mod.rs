@@ -112,6 +112,179 @@ impl EngineKind {
     }
 }
 
+/// How a backfill reads a primary-key column, records where it stands
+/// (`engine::KeyValue` in the state file) and binds it back to start the
+/// next batch. Every class is exact: the key read back is the key written,
+/// and the engine's `>` on the bound value orders rows as `ORDER BY` on the
+/// column does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyClass {
+    /// Integers, recorded as a 64-bit integer.
+    Int,
+    /// Character strings, recorded as text.
+    Text,
+    /// Byte strings (MySQL BINARY/VARBINARY, PostgreSQL bytea), bound as
+    /// bytes and recorded as `{"hex": "…"}`.
+    Bytes,
+    /// A type whose text form is exact and whose order is the type's own
+    /// (PostgreSQL uuid, numeric, dates and times; MySQL DATE, DATETIME,
+    /// TIME): read as text, bound as text the server converts to the
+    /// column's type, so the comparison is on the column's type and uses
+    /// its index.
+    TextForm,
+}
+
+impl EngineKind {
+    /// Whether a backfill can walk a primary-key column of this type, and
+    /// how. The one list of walkable key types: the planner refuses a
+    /// backfill over any other (from the model's types), and each engine
+    /// reads and binds keys by it (from the catalog's types), so the two
+    /// cannot disagree. Takes a type as written in a statement (`BIGINT
+    /// UNSIGNED`, `CHARACTER VARYING(20)`, `timestamp(3) with time zone`) or
+    /// as the catalog names it (MySQL's `DATA_TYPE`, PostgreSQL's
+    /// `typname`: `int4`, `bpchar`, `timestamptz`).
+    ///
+    /// SQLite keys are walked by their stored values, whatever the column's
+    /// type; only a column of REAL affinity (REAL, FLOA, DOUB in the type),
+    /// whose values are all floating point, cannot be.
+    pub fn key_class(self, data_type: &str) -> Option<KeyClass> {
+        let spelled = type_words(data_type);
+        match self {
+            EngineKind::Postgres => postgres_key_class(&spelled),
+            EngineKind::Mysql => mysql_key_class(&spelled),
+            EngineKind::Sqlite => sqlite_key_class(data_type),
+        }
+    }
+
+    /// The key types [`EngineKind::key_class`] accepts, for messages.
+    pub fn walkable_key_types(self) -> &'static str {
+        match self {
+            EngineKind::Postgres => {
+                "smallint, integer, bigint (and serials), text, varchar, char, name, bytea, uuid, numeric, date, time, timestamp, timestamptz"
+            }
+            EngineKind::Mysql => {
+                "TINYINT, SMALLINT, MEDIUMINT, INT, BIGINT (signed or unsigned), CHAR, VARCHAR, BINARY, VARBINARY, DATE, DATETIME, TIME"
+            }
+            EngineKind::Sqlite => {
+                "integer, text and blob values, in a column of any type but REAL affinity (REAL, FLOAT, DOUBLE)"
+            }
+        }
+    }
+
+    /// Why a key type [`EngineKind::key_class`] refuses cannot be walked,
+    /// when there is more to say than that it is not on the list.
+    pub fn unwalkable_key_reason(self, data_type: &str) -> Option<&'static str> {
+        let spelled = type_words(data_type);
+        let head = spelled.split(' ').next().unwrap_or_default();
+        match (self, head) {
+            (EngineKind::Mysql, "decimal" | "numeric" | "dec" | "fixed") => Some(
+                "MySQL compares a DECIMAL column with a bound string as floating-point numbers, so a batch could start at the wrong row",
+            ),
+            (EngineKind::Mysql, "float" | "double" | "real") => {
+                Some("floating-point keys are not recorded exactly")
+            }
+            (EngineKind::Mysql, "timestamp") => Some(
+                "a TIMESTAMP reads and compares in the session's time zone, where the hour a clock goes back is written twice",
+            ),
+            (EngineKind::Mysql, "enum" | "set") => Some(
+                "an ENUM sorts by its position in the list but compares with a string as a string",
+            ),
+            (EngineKind::Sqlite, _) => Some("a column of REAL affinity holds floating-point values, which are not recorded exactly"),
+            _ => None,
+        }
+    }
+}
+
+/// A type as lower-case words, without modifiers in parentheses (lengths,
+/// precisions, ENUM values) or a `pg_catalog.` qualifier: `BIGINT(20)
+/// UNSIGNED` → `bigint unsigned`, `timestamp(3) with time zone` →
+/// `timestamp with time zone`.
+fn type_words(data_type: &str) -> String {
+    let mut bare = String::with_capacity(data_type.len());
+    let mut depth = 0usize;
+    let mut quote = None;
+    for ch in data_type.chars() {
+        match (quote, ch) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"') if depth > 0 => quote = Some(ch),
+            (None, '(') => {
+                depth += 1;
+                bare.push(' ');
+            }
+            (None, ')') => depth = depth.saturating_sub(1),
+            (None, c) if depth == 0 => bare.extend(c.to_lowercase()),
+            (None, _) => {}
+        }
+    }
+    let words = bare.split_whitespace().collect::<Vec<_>>().join(" ");
+    match words.strip_prefix("pg_catalog.") {
+        Some(rest) => rest.to_string(),
+        None => words,
+    }
+}
+
+fn postgres_key_class(spelled: &str) -> Option<KeyClass> {
+    Some(match spelled {
+        "smallint" | "int2" | "integer" | "int" | "int4" | "bigint" | "int8" | "smallserial"
+        | "serial2" | "serial" | "serial4" | "bigserial" | "serial8" => KeyClass::Int,
+        "text" | "varchar" | "character varying" | "char" | "character" | "bpchar" | "name" => {
+            KeyClass::Text
+        }
+        "bytea" => KeyClass::Bytes,
+        "uuid"
+        | "numeric"
+        | "decimal"
+        | "date"
+        | "time"
+        | "time without time zone"
+        | "timestamp"
+        | "timestamp without time zone"
+        | "timestamptz"
+        | "timestamp with time zone" => KeyClass::TextForm,
+        _ => return None,
+    })
+}
+
+fn mysql_key_class(spelled: &str) -> Option<KeyClass> {
+    let mut words = spelled.split(' ').peekable();
+    if words.peek() == Some(&"national") {
+        words.next();
+    }
+    let head = match (words.next()?, words.next()) {
+        ("char" | "character", Some("varying")) => "varchar",
+        (head, _) => head,
+    };
+    Some(match head {
+        "tinyint" | "smallint" | "mediumint" | "middleint" | "int" | "integer" | "bigint"
+        | "int1" | "int2" | "int3" | "int4" | "int8" | "bool" | "boolean" | "serial" => {
+            KeyClass::Int
+        }
+        "char" | "character" | "varchar" | "nchar" | "nvarchar" => KeyClass::Text,
+        "binary" | "varbinary" => KeyClass::Bytes,
+        "date" | "datetime" | "time" => KeyClass::TextForm,
+        _ => return None,
+    })
+}
+
+/// SQLite's affinity rules in order (INT, then CHAR/CLOB/TEXT, then BLOB or
+/// no type, then REAL/FLOA/DOUB, else NUMERIC): every affinity but REAL can
+/// hold integer, text or blob keys.
+fn sqlite_key_class(data_type: &str) -> Option<KeyClass> {
+    let t = data_type.to_uppercase();
+    if t.contains("INT") {
+        Some(KeyClass::Int)
+    } else if ["CHAR", "CLOB", "TEXT"].iter().any(|k| t.contains(k)) {
+        Some(KeyClass::Text)
+    } else if t.trim().is_empty() || t.contains("BLOB") {
+        Some(KeyClass::Bytes)
+    } else if ["REAL", "FLOA", "DOUB"].iter().any(|k| t.contains(k)) {
+        None
+    } else {
+        Some(KeyClass::Int)
+    }
+}
+
 impl fmt::Display for EngineKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
@@ -204,5 +377,104 @@ mod tests {
         assert_eq!(EngineKind::Mysql.quote_ident("a`b"), "`a``b`");
         assert_eq!(EngineKind::Mysql.quote_literal("it's\\"), "'it''s\\\\'");
         assert_eq!(EngineKind::Postgres.quote_literal("it's\\"), "'it''s\\'");
+    }
+
+    #[test]
+    fn walkable_key_types_as_written_and_as_the_catalog_names_them() {
+        use KeyClass::*;
+        let pg = |t| EngineKind::Postgres.key_class(t);
+        for (t, class) in [
+            ("bigint", Int),
+            ("INT4", Int),
+            ("BIGSERIAL", Int),
+            ("pg_catalog.int8", Int),
+            ("CHARACTER VARYING(255)", Text),
+            ("bpchar", Text),
+            ("char(3)", Text),
+            ("name", Text),
+            ("bytea", Bytes),
+            ("UUID", TextForm),
+            ("numeric(10, 2)", TextForm),
+            ("DECIMAL", TextForm),
+            ("date", TextForm),
+            ("timestamp(3) with time zone", TextForm),
+            ("timestamptz", TextForm),
+            ("TIMESTAMP WITHOUT TIME ZONE", TextForm),
+            ("time", TextForm),
+        ] {
+            assert_eq!(pg(t), Some(class), "{t}");
+        }
+        for t in [
+            "int[]",
+            "_int4",
+            "double precision",
+            "float8",
+            "money",
+            "timetz",
+            "interval",
+            "jsonb",
+            "mood",
+            "public.uuid",
+            "citext",
+            "inet",
+        ] {
+            assert_eq!(pg(t), None, "{t}");
+        }
+
+        let my = |t| EngineKind::Mysql.key_class(t);
+        for (t, class) in [
+            ("INT UNSIGNED", Int),
+            ("bigint(20) unsigned zerofill", Int),
+            ("SERIAL", Int),
+            ("tinyint(1)", Int),
+            ("VARCHAR(36) CHARACTER SET ascii COLLATE ascii_bin", Text),
+            ("national char(10)", Text),
+            ("CHARACTER VARYING(10)", Text),
+            ("VARBINARY(16)", Bytes),
+            ("binary", Bytes),
+            ("DATETIME(6)", TextForm),
+            ("date", TextForm),
+            ("time(3)", TextForm),
+        ] {
+            assert_eq!(my(t), Some(class), "{t}");
+        }
+        for t in [
+            "DECIMAL(10,2)",
+            "numeric",
+            "double",
+            "float",
+            "TIMESTAMP(6)",
+            "ENUM('a','b)')",
+            "set('x')",
+            "bit(8)",
+            "blob",
+            "long varbinary",
+            "text",
+            "json",
+            "year",
+            "uuid",
+        ] {
+            assert_eq!(my(t), None, "{t}");
+        }
+        assert!(EngineKind::Mysql
+            .unwalkable_key_reason("decimal(10,2)")
+            .unwrap()
+            .contains("floating-point"));
+
+        let lite = |t| EngineKind::Sqlite.key_class(t);
+        for t in [
+            "INTEGER",
+            "TEXT",
+            "",
+            "BLOB",
+            "DATE",
+            "NUMERIC",
+            "VARCHAR(5)",
+        ] {
+            assert!(lite(t).is_some(), "{t}");
+        }
+        for t in ["REAL", "FLOAT", "DOUBLE PRECISION"] {
+            assert_eq!(lite(t), None, "{t}");
+        }
     }
 }

@@ -56,12 +56,18 @@ impl fmt::Display for DatabaseIdentity {
     }
 }
 
-/// A value of a primary-key column: where a backfill stands.
+/// A value of a primary-key column: where a backfill stands. In the state
+/// file an integer is a JSON number, text a JSON string and bytes an object
+/// `{"hex": "…"}`: each reads back as the variant it was written as (state
+/// files written before bytes existed hold only numbers and strings).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum KeyValue {
     Int(i64),
     Text(String),
+    /// A binary key (MySQL BINARY/VARBINARY, PostgreSQL bytea, a SQLite
+    /// blob), byte for byte.
+    Bytes(#[serde(with = "hex_bytes")] Vec<u8>),
 }
 
 impl fmt::Display for KeyValue {
@@ -69,7 +75,42 @@ impl fmt::Display for KeyValue {
         match self {
             KeyValue::Int(i) => write!(f, "{i}"),
             KeyValue::Text(s) => write!(f, "{s}"),
+            KeyValue::Bytes(b) => write!(f, "0x{}", hex_bytes::encode(b)),
         }
+    }
+}
+
+/// Bytes as `{"hex": "0a1b…"}` (lower-case hex; upper case reads too).
+mod hex_bytes {
+    use serde::{de::Error as _, Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Hex {
+        hex: String,
+    }
+
+    pub fn encode(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    pub fn decode(hex: &str) -> Option<Vec<u8>> {
+        if !hex.len().is_multiple_of(2) || !hex.is_ascii() {
+            return None;
+        }
+        (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).ok())
+            .collect()
+    }
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        Hex { hex: encode(bytes) }.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let Hex { hex } = Hex::deserialize(d)?;
+        decode(&hex).ok_or_else(|| D::Error::custom(format!("`{hex}` is not hexadecimal bytes")))
     }
 }
 
@@ -279,4 +320,43 @@ pub trait Engine {
     /// included (a load signal, like gh-ost's `--max-load
     /// Threads_running=N`); `None` where there is no server to ask.
     async fn running_statements(&mut self) -> Result<Option<u64>, EngineError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_values_read_back_as_written_and_old_checkpoints_still_read() {
+        let key = vec![
+            KeyValue::Int(-7),
+            KeyValue::Text("0a1b".into()),
+            KeyValue::Bytes(vec![0x00, 0xff, 0x0a, 0x1b]),
+            KeyValue::Bytes(Vec::new()),
+        ];
+        let json = serde_json::to_string(&key).unwrap();
+        assert_eq!(json, r#"[-7,"0a1b",{"hex":"00ff0a1b"},{"hex":""}]"#);
+        assert_eq!(serde_json::from_str::<Vec<KeyValue>>(&json).unwrap(), key);
+        // A state file from before binary keys.
+        assert_eq!(
+            serde_json::from_str::<Vec<KeyValue>>(r#"[42,"x"]"#).unwrap(),
+            [KeyValue::Int(42), KeyValue::Text("x".into())]
+        );
+        assert_eq!(
+            serde_json::from_str::<KeyValue>(r#"{"hex":"ABcd"}"#).unwrap(),
+            KeyValue::Bytes(vec![0xab, 0xcd])
+        );
+        for bad in [
+            r#"{"hex":"abc"}"#,
+            r#"{"hex":"zz"}"#,
+            r#"{"hex":"ab","x":1}"#,
+            "1.5",
+        ] {
+            assert!(serde_json::from_str::<KeyValue>(bad).is_err(), "{bad}");
+        }
+        assert_eq!(KeyValue::Bytes(vec![1, 254]).to_string(), "0x01fe");
+        // Bytes order as the engines order binary strings.
+        assert!(KeyValue::Bytes(vec![1]) < KeyValue::Bytes(vec![1, 0]));
+        assert!(KeyValue::Bytes(vec![1, 0xff]) < KeyValue::Bytes(vec![2]));
+    }
 }

@@ -17,7 +17,7 @@ use rustls::{
 };
 use tokio_postgres::config::SslMode;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::types::{to_sql_checked, Format, IsNull, ToSql, Type};
 use tokio_postgres::{Client, Config, Row, SimpleQueryMessage, Transaction};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
@@ -26,7 +26,7 @@ use super::{
     BatchOutcome, DatabaseIdentity, DatabaseUrl, Engine, EngineError, HistoryRecord, KeyValue,
     LockPolicy, RunLock, TaskStatus,
 };
-use crate::dialect::EngineKind;
+use crate::dialect::{EngineKind, KeyClass};
 use crate::ops::{BackfillStep, Effect, RebuildStep, SqlStep};
 use crate::schema::{Column, Constraint, ConstraintKind, Index, Schema, Table, View};
 
@@ -365,8 +365,75 @@ ON CONFLICT (version, task_id) DO UPDATE SET
     plan_hash = EXCLUDED.plan_hash, phase = EXCLUDED.phase, status = EXCLUDED.status,
     started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at, error = EXCLUDED.error";
 
-/// Key column types a backfill can walk, for the error that names them.
-const SUPPORTED_KEY_TYPES: &str = "smallint, integer, bigint, text, varchar, char, name";
+/// How a key column of a backfill is read and bound: by the driver's own
+/// type (integers, strings, bytea), or through its text form (uuid,
+/// numeric, dates and times: [`KeyClass::TextForm`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum KeyRead {
+    Native,
+    /// Read as `to_json(key) #>> '{}'`: the ISO 8601 text of a date or
+    /// time whatever the session's `DateStyle` (`key::text` under `SQL,
+    /// DMY` gives `17/03/2024 10:00:00 IST`, a zone abbreviation that reads
+    /// back as another offset, and a saved key must read back the same in
+    /// the session that resumes), the plain text of the other types. Bound
+    /// back as a text-format parameter, which the server converts to the
+    /// column's type with the type's input function: the comparison stays
+    /// on the column's type, and uses its index.
+    TextForm,
+}
+
+impl KeyRead {
+    /// How a key column of catalog type `ty` is walked, from the one list
+    /// of walkable key types ([`EngineKind::key_class`]); a type of no
+    /// built-in schema (a domain, an enum, an extension's type) is not on
+    /// it, even under a built-in name.
+    fn of(ty: &Type, column: &str) -> Result<KeyRead, EngineError> {
+        let class = (ty.schema() == "pg_catalog")
+            .then(|| EngineKind::Postgres.key_class(ty.name()))
+            .flatten();
+        match class {
+            // PostgreSQL's internal one-byte `"char"`, not `char(n)`.
+            Some(KeyClass::Text) if *ty == Type::CHAR => Ok(KeyRead::TextForm),
+            Some(KeyClass::Int | KeyClass::Text | KeyClass::Bytes) => Ok(KeyRead::Native),
+            Some(KeyClass::TextForm) => Ok(KeyRead::TextForm),
+            None => Err(unsupported_key_type(ty, column)),
+        }
+    }
+
+    /// The select-list expression that reads the quoted key column.
+    fn select(self, column: &str) -> String {
+        match self {
+            KeyRead::Native => column.to_string(),
+            KeyRead::TextForm => format!("to_json({column}) #>> '{{}}'"),
+        }
+    }
+}
+
+/// A key value bound in text format, for the server to convert to the
+/// parameter's type (see [`KeyRead::TextForm`]).
+#[derive(Debug)]
+struct TextForm(String);
+
+impl ToSql for TextForm {
+    fn to_sql(
+        &self,
+        _ty: &Type,
+        out: &mut bytes::BytesMut,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        out.extend_from_slice(self.0.as_bytes());
+        Ok(IsNull::No)
+    }
+
+    fn accepts(_ty: &Type) -> bool {
+        true
+    }
+
+    fn encode_format(&self, _ty: &Type) -> Format {
+        Format::Text
+    }
+
+    to_sql_checked!();
+}
 
 /// A key value as a bind parameter of the type the server expects.
 fn key_param(
@@ -378,30 +445,36 @@ fn key_param(
         statement: statement.to_string(),
         message: format!("key value `{value}` does not fit a parameter of type {ty}"),
     };
-    match (value, ty) {
-        (KeyValue::Int(i), &Type::INT2) => Ok(Box::new(i16::try_from(*i).map_err(|_| mismatch())?)),
-        (KeyValue::Int(i), &Type::INT4) => Ok(Box::new(i32::try_from(*i).map_err(|_| mismatch())?)),
-        (KeyValue::Int(i), &Type::INT8) => Ok(Box::new(*i)),
-        (KeyValue::Text(s), &Type::TEXT | &Type::VARCHAR | &Type::BPCHAR | &Type::NAME) => {
+    let read = KeyRead::of(ty, "")?;
+    match (value, ty, read) {
+        (KeyValue::Int(i), &Type::INT2, _) => {
+            Ok(Box::new(i16::try_from(*i).map_err(|_| mismatch())?))
+        }
+        (KeyValue::Int(i), &Type::INT4, _) => {
+            Ok(Box::new(i32::try_from(*i).map_err(|_| mismatch())?))
+        }
+        (KeyValue::Int(i), &Type::INT8, _) => Ok(Box::new(*i)),
+        (KeyValue::Text(s), &Type::TEXT | &Type::VARCHAR | &Type::BPCHAR | &Type::NAME, _) => {
             Ok(Box::new(s.clone()))
         }
-        (
-            _,
-            &Type::INT2
-            | &Type::INT4
-            | &Type::INT8
-            | &Type::TEXT
-            | &Type::VARCHAR
-            | &Type::BPCHAR
-            | &Type::NAME,
-        ) => Err(mismatch()),
-        (_, other) => Err(unsupported_key_type(other)),
+        (KeyValue::Bytes(b), &Type::BYTEA, _) => Ok(Box::new(b.clone())),
+        (KeyValue::Text(s), _, KeyRead::TextForm) => Ok(Box::new(TextForm(s.clone()))),
+        _ => Err(mismatch()),
     }
 }
 
-fn unsupported_key_type(ty: &Type) -> EngineError {
+fn unsupported_key_type(ty: &Type, column: &str) -> EngineError {
+    let ty = match ty.schema() {
+        "pg_catalog" => ty.name().to_string(),
+        schema => format!("{schema}.{}", ty.name()),
+    };
+    let column = match column {
+        "" => String::new(),
+        c => format!(" {c}"),
+    };
     EngineError::Unsupported(format!(
-        "a backfill walks the primary key, and a key column of type {ty} is not supported (supported: {SUPPORTED_KEY_TYPES})"
+        "a backfill walks the primary key, and key column{column} of type {ty} is not supported (supported: {})",
+        EngineKind::Postgres.walkable_key_types()
     ))
 }
 
@@ -428,7 +501,8 @@ fn key_params(
         .collect()
 }
 
-/// Read a key row back as key values.
+/// Read a key row back as key values (the select list of
+/// [`Postgres::key_reads`]: text-form columns arrive as text).
 fn key_values(row: &Row, statement: &str) -> Result<Vec<KeyValue>, EngineError> {
     let read_error = |e: tokio_postgres::Error| sql_error(statement, &e);
     row.columns()
@@ -445,7 +519,10 @@ fn key_values(row: &Row, statement: &str) -> Result<Vec<KeyValue>, EngineError> 
             Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => Ok(KeyValue::Text(
                 row.try_get::<_, String>(i).map_err(read_error)?,
             )),
-            ref other => Err(unsupported_key_type(other)),
+            Type::BYTEA => Ok(KeyValue::Bytes(
+                row.try_get::<_, Vec<u8>>(i).map_err(read_error)?,
+            )),
+            ref other => Err(unsupported_key_type(other, column.name())),
         })
         .collect()
 }
@@ -758,10 +835,27 @@ impl Postgres {
         Ok(outcome)
     }
 
+    /// How each key column of the backfill's table is read, from the types
+    /// the server gives the key columns (the statement is only prepared).
+    async fn key_reads(&self, step: &BackfillStep) -> Result<Vec<KeyRead>, EngineError> {
+        let sql = step.upper_key_sql(false);
+        let stmt = self
+            .client
+            .prepare(&sql)
+            .await
+            .map_err(|e| sql_error(&sql, &e))?;
+        stmt.columns()
+            .iter()
+            .zip(&step.key)
+            .map(|(column, name)| KeyRead::of(column.type_(), name))
+            .collect()
+    }
+
     /// One attempt at a backfill batch: find the upper key, update the range.
     async fn backfill_attempt(
         &mut self,
         step: &BackfillStep,
+        reads: &[KeyRead],
         lower: Option<&[KeyValue]>,
         policy: &LockPolicy,
     ) -> Result<Attempt<BatchOutcome>, EngineError> {
@@ -776,7 +870,8 @@ impl Postgres {
             .map_err(|e| sql_error(&set, &e))?;
         let lower: Vec<&KeyValue> = lower.map(|l| l.iter().collect()).unwrap_or_default();
 
-        let upper_sql = step.upper_key_sql(!lower.is_empty());
+        let upper_sql =
+            step.upper_key_sql_reading(!lower.is_empty(), |column, i| reads[i].select(column));
         let upper_stmt = match tx.prepare(&upper_sql).await {
             Ok(stmt) => stmt,
             Err(error) => return failed(tx, &upper_sql, &error).await,
@@ -1206,9 +1301,10 @@ impl Engine for Postgres {
         lower: Option<&[KeyValue]>,
         policy: &LockPolicy,
     ) -> Result<BatchOutcome, EngineError> {
+        let reads = self.key_reads(step).await?;
         let mut retries = Retries::new(policy, policy.lock_timeout);
         loop {
-            match self.backfill_attempt(step, lower, policy).await? {
+            match self.backfill_attempt(step, &reads, lower, policy).await? {
                 Attempt::Done(outcome) => return Ok(outcome),
                 Attempt::Blocked { statement } => retries.blocked(statement).await?,
             }
@@ -1914,6 +2010,9 @@ mod tests {
         setup: &'static str,
         table: &'static str,
         key: &'static [&'static str],
+        /// Whether the recorded keys order in Rust as the column does (not
+        /// numbers or dates recorded as text).
+        rust_order: bool,
     }
 
     const BACKFILLS: &[BackfillCase] = &[
@@ -1923,6 +2022,7 @@ mod tests {
                     INSERT INTO items (id) SELECT g * 3 FROM generate_series(1, 10000) g",
             table: "items",
             key: &["id"],
+            rust_order: true,
         },
         BackfillCase {
             name: "text key",
@@ -1930,6 +2030,7 @@ mod tests {
                     INSERT INTO items (code) SELECT md5(g::text) FROM generate_series(1, 10000) g",
             table: "items",
             key: &["code"],
+            rust_order: true,
         },
         BackfillCase {
             name: "composite key, quoted names",
@@ -1937,6 +2038,64 @@ mod tests {
                     INSERT INTO "Line Items" ("Order", "Sku") SELECT g % 7, 'sku-' || g FROM generate_series(1, 10000) g"#,
             table: "Line Items",
             key: &["Order", "Sku"],
+            rust_order: true,
+        },
+        // Types read through their text form, written in one session's
+        // DateStyle and time zone and read back in another's (the resume
+        // connects with the server's defaults).
+        BackfillCase {
+            name: "uuid key",
+            setup: "CREATE TABLE items (id uuid PRIMARY KEY, n int NOT NULL DEFAULT 0);
+                    INSERT INTO items (id) SELECT md5(g::text)::uuid FROM generate_series(1, 10000) g",
+            table: "items",
+            key: &["id"],
+            rust_order: true,
+        },
+        BackfillCase {
+            name: "numeric key",
+            setup: "CREATE TABLE items (amount numeric PRIMARY KEY, n int NOT NULL DEFAULT 0);
+                    INSERT INTO items (amount) SELECT g / 8.0 - 600 FROM generate_series(1, 9998) g;
+                    INSERT INTO items (amount) VALUES ('NaN'), (0.00000000000000000001)",
+            table: "items",
+            key: &["amount"],
+            rust_order: false,
+        },
+        // The name PostgreSQL gives the select list's `to_json(…) #>> '{}'`:
+        // an ORDER BY on the bare name would sort by the text.
+        BackfillCase {
+            name: "numeric key named ?column?",
+            setup: r#"CREATE TABLE items ("?column?" numeric PRIMARY KEY, n int NOT NULL DEFAULT 0);
+                    INSERT INTO items SELECT g / 8.0 - 600 FROM generate_series(1, 10000) g"#,
+            table: "items",
+            key: &["?column?"],
+            rust_order: false,
+        },
+        BackfillCase {
+            name: "timestamptz key, session in another DateStyle and time zone",
+            setup: "SET DateStyle = 'SQL, DMY'; SET TimeZone = 'Asia/Kolkata';
+                    CREATE TABLE items (at timestamptz PRIMARY KEY, n int NOT NULL DEFAULT 0);
+                    INSERT INTO items (at) SELECT timestamptz '1900-01-01 00:00:00+00' + g * interval '1 day 1.000001 seconds' FROM generate_series(1, 9996) g;
+                    INSERT INTO items (at) VALUES ('infinity'), ('-infinity'), ('0044-03-15 10:00:00+00 BC'), ('2024-03-31 02:30:00.5 Europe/Amsterdam')",
+            table: "items",
+            key: &["at"],
+            rust_order: false,
+        },
+        BackfillCase {
+            name: "composite key: date, timestamp, bytea",
+            setup: "SET DateStyle = 'German';
+                    CREATE TABLE items (day date, at timestamp(3), tag bytea, n int NOT NULL DEFAULT 0, PRIMARY KEY (day, at, tag));
+                    INSERT INTO items (day, at, tag) SELECT date '2000-01-01' + g % 50, timestamp '2024-01-01 00:00:00.125' + (g % 3) * interval '1 hour', decode(md5(g::text), 'hex') FROM generate_series(1, 10000) g",
+            table: "items",
+            key: &["day", "at", "tag"],
+            rust_order: false,
+        },
+        BackfillCase {
+            name: "bytea key with zero bytes",
+            setup: "CREATE TABLE items (tag bytea PRIMARY KEY, n int NOT NULL DEFAULT 0);
+                    INSERT INTO items (tag) SELECT '\\x00'::bytea || decode(md5(g::text), 'hex') || '\\x00'::bytea FROM generate_series(1, 10000) g",
+            table: "items",
+            key: &["tag"],
+            rust_order: true,
         },
     ];
 
@@ -1955,13 +2114,15 @@ mod tests {
     }
 
     /// Run up to `max` batches from `lower`: the rows of each, and where
-    /// the walk stands (`None`: done).
+    /// the walk stands (`None`: done). With `rust_order`, checks that each
+    /// batch ends at a greater key.
     async fn walk(
         pg: &mut Postgres,
         lock: &RunLock,
         step: &BackfillStep,
         mut lower: Option<Vec<KeyValue>>,
         max: usize,
+        rust_order: bool,
     ) -> (Vec<u64>, Option<Vec<KeyValue>>) {
         let mut rows = Vec::new();
         while rows.len() < max {
@@ -1973,7 +2134,7 @@ mod tests {
             match outcome.upper {
                 Some(upper) => {
                     assert!(
-                        lower.as_ref().is_none_or(|l| upper > *l),
+                        !rust_order || lower.as_ref().is_none_or(|l| upper > *l),
                         "keys advance: {upper:?}"
                     );
                     lower = Some(upper);
@@ -1991,16 +2152,20 @@ mod tests {
                 let step = backfill_step(case.table, case.key);
                 let mut pg = engine(&url, case.setup).await;
                 let lock = pg.try_lock().await.unwrap();
-                let (first, saved) = walk(&mut pg, &lock, &step, None, 3).await;
+                let (first, saved) = walk(&mut pg, &lock, &step, None, 3, case.rust_order).await;
                 assert_eq!(first, [1000; 3], "{}", case.name);
                 assert!(saved.is_some());
                 pg.unlock(lock).await.unwrap();
                 drop(pg);
 
-                // A new process resumes from the saved key.
+                // A new process resumes from the saved key, as the state
+                // file holds it.
+                let saved = serde_json::to_string(&saved).unwrap();
+                let saved = serde_json::from_str(&saved).unwrap();
                 let mut pg = connect(&url).await.unwrap();
                 let lock = pg.try_lock().await.unwrap();
-                let (rest, end) = walk(&mut pg, &lock, &step, saved, usize::MAX).await;
+                let (rest, end) =
+                    walk(&mut pg, &lock, &step, saved, usize::MAX, case.rust_order).await;
                 assert_eq!(end, None);
                 assert_eq!(rest, [vec![1000; 7], vec![0]].concat(), "{}", case.name);
                 let check = format!(
@@ -2011,6 +2176,43 @@ mod tests {
             })
             .await;
         }
+    }
+
+    /// A key bound in text form compares as the column's type: the batch's
+    /// range is a range on the primary key's index.
+    #[tokio::test]
+    async fn text_form_key_ranges_use_the_primary_key_index() {
+        with_database(|url| async move {
+            let pg = engine(&url, "CREATE TABLE u (id uuid PRIMARY KEY, n int NOT NULL DEFAULT 0);
+                INSERT INTO u (id) SELECT md5(g::text)::uuid FROM generate_series(1, 20000) g;
+                CREATE TABLE m (day date, amount numeric, n int NOT NULL DEFAULT 0, PRIMARY KEY (day, amount));
+                INSERT INTO m (day, amount) SELECT date '2000-01-01' + g % 1000, g / 8.0 FROM generate_series(1, 20000) g;
+                ANALYZE u; ANALYZE m").await;
+            for (table, key, lower, upper) in [
+                ("u", &["id"][..], vec![KeyValue::Text("00000000-0000-0000-0000-000000000000".into())], vec![KeyValue::Text("01000000-0000-0000-0000-000000000000".into())]),
+                ("m", &["day", "amount"][..], vec![KeyValue::Text("2000-02-01".into()), KeyValue::Text("1.5".into())], vec![KeyValue::Text("2000-02-02".into()), KeyValue::Text("0".into())]),
+            ] {
+                let step = backfill_step(table, key);
+                let reads = pg.key_reads(&step).await.unwrap();
+                assert!(reads.iter().all(|r| *r == KeyRead::TextForm), "{reads:?}");
+                for sql in [
+                    step.upper_key_sql_reading(true, |c, i| reads[i].select(c)),
+                    step.update_sql(true, true),
+                ] {
+                    let explain = format!("EXPLAIN {sql}");
+                    let stmt = pg.client.prepare(&explain).await.unwrap();
+                    let values: Vec<&KeyValue> = lower.iter().chain(&upper).take(stmt.params().len()).collect();
+                    let params = key_params(&values, stmt.params(), &explain).unwrap();
+                    let plan: Vec<String> = pg.client.query(&stmt, &as_params(&params)).await.unwrap().iter().map(|r| r.get(0)).collect();
+                    let plan = plan.join("\n");
+                    // An index scan, or a bitmap scan of the index.
+                    let on_pkey = plan.contains(&format!("using {table}_pkey"))
+                        || plan.contains(&format!(" on {table}_pkey"));
+                    assert!(on_pkey && plan.contains("Index Cond"), "{sql}:\n{plan}");
+                }
+            }
+        })
+        .await;
     }
 
     #[tokio::test]
@@ -2061,21 +2263,24 @@ mod tests {
     #[tokio::test]
     async fn backfill_refuses_unsupported_key_types() {
         with_database(|url| async move {
-            let mut pg = engine(&url, "CREATE TABLE docs (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), n int NOT NULL DEFAULT 0); INSERT INTO docs DEFAULT VALUES").await;
+            let mut pg = engine(&url, "CREATE TABLE docs (id interval PRIMARY KEY, n int NOT NULL DEFAULT 0); INSERT INTO docs VALUES ('1 day');
+                CREATE TYPE mood AS ENUM ('sad', 'ok'); CREATE TABLE moods (id mood PRIMARY KEY, n int NOT NULL DEFAULT 0); INSERT INTO moods VALUES ('ok')").await;
             let lock = pg.try_lock().await.unwrap();
-            let mut step = backfill_step("docs", &["id"]);
-            step.batch_size = 1;
-            match pg.backfill_batch(&lock, &step, None, &policy(100, 3)).await {
-                Err(EngineError::Unsupported(message)) => {
-                    assert!(message.contains("type uuid is not supported (supported: smallint, integer, bigint, text"), "{message}");
-                }
-                other => panic!("expected Unsupported, got {other:?}"),
-            }
             let resumed = [KeyValue::Text("a".into())];
-            assert!(matches!(
-                pg.backfill_batch(&lock, &step, Some(&resumed), &policy(100, 3)).await,
-                Err(EngineError::Unsupported(_))
-            ));
+            for (table, ty) in [("docs", "interval"), ("moods", "public.mood")] {
+                let mut step = backfill_step(table, &["id"]);
+                step.batch_size = 1;
+                for lower in [None, Some(&resumed[..])] {
+                    match pg.backfill_batch(&lock, &step, lower, &policy(100, 3)).await {
+                        Err(EngineError::Unsupported(message)) => {
+                            assert!(message.contains(&format!("key column id of type {ty} is not supported (supported: smallint, integer, bigint")), "{message}");
+                        }
+                        other => panic!("expected Unsupported, got {other:?}"),
+                    }
+                }
+            }
+            // The list the message names is the planner's.
+            assert_eq!(EngineKind::Postgres.key_class("interval"), None);
             // A saved key of the wrong kind for the column.
             let mut items = engine(&url, BACKFILLS[0].setup).await;
             let step = backfill_step("items", &["id"]);

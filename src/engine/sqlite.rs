@@ -280,11 +280,12 @@ fn key_param(value: &KeyValue) -> Value {
     match value {
         KeyValue::Int(i) => Value::Integer(*i),
         KeyValue::Text(s) => Value::Text(s.clone()),
+        KeyValue::Bytes(b) => Value::Blob(b.clone()),
     }
 }
 
-/// Read a key row back as key values: integer or text, what SQLite stores
-/// in an `INTEGER` or `TEXT` key column.
+/// Read a key row back as key values: integer, text or blob, by the value's
+/// storage class (SQLite keeps any of them in a column of any type).
 fn key_values(row: &rusqlite::Row<'_>, names: &[String]) -> Result<Vec<KeyValue>, EngineError> {
     names
         .iter()
@@ -301,9 +302,11 @@ fn key_values(row: &rusqlite::Row<'_>, names: &[String]) -> Result<Vec<KeyValue>
                         "a backfill walks the primary key, and key column {name} holds text that is not UTF-8"
                     ))),
                 },
+                ValueRef::Blob(bytes) => Ok(KeyValue::Bytes(bytes.to_vec())),
                 other => Err(EngineError::Unsupported(format!(
-                    "a backfill walks the primary key, and key column {name} holds a {} value (supported: integer and text keys)",
-                    value_kind(other)
+                    "a backfill walks the primary key, and key column {name} holds a {} value (supported: {})",
+                    value_kind(other),
+                    EngineKind::Sqlite.walkable_key_types()
                 ))),
             }
         })
@@ -2217,6 +2220,14 @@ mod tests {
             table: "Line Items",
             key: &["Order", "Sku"],
         },
+        BackfillCase {
+            name: "blob key with zero bytes",
+            setup: "CREATE TABLE items (tag BLOB PRIMARY KEY, n int NOT NULL DEFAULT 0);
+                    INSERT INTO items (tag) WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 10000)
+                    SELECT unhex(printf('00%08xff', (n * 2654435761) % 4294967296)) FROM g",
+            table: "items",
+            key: &["tag"],
+        },
     ];
 
     fn backfill_step(table: &str, key: &[&str]) -> BackfillStep {
@@ -2276,7 +2287,10 @@ mod tests {
             engine.unlock(lock).await.unwrap();
             drop(engine);
 
-            // A new process resumes from the saved key.
+            // A new process resumes from the saved key, as the state file
+            // holds it.
+            let saved = serde_json::to_string(&saved).unwrap();
+            let saved = serde_json::from_str(&saved).unwrap();
             let mut engine = connect(&folder.url()).await.unwrap();
             let lock = engine.try_lock().await.unwrap();
             let (rest, end) = walk(&mut engine, &lock, &step, saved, usize::MAX).await;
@@ -2421,7 +2435,7 @@ mod tests {
         match engine.backfill_batch(&lock, &step, None, &policy(100, 3)).await {
             Err(EngineError::Unsupported(message)) => assert_eq!(
                 message,
-                "a backfill walks the primary key, and key column id holds a real value (supported: integer and text keys)"
+                "a backfill walks the primary key, and key column id holds a real value (supported: integer, text and blob values, in a column of any type but REAL affinity (REAL, FLOAT, DOUBLE))"
             ),
             other => panic!("expected Unsupported, got {other:?}"),
         }

@@ -218,16 +218,51 @@ impl BackfillStep {
     /// `batch_size`-th row after the lower bound, or nothing for the last
     /// batch. With `after_lower`, binds the lower key as parameters 1..=k.
     pub fn upper_key_sql(&self, after_lower: bool) -> String {
+        self.upper_key_sql_reading(after_lower, |column, _| column.to_string())
+    }
+
+    /// [`BackfillStep::upper_key_sql`] with each key column read as
+    /// `read(quoted column, index)` in the select list (an engine that
+    /// reads a key type through its text form); the walk and its order stay
+    /// on the columns themselves.
+    pub fn upper_key_sql_reading(
+        &self,
+        after_lower: bool,
+        read: impl Fn(&str, usize) -> String,
+    ) -> String {
         let table = self.engine.quote_ident(&self.table);
         let lower = if after_lower {
             format!(" WHERE {} > {}", self.key_tuple(), self.params_tuple(1))
         } else {
             String::new()
         };
+        let columns: Vec<String> = self
+            .key
+            .iter()
+            .map(|k| self.engine.quote_ident(k))
+            .collect();
+        let select: Vec<String> = columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| read(c, i))
+            .collect();
+        // A bare name in ORDER BY means a select-list column of that name
+        // first: with an expression there (named after the column, as a
+        // `CAST` is, or named what the key column happens to be called),
+        // the rows would be sorted by the expression. A qualified name is
+        // always the table's column.
+        let order = if select == columns {
+            columns.join(", ")
+        } else {
+            columns
+                .iter()
+                .map(|c| format!("{table}.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         format!(
-            "SELECT {} FROM {table}{lower} ORDER BY {} LIMIT 1 OFFSET {}",
-            self.engine.quote_list(&self.key),
-            self.engine.quote_list(&self.key),
+            "SELECT {} FROM {table}{lower} ORDER BY {order} LIMIT 1 OFFSET {}",
+            select.join(", "),
             self.batch_size.saturating_sub(1)
         )
     }

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::dialect::EngineKind;
 use crate::ops::{Action, Operation};
-use crate::schema::Schema;
+use crate::schema::{Schema, Table};
 
 /// The four classes of DESIGN.md.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -92,6 +92,45 @@ impl Context<'_> {
 pub struct Analysis {
     pub classification: Classification,
     pub actions: Vec<Action>,
+}
+
+/// A backfill over `table` (the user's, or one a decomposition adds) that
+/// the engine could not walk: the first primary-key column whose type is
+/// not one of the engine's walkable key types
+/// ([`EngineKind::key_class`], the list the engine itself reads keys by).
+/// Refused at plan, from the model, so that a run never stops in migrate
+/// with the expand steps (a twin column, its sync triggers) already done.
+pub fn unwalkable_key(engine: EngineKind, table: &Table) -> Option<Refusal> {
+    use crate::dialect::{mysql, postgres, sqlite};
+    let (column, data_type) = table.primary_key.iter().find_map(|k| {
+        let column = table.column(k)?;
+        engine
+            .key_class(&column.data_type)
+            .is_none()
+            .then_some((k, &column.data_type))
+    })?;
+    let (prefix, server) = match engine {
+        EngineKind::Postgres => (postgres::RULE_PREFIX, "PostgreSQL"),
+        EngineKind::Mysql => (mysql::RULE_PREFIX, "MySQL"),
+        EngineKind::Sqlite => (sqlite::RULE_PREFIX, "SQLite"),
+    };
+    let why = engine
+        .unwalkable_key_reason(data_type)
+        .map(|w| format!(" ({w})"))
+        .unwrap_or_default();
+    let t = &table.name;
+    Some(Refusal {
+        rule: format!("{prefix}/backfill/key-type"),
+        reason: format!(
+            "a backfill of {t} walks its primary key ({}) in batches, and key column {t}.{column} has type {data_type}, which zerodown cannot walk on {}{why}; the key types it walks are: {}",
+            table.primary_key.join(", "),
+            server,
+            engine.walkable_key_types()
+        ),
+        help: format!(
+            "write the change as a raw change (`- raw: \"…\"` with `phase: expand|migrate|contract`), which runs as written, in one statement and not in batches; or first give {t} a primary key of one of these types, in an earlier plan"
+        ),
+    })
 }
 
 /// Classify an operation for an engine and decompose it into actions. The

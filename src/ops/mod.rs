@@ -23,7 +23,9 @@ pub mod view;
 pub use crate::dialect::generated_name;
 pub use crate::operation::*;
 pub use action::*;
-pub use analysis::{analyze, Analysis, ChangeClass, Classification, Context, Refusal};
+pub use analysis::{
+    analyze, unwalkable_key, Analysis, ChangeClass, Classification, Context, Refusal,
+};
 
 /// The twin column that carries a column's new type until contract swaps
 /// it in: `zd_new_<column>`.

@@ -15,7 +15,7 @@ use crate::diagnostic::Diagnostic;
 use crate::dialect::EngineKind;
 use crate::graph::{Origin, SourcedAction, TaskId};
 use crate::ops::{Action, BackfillStep, CheckKind, CheckStep, Context, ObjectRef, Operation};
-use crate::ops::{Step, Symbol};
+use crate::ops::{Refusal, Step, Symbol};
 use crate::parse::lower;
 use crate::plan::{Backfill, Change, ChangeEntry, Phase, Plan, SchemaPoint};
 use crate::schema::Schema;
@@ -242,7 +242,13 @@ impl Planning<'_> {
             fill,
             ..ctx.clone()
         };
-        let analysis = crate::ops::analyze(self.engine, &op, &self.schema, &change_ctx);
+        let analysis =
+            crate::ops::analyze(self.engine, &op, &self.schema, &change_ctx).and_then(|a| {
+                match unwalkable_backfill(self.engine, &self.schema, &a.actions) {
+                    Some(refusal) => Err(refusal),
+                    None => Ok(a),
+                }
+            });
         if let Err(e) = self.schema.apply(&op, contract_in) {
             self.error(plan, change, e.message, e.help);
             return None;
@@ -437,6 +443,18 @@ impl Planning<'_> {
                 .diag(b.span, format!("backfill #{}: table `{}` has no primary key", b.index, b.table))
                 .help("backfills walk the primary key in batches; add a primary key in an earlier plan")));
         }
+        if let Some(r) = crate::ops::unwalkable_key(self.engine, table) {
+            return Err(Box::new(
+                plan.diag(
+                    b.span,
+                    format!("backfill #{}: refused ({}): {}", b.index, r.rule, r.reason),
+                )
+                .help(format!(
+                    "write the backfill as a raw change instead (`- raw: \"UPDATE {} SET … WHERE …\"` with `phase: migrate`), which runs in one statement, not in batches, and holds its row locks until it commits; or first give {} a primary key of one of these types, in an earlier plan",
+                    b.table, b.table
+                )),
+            ));
+        }
         if let Some(col) = pb.columns.iter().find(|c| table.column(c).is_none()) {
             return Err(Box::new(
                 plan.diag(
@@ -522,4 +540,17 @@ fn planned_version(plan: &Plan) -> PlannedVersion {
             })
             .collect(),
     }
+}
+
+/// The refusal of the first backfill among `actions` whose table's key the
+/// engine cannot walk (see [`crate::ops::unwalkable_key`]), against the
+/// model the change finds: every action whose step is a backfill, whichever
+/// decomposition made it.
+fn unwalkable_backfill(engine: EngineKind, schema: &Schema, actions: &[Action]) -> Option<Refusal> {
+    actions.iter().find_map(|a| match &a.step {
+        Step::Backfill(b) => schema
+            .table(&b.table)
+            .and_then(|t| crate::ops::unwalkable_key(engine, t)),
+        _ => None,
+    })
 }

@@ -7,6 +7,7 @@
 
 use std::process::Command;
 
+use super::mysql::{MyDb, HISTORY};
 use super::{PgDb, Scratch};
 
 /// A plan directory in the scratch dir holding one plan: version
@@ -79,6 +80,62 @@ pub fn pg_rows(db: &PgDb) -> String {
             "{table}: {}\n",
             db.scalar(&sql).unwrap_or_default()
         ));
+    }
+    out
+}
+
+/// `SHOW CREATE TABLE` of every base table but zerodown's history, in name
+/// order.
+pub fn my_show_create(db: &MyDb) -> String {
+    let tables = db.rows(&format!(
+        "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() \
+         AND TABLE_TYPE = 'BASE TABLE' AND TABLE_NAME <> '{HISTORY}' ORDER BY 1"
+    ));
+    let mut out = String::new();
+    for table in tables
+        .into_iter()
+        .filter_map(|r| r.into_iter().next().flatten())
+    {
+        let row = db.rows(&format!("SHOW CREATE TABLE `{table}`"));
+        let create = row[0][1].clone().unwrap_or_default();
+        out.push_str(&format!("{create};\n"));
+    }
+    out
+}
+
+/// Per base table but the history: every row, each column as the hex of
+/// its bytes (binary keys that are not UTF-8 stay exact), `NULL` for a
+/// null, in primary-key order.
+pub fn my_rows(db: &MyDb) -> String {
+    let tables = db.rows(&format!(
+        "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() \
+         AND TABLE_TYPE = 'BASE TABLE' AND TABLE_NAME <> '{HISTORY}' ORDER BY 1"
+    ));
+    let mut out = String::new();
+    for table in tables
+        .into_iter()
+        .filter_map(|r| r.into_iter().next().flatten())
+    {
+        let columns: Vec<String> = db
+            .rows(&format!(
+                "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() \
+                 AND TABLE_NAME = '{table}' ORDER BY ORDINAL_POSITION"
+            ))
+            .into_iter()
+            .filter_map(|r| r.into_iter().next().flatten())
+            .collect();
+        let cells: Vec<String> = columns
+            .iter()
+            .map(|c| format!("IFNULL(HEX(`{c}`), 'NULL')"))
+            .collect();
+        let sql = format!(
+            "SELECT CONCAT_WS(' ', {}) FROM `{table}` ORDER BY 1",
+            cells.join(", ")
+        );
+        out.push_str(&format!("{table} ({}):\n", columns.join(", ")));
+        for row in db.rows(&sql) {
+            out.push_str(&format!("  {}\n", row[0].clone().unwrap_or_default()));
+        }
     }
     out
 }
