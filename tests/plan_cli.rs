@@ -179,3 +179,21 @@ fn help_documents_exit_codes() {
     assert!(stdout.contains("Exit codes"));
     assert!(stdout.contains("--format"));
 }
+
+/// A typo on the command line is neither success nor "has changes" (2),
+/// which a CI gate would pass: it exits 64; `--help` exits 0.
+#[test]
+fn a_usage_error_exits_64_and_help_exits_0() {
+    let (code, stdout, stderr) = zerodown(&["plan", "--no-colour", "plans/"]);
+    assert_eq!(code, 64, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stderr.contains("--no-colour"), "{stderr}");
+    assert!(stdout.is_empty());
+    let (code, _, _) = zerodown(&["frobnicate"]);
+    assert_eq!(code, 64);
+    let (code, stdout, _) = zerodown(&["plan", "--help"]);
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains("64"),
+        "--help documents the exit code:\n{stdout}"
+    );
+}

@@ -27,6 +27,10 @@ pub mod exit {
     pub const CHANGES: u8 = 2;
     /// `apply`/`resume` stopped on a signal at a safe point: `resume` goes on.
     pub const INTERRUPTED: u8 = 3;
+    /// The command line itself is wrong (an unknown option, a missing
+    /// argument): sysexits' `EX_USAGE`, distinct from every outcome above,
+    /// so that a typo never reads as "valid, has changes" (2).
+    pub const USAGE: u8 = 64;
 }
 
 const AFTER_HELP: &str = "\
@@ -35,6 +39,7 @@ Exit codes:
   1  error (invalid plan, unsafe rollout, failure)
   2  `plan` only: the plan is valid and has changes to apply
   3  `apply`/`resume` stopped on SIGINT/SIGTERM at a safe point; `zerodown resume` continues
+  64 usage error: the command line is wrong (nothing was read or run)
 
 Documentation: README.md (plan format), ARCHITECTURE.md (how it works).";
 
@@ -292,6 +297,22 @@ pub struct PlanArgs {
     /// With --database: the state file of a run in progress.
     #[arg(long, value_name = "FILE", default_value = DEFAULT_STATE_PATH)]
     pub state: PathBuf,
+}
+
+/// Parse the process's command line and run it. `--help` and `--version`
+/// exit 0; a usage error prints clap's message and exits `exit::USAGE`.
+pub fn parse_and_run() -> ExitCode {
+    match Cli::try_parse() {
+        Ok(cli) => run(cli),
+        Err(e) => {
+            let _ = e.print();
+            ExitCode::from(if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            })
+        }
+    }
 }
 
 /// Run a parsed command line; returns the process exit code.
