@@ -605,3 +605,34 @@ fn a_value_that_does_not_convert_holds_contract_back_instead_of_becoming_zero() 
         ]
     );
 }
+
+/// The state file records the plan directory absolute: a run started with
+/// a relative path resumes from any working directory.
+#[test]
+fn a_run_started_with_a_relative_path_resumes_from_another_directory() {
+    let scratch = Scratch::new();
+    let db = support::sqlite::kill_db(&scratch);
+    let state = scratch.path("state.json");
+    support::sqlite::apply(KILL, &db, &state, &["--until", "expand"], &scratch, &[])
+        .expect(0, "apply --until expand");
+    let elsewhere = scratch.path("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_zerodown"))
+        .args(["resume", "--database", &db.url, "--state"])
+        .arg(&state)
+        // Not into the rollout: the fleet's `./deploy/…` steps are, as in a
+        // shell, relative to the working directory.
+        .args(["--until", "migrate"])
+        .current_dir(&elsewhere)
+        .env("ZERODOWN_DEMO_FLEET", support::sqlite::fleet_env(&scratch))
+        .env_remove("ZERODOWN_FAILPOINT")
+        .output()
+        .expect("run zerodown");
+    let out = support::sqlite::Run::from_output(out);
+    out.expect(0, "resume from another directory");
+    let migrated = history(&db)
+        .into_iter()
+        .filter(|(id, status)| id.contains("/migrate/") && status == "done")
+        .count();
+    assert!(migrated > 0, "resume ran migrate:\n{}", out.stdout);
+}

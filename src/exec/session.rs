@@ -302,7 +302,8 @@ pub async fn apply<E: Engine, O: Observer>(
         let mut state = StateFile {
             format: exec::state::STATE_FORMAT,
             zerodown_version: env!("CARGO_PKG_VERSION").to_string(),
-            plan_dir: dir.to_path_buf(),
+            // Absolute, so that `resume` finds the plans from any directory.
+            plan_dir: std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf()),
             plans: plan_refs(&checked),
             database: identity.clone(),
             base_schema: schema,
