@@ -193,18 +193,13 @@ impl StateFile {
             std::process::id()
         ));
         let json = serde_json::to_vec_pretty(self).expect("the state serializes");
-        {
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .open(&tmp)
-                .map_err(err)?;
-            f.write_all(&json).map_err(err)?;
-            f.write_all(b"\n").map_err(err)?;
-            f.sync_all().map_err(err)?;
+        let written = write_synced(&tmp, &json).and_then(|()| fs::rename(&tmp, path));
+        if let Err(e) = written {
+            // A full disk, a path that is a folder: leave no temporary
+            // file behind (the old state file, if any, is untouched).
+            let _ = fs::remove_file(&tmp);
+            return Err(err(e));
         }
-        fs::rename(&tmp, path).map_err(err)?;
         File::open(&dir).and_then(|d| d.sync_all()).map_err(err)?;
         Ok(())
     }
@@ -215,6 +210,18 @@ impl StateFile {
             .map(|t| t.status)
             .unwrap_or(TaskStatus::Pending)
     }
+}
+
+/// `bytes` and a newline in a new file at `path`, synced to disk.
+fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)?;
+    f.write_all(bytes)?;
+    f.write_all(b"\n")?;
+    f.sync_all()
 }
 
 #[cfg(test)]
@@ -273,5 +280,20 @@ mod tests {
         assert!(leftovers.is_empty());
         fs::remove_dir_all(&dir).unwrap();
         assert!(StateFile::load(&path).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_failed_save_leaves_no_temporary_file() {
+        let dir = std::env::temp_dir().join(format!("zd_state_fail_{}", std::process::id()));
+        let path = dir.join("state.json");
+        fs::create_dir_all(&path).unwrap(); // a folder where the file goes: rename fails
+        assert!(sample().save(&path).is_err());
+        let left: Vec<_> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains(".tmp."))
+            .collect();
+        fs::remove_dir_all(&dir).unwrap();
+        assert!(left.is_empty(), "left behind: {left:?}");
     }
 }
