@@ -151,6 +151,10 @@ impl Planning<'_> {
                 fill,
             } => (sql, *contract_in, *soft_drop, fill),
         };
+        if let Err(u) = crate::parse::keywords_dropped_by_the_parser(sql, engine) {
+            self.error(plan, change, u.message, u.help);
+            return None;
+        }
         let stmts = match Parser::parse_sql(&*engine.sql_dialect(), sql) {
             Ok(s) => s,
             Err(e) => {
