@@ -15,6 +15,7 @@ use crate::plan;
 use crate::planner::{self, CheckedPlan, PlanOptions};
 use crate::render;
 
+mod docs;
 mod progress;
 
 /// Exit codes, like `terraform plan -detailed-exitcode`.
@@ -33,21 +34,43 @@ pub mod exit {
     pub const USAGE: u8 = 64;
 }
 
-const AFTER_HELP: &str = "\
-Exit codes:
-  0  success; for `plan`: nothing to do
-  1  error (invalid plan, unsafe rollout, failure)
-  2  `plan` only: the plan is valid and has changes to apply
-  3  `apply`/`resume` stopped on SIGINT/SIGTERM at a safe point; `zerodown resume` continues
-  64 usage error: the command line is wrong (nothing was read or run)
+/// The exit codes with their meaning: `--help` lists them, the man page's
+/// EXIT STATUS too.
+const EXIT_CODES: [(u8, &str); 5] = [
+    (exit::OK, "success; for `plan`: nothing to do"),
+    (exit::ERROR, "error (invalid plan, unsafe rollout, failure)"),
+    (
+        exit::CHANGES,
+        "`plan` only: the plan is valid and has changes to apply",
+    ),
+    (
+        exit::INTERRUPTED,
+        "`apply`/`resume` stopped on SIGINT/SIGTERM at a safe point; `zerodown resume` continues",
+    ),
+    (
+        exit::USAGE,
+        "usage error: the command line is wrong (nothing was read or run)",
+    ),
+];
 
-Documentation: README.md (plan format), ARCHITECTURE.md (how it works).";
+/// Where the rest is written down.
+const DOCUMENTATION: &str = "README.md (plan format), ARCHITECTURE.md (how it works)";
+
+/// What every command's `--help` ends with.
+fn after_help() -> String {
+    let mut text = String::from("Exit codes:\n");
+    for (code, meaning) in EXIT_CODES {
+        text.push_str(&format!("  {code}  {meaning}\n"));
+    }
+    text.push_str(&format!("\nDocumentation: {DOCUMENTATION}."));
+    text
+}
 
 /// zerodown upgrades a database and the application fleet using it without
 /// downtime: expand, migrate, roll the nodes, contract, proven safe for every
 /// running release.
 #[derive(Debug, Parser)]
-#[command(name = "zerodown", version, about, long_about = None, after_help = AFTER_HELP)]
+#[command(name = "zerodown", version, about, long_about = None, after_help = after_help())]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -62,7 +85,7 @@ pub enum Command {
     /// decomposes it into expand / migrate / contract tasks with the exact SQL,
     /// builds the task graph with the fleet rollout, and proves that every
     /// release of the fleet supports every schema point it can meet.
-    #[command(after_help = AFTER_HELP)]
+    #[command(after_help = after_help())]
     Plan(PlanArgs),
 
     /// Run the pending plans of a plan directory against the database.
@@ -75,7 +98,7 @@ pub enum Command {
     /// written to the state file and the database's history table, so a run
     /// that fails or is killed is finished by `zerodown resume`. A plan
     /// without a fleet stops before contract unless `--until contract`.
-    #[command(after_help = AFTER_HELP)]
+    #[command(after_help = after_help())]
     Apply(ApplyArgs),
 
     /// Finish a run that failed, was interrupted or killed, from its state file.
@@ -83,7 +106,7 @@ pub enum Command {
     /// Refuses a plan that changed since the run started and a database other
     /// than the run's; re-checks in the catalog the task that was running
     /// when the run stopped, then goes on.
-    #[command(after_help = AFTER_HELP)]
+    #[command(after_help = after_help())]
     Resume(ResumeArgs),
 
     /// Undo what expand (and migrate) created, while contract has not started.
@@ -93,16 +116,64 @@ pub enum Command {
     /// default) is kept and listed: old releases work with it, and undoing
     /// it could rewrite the table. `apply` with the same plans afterwards
     /// finds those tasks done.
-    #[command(after_help = AFTER_HELP)]
+    #[command(after_help = after_help())]
     Abort(AbortArgs),
 
     /// Show where the database stands: versions, phases, running or failed tasks.
-    #[command(after_help = AFTER_HELP)]
+    #[command(after_help = after_help())]
     Status(StatusArgs),
 
     /// Drop soft-dropped tables (`soft_drop: true`) from the trash once they are old enough.
-    #[command(after_help = AFTER_HELP)]
+    #[command(after_help = after_help())]
     Purge(PurgeArgs),
+
+    /// Print a shell's completion script for zerodown.
+    ///
+    /// The script is generated from zerodown's own command line and goes to
+    /// stdout; install it where the shell looks for completions.
+    ///
+    /// bash: `zerodown completions bash > ~/.local/share/bash-completion/completions/zerodown`
+    ///
+    /// zsh: `zerodown completions zsh > ~/.zfunc/_zerodown`, with
+    /// `fpath=(~/.zfunc $fpath)` before `compinit` in ~/.zshrc
+    ///
+    /// fish: `zerodown completions fish > ~/.config/fish/completions/zerodown.fish`
+    ///
+    /// PowerShell: `zerodown completions powershell | Out-String | Invoke-Expression` in $PROFILE
+    ///
+    /// elvish: `eval (zerodown completions elvish | slurp)` in ~/.config/elvish/rc.elv
+    #[command(after_help = after_help())]
+    Completions(CompletionsArgs),
+
+    /// Print the man page (roff) of zerodown or of one of its commands.
+    ///
+    /// The pages are generated from zerodown's own command line.
+    /// `zerodown man > zerodown.1` writes the page of zerodown, which lists
+    /// the commands; `zerodown man apply` the page of `zerodown apply`
+    /// (zerodown-apply(1)). `zerodown man --dir DIR` writes every page into
+    /// DIR: `zerodown man --dir ~/.local/share/man/man1`, then `man zerodown`
+    /// or `man zerodown-apply`.
+    #[command(after_help = after_help())]
+    Man(ManArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ManArgs {
+    /// The command whose page to print (`apply` prints zerodown-apply(1));
+    /// without it, the page of zerodown itself.
+    #[arg(value_name = "COMMAND", conflicts_with = "dir")]
+    pub command: Option<String>,
+    /// Write every page into this directory (zerodown.1, zerodown-plan.1, ...)
+    /// instead of printing one.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -324,6 +395,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Abort(args) => block_on(abort(args)),
         Command::Status(args) => block_on(status(args)),
         Command::Purge(args) => block_on(purge(args)),
+        Command::Completions(args) => docs::completions(args.shell),
+        Command::Man(args) => docs::man(args),
     }
 }
 
