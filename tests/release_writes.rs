@@ -349,3 +349,81 @@ fn a_release_that_cannot_insert_where_it_claims_is_refused_at_plan() {
         out.stderr
     );
 }
+
+/// Killed right after the step that keeps a dropped column writable (run
+/// and committed, not yet recorded), then resumed: the step is found done
+/// in the catalog (or rerun), and both releases still write through the
+/// rest of the run.
+fn killed_after_the_relaxation_then_resumed<D: AppDb>(db: &D, change: &str, key: &str) {
+    let engine = D::ENGINE;
+    db.write(SCHEMA).expect("the starting schema");
+    let scratch = Scratch::new();
+    let case = &CASES[0];
+    let dir = plan_set(&scratch, engine, case, &format!("changes:\n  - {change}\n"));
+    let state = scratch.path("state.json").display().to_string();
+    let point = format!("after:v1/expand/drop-column/t.a/{key}");
+    let args = [
+        "apply",
+        &dir,
+        "--database",
+        db.url(),
+        "--state",
+        &state,
+        "--until",
+        "contract",
+    ];
+    let crashed = run(&args, &scratch, &[("ZERODOWN_FAILPOINT", point.as_str())]);
+    assert!(
+        crashed.code != Some(0),
+        "{engine}: the failpoint {point} was not reached:\n{}",
+        crashed.stdout
+    );
+    db.write("INSERT INTO t (id, b) VALUES (10, 'release 2.0 after the crash')")
+        .unwrap_or_else(|e| panic!("{engine}: the relaxation was committed before the crash: {e}"));
+    let resume = [
+        "resume",
+        "--database",
+        db.url(),
+        "--state",
+        &state,
+        "--until",
+        "contract",
+    ];
+    run(&resume, &scratch, &[]).expect(0, &format!("{engine}: resume"));
+    db.write("INSERT INTO t (id, b) VALUES (11, 'release 2.0')")
+        .unwrap_or_else(|e| panic!("{engine}: after contract: {e}"));
+    assert!(
+        db.write("INSERT INTO t (id, a, b) VALUES (12, 7, 'x')")
+            .is_err(),
+        "{engine}: a is dropped"
+    );
+    assert_eq!(db.value("SELECT count(*) FROM t").as_deref(), Some("3"));
+}
+
+#[test]
+fn a_crash_after_the_relaxation_resumes_on_every_engine() {
+    let fill = "{sql: \"ALTER TABLE t DROP COLUMN a\", fill: \"0\"}";
+    killed_after_the_relaxation_then_resumed(
+        &PgDb::new(),
+        "ALTER TABLE t DROP COLUMN a",
+        "allow-null-until-dropped",
+    );
+    killed_after_the_relaxation_then_resumed(&PgDb::new(), fill, "fill-until-dropped");
+    killed_after_the_relaxation_then_resumed(
+        &MyDb::new(),
+        "ALTER TABLE t DROP COLUMN a",
+        "allow-null-until-dropped",
+    );
+    killed_after_the_relaxation_then_resumed(&MyDb::new(), fill, "fill-until-dropped");
+    for (i, (change, key)) in [
+        ("ALTER TABLE t DROP COLUMN a", "allow-null-until-dropped"),
+        (fill, "fill-until-dropped"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let scratch = Scratch::new();
+        let db = support::sqlite::SqliteDb::new(&scratch, &format!("crash{i}.db"));
+        killed_after_the_relaxation_then_resumed(&db, change, key);
+    }
+}
