@@ -285,3 +285,21 @@ fn a_run_killed_inside_a_uuid_keyed_backfill_resumes_from_its_checkpoint() {
     .expect(0, "resume");
     assert_same("rows after resume", &reference_rows, &pg_rows(&db));
 }
+
+/// Dropping a NOT NULL column goes through NULL allowed (or the fill:
+/// default) in expand; after contract nothing of it remains: the same
+/// catalog and rows as the DROP run by hand.
+#[test]
+fn dropping_a_not_null_column_ends_as_the_direct_ddl() {
+    let setup = "CREATE TABLE t (id bigint PRIMARY KEY, a int NOT NULL, b text);
+        CREATE INDEX t_a_idx ON t (a);
+        INSERT INTO t SELECT g, g, 'row ' || g FROM generate_series(1, 40) g;";
+    let ddl = "ALTER TABLE t DROP COLUMN a";
+    oracle(setup, &[ddl], ddl, None);
+    oracle(
+        setup,
+        &["{sql: \"ALTER TABLE t DROP COLUMN a\", fill: \"0\"}"],
+        ddl,
+        None,
+    );
+}
